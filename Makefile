@@ -1,0 +1,39 @@
+# Every target builds what it needs on a fresh machine: .venv is (re)built when pyproject.toml changes.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: install test lint format demo dev bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check batch_pipelines batch_pipelines_tests benchmarks
+	$(BIN)/ruff format --check batch_pipelines batch_pipelines_tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format batch_pipelines batch_pipelines_tests benchmarks
+	$(BIN)/ruff check --fix batch_pipelines batch_pipelines_tests benchmarks
+
+test: lint
+	$(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	@echo "make demo: not yet (issue 9: batch-pipelines demo)"
+
+dev: $(STAMP)
+	@echo "make dev: not yet (issue 9)"
+
+bench: $(STAMP)
+	@echo "make bench: not yet (issue 10)"
+
+clean:
+	rm -rf $(VENV) .batch_pipelines .pytest_cache

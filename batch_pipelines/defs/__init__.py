@@ -1,0 +1,1 @@
+"""Dagster wiring only: assets, checks, sensors, schedules, resources, partitions, per domain."""
