@@ -46,6 +46,7 @@ REQUEST_STATUSES = (
     "failed",
     "dead_letter",
     "held",
+    "skipped",  # needed no model call (e.g. an empty transcript); `error` says why
 )
 # An item may be in at most one of these at a time (the `uq_batch_requests_live_item` index).
 LIVE_REQUEST_STATUSES = ("pending", "planned", "submitted", "held")
@@ -180,6 +181,8 @@ batch_jobs = Table(
     Column("partitions", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("deadline_at", DateTime(timezone=True)),
     Column("provider_usage", JSONB),  # OpenAI's aggregate `usage` on the batch, where reported
+    Column("request_counts", JSONB),  # the provider's latest counts, for progress display
+    Column("last_polled_at", DateTime(timezone=True)),
     Column("error", Text),
     _created_at(),
     Column("submitted_at", DateTime(timezone=True)),
@@ -214,6 +217,11 @@ batch_requests = Table(
     Column("attempt", Integer, nullable=False, server_default="1"),
     Column("error", Text),
     Column("estimated_cost_micro_usd", MICRO_USD, nullable=False, server_default="0"),
+    # What rendering found out and the result needs (redaction counts, truncation), per workflow.
+    Column("notes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    # After a whole-batch failure: re-plan no earlier than this, in shards of at most this many lines.
+    Column("not_before", DateTime(timezone=True)),
+    Column("max_shard_lines", Integer),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(f"custom_id ~ '{CUSTOM_ID_PATTERN}'", name="custom_id_format"),
@@ -223,7 +231,9 @@ batch_requests = Table(
     CheckConstraint(
         "status NOT IN ('planned', 'submitted') OR batch_job_id IS NOT NULL", name="job_when_sent"
     ),
-    CheckConstraint("status <> 'dead_letter' OR error IS NOT NULL", name="dead_letter_has_reason"),
+    CheckConstraint(
+        "status NOT IN ('dead_letter', 'skipped') OR error IS NOT NULL", name="terminal_has_reason"
+    ),
     Index(
         "uq_batch_requests_live_item",
         "workflow",

@@ -34,7 +34,10 @@ def test_upgrade_from_empty_to_head_then_downgrade_to_base(empty_database_url: s
 def test_migrations_match_table_definitions(engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+            MigrationContext.configure(
+                conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
+            ),
+            metadata,
         )
     assert diff == []
 

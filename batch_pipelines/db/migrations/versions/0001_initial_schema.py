@@ -43,6 +43,8 @@ def upgrade() -> None:
         ),
         sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("provider_usage", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("request_counts", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("last_polled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column(
             "created_at",
@@ -158,6 +160,14 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
+            "notes",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("max_shard_lines", sa.Integer(), nullable=True),
+        sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             server_default=sa.text("now()"),
@@ -173,12 +183,12 @@ def upgrade() -> None:
             "custom_id ~ '^[a-zA-Z0-9_-]{1,64}$'", name=op.f("ck_batch_requests_custom_id_format")
         ),
         sa.CheckConstraint(
-            "status <> 'dead_letter' OR error IS NOT NULL",
-            name=op.f("ck_batch_requests_dead_letter_has_reason"),
+            "status IN ('pending', 'planned', 'submitted', 'succeeded', 'failed', 'dead_letter', 'held', 'skipped')",
+            name=op.f("ck_batch_requests_status"),
         ),
         sa.CheckConstraint(
-            "status IN ('pending', 'planned', 'submitted', 'succeeded', 'failed', 'dead_letter', 'held')",
-            name=op.f("ck_batch_requests_status"),
+            "status NOT IN ('dead_letter', 'skipped') OR error IS NOT NULL",
+            name=op.f("ck_batch_requests_terminal_has_reason"),
         ),
         sa.CheckConstraint(
             "status NOT IN ('planned', 'submitted') OR batch_job_id IS NOT NULL",

@@ -1,0 +1,170 @@
+"""What the engine needs from a workflow, and the provider-neutral shapes they exchange.
+
+A workflow (post-call analytics, lead scoring, KB indexing) says which items are due, renders each
+item into a provider-neutral prompt that carries ONE tenant's data, and validates and stores the
+model's answer. The engine owns everything else: custom ids, pooling, sharding, submission, polling,
+ingest, retries, usage rows. Providers turn a prompt into their own wire format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """A tenant as the workflows see it (a row of `tenants`)."""
+
+    tenant_id: str
+    name: str
+    vertical: str
+    tier: str
+    policy: Mapping[str, Any]
+    brand: Mapping[str, Any]
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.policy.get("isolated"))
+
+    @property
+    def redact_pii(self) -> bool:
+        return bool(self.policy.get("redact_pii"))
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One unit of work: a call to analyse, a lead to score, a document version to embed."""
+
+    item_id: str
+    tenant_id: str
+    partition_date: dt.date
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatPrompt:
+    """A structured-output chat request. Static instructions first, tenant data last.
+
+    `static_blocks` are the cacheable prefix, most widely shared first: e.g. the workflow's
+    instructions (all tenants), the vertical's rubric (all tenants of a vertical), then per-tenant
+    business facts. They must not contain the item's own data. `user` holds the item's data.
+    """
+
+    static_blocks: tuple[str, ...]
+    user: str
+    schema_name: str
+    json_schema: Mapping[str, Any]
+    max_output_tokens: int = 1024
+
+
+@dataclass(frozen=True)
+class EmbeddingInput:
+    """An embeddings request: many texts of one tenant in one request."""
+
+    texts: tuple[str, ...]
+    dimensions: int | None = None
+
+
+Prompt = ChatPrompt | EmbeddingInput
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An item rendered into a prompt. `notes` are kept on the manifest row (e.g. redaction counts,
+    `truncated`) and handed back to `store`."""
+
+    item: WorkItem
+    prompt: Prompt
+    notes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An item that needs no model call (e.g. an empty transcript), with the reason."""
+
+    item: WorkItem
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An item that can never be processed as it is (e.g. past the hard size cap): dead-lettered."""
+
+    item: WorkItem
+    reason: str
+
+
+RenderOutcome = Rendered | Skipped | Rejected
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """A provider's answer, provider-neutral. Exactly one of `json`, `text`, `embeddings` is set
+    for a well-formed answer; `json` is the structured output (OpenAI json_schema content parsed,
+    Anthropic tool_use input), `text` is the raw text when no JSON could be parsed."""
+
+    model: str
+    json: Mapping[str, Any] | None = None
+    text: str | None = None
+    embeddings: Sequence[Sequence[float]] | None = None
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """The manifest row (`batch_requests`) a result belongs to."""
+
+    custom_id: str
+    batch_job_id: str | None
+    tenant_id: str
+    vertical: str
+    agent_id: str | None
+    workflow: str
+    item_id: str
+    partition_date: dt.date
+    attempt: int
+    notes: Mapping[str, Any]
+
+
+class InvalidAnswer(ValueError):
+    """The model's answer does not satisfy the workflow's schema or ranges: never stored; the line
+    is retried, then dead-lettered with this message."""
+
+
+class Workflow(Protocol):
+    name: str  # 'post_call' | 'lead_scoring' | 'kb_index'
+    provider: str  # 'openai' | 'anthropic' | 'self_hosted'
+    model: str
+    endpoint: str  # '/v1/chat/completions' | '/v1/embeddings' | '/v1/messages'
+    max_attempts: int
+    deadline: dt.timedelta | None  # from planning; a batch past it is cancelled, the rest sent sync
+
+    def due_items(
+        self, conn: Connection, partition_dates: Sequence[dt.date], tenant_ids: Sequence[str] | None
+    ) -> Iterable[WorkItem]:
+        """Items of these partitions (all tenants when `tenant_ids` is None) that have no stored
+        result yet. The engine itself drops items that already have a live, succeeded, skipped or
+        dead-lettered request."""
+        ...
+
+    def render(
+        self,
+        conn: Connection,
+        items: Sequence[WorkItem],
+        tenants: Mapping[str, TenantContext],
+    ) -> Iterable[RenderOutcome]:
+        """Render every item (batch-load what it needs). Each prompt carries only the data of
+        `tenants[item.tenant_id]`."""
+        ...
+
+    def store(
+        self, conn: Connection, request: ManifestRow, answer: ModelAnswer, batch_model: str
+    ) -> None:
+        """Validate `answer` and write the workflow's result rows for `request.item_id` (idempotent
+        upsert), inside the caller's transaction. Raise `InvalidAnswer` if it is not acceptable."""
+        ...
