@@ -1,0 +1,1 @@
+"""Usage records and pricing for the cost ledger (see pricing.py and usage.py)."""
