@@ -183,6 +183,10 @@ batch_jobs = Table(
     Column("provider_usage", JSONB),  # OpenAI's aggregate `usage` on the batch, where reported
     Column("request_counts", JSONB),  # the provider's latest counts, for progress display
     Column("last_polled_at", DateTime(timezone=True)),
+    # Each ingest run bumps the attempt (it is in the ingest run's key, so a failed ingest can run
+    # again) and holds `ingest_started_at` while it works.
+    Column("ingest_attempt", Integer, nullable=False, server_default="0"),
+    Column("ingest_started_at", DateTime(timezone=True)),
     Column("error", Text),
     _created_at(),
     Column("submitted_at", DateTime(timezone=True)),

@@ -45,6 +45,8 @@ def upgrade() -> None:
         sa.Column("provider_usage", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("request_counts", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("last_polled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ingest_attempt", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("ingest_started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column(
             "created_at",

@@ -1,0 +1,360 @@
+"""Plan: choose due items, render them, pool across tenants, shard, and commit the plan.
+
+Everything is written in one transaction before any network call: `batch_requests` rows (the
+manifest) and `batch_jobs` rows in status `planned`. Rendered request lines are spooled to
+`$BATCH_PIPELINES_HOME/spool/<batch_job_id>.jsonl` so submission sends exactly what was planned;
+if the spool is missing (another machine, a cleaned disk) submission renders the rows again.
+Rendering streams through a temporary file: only ids, sizes and prefix keys stay in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Engine, bindparam, select
+
+from batch_pipelines.batching import manifest
+from batch_pipelines.batching.manifest import NewRequest
+from batch_pipelines.batching.sharding import Sized, shard
+from batch_pipelines.batching.workflow import (
+    EmbeddingInput,
+    ManifestRow,
+    Rejected,
+    Rendered,
+    Skipped,
+    TenantContext,
+    Workflow,
+)
+from batch_pipelines.db.settings import home_dir
+from batch_pipelines.db.tables import batch_jobs, batch_requests
+from batch_pipelines.ledger import budgets
+from batch_pipelines.ledger.pricing import estimate_cost_micro_usd
+from batch_pipelines.providers.base import BatchProvider, prefix_key
+from batch_pipelines.providers.registry import ProviderRegistry, tenant_credentials_ref
+
+RENDER_CHUNK = 1000
+Checkpoint = Callable[[str], None]
+
+
+def spool_dir() -> Path:
+    path = home_dir() / "spool"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class PlanResult:
+    batch_job_ids: list[str] = field(default_factory=list)
+    planned: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    held: int = 0
+    retries: int = 0
+    requests_by_tenant: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass(frozen=True)
+class _Line:
+    request: ManifestRow
+    offset: int
+    nbytes: int
+    embedding_inputs: int
+    prefix: str
+    credentials_ref: str
+    max_shard_lines: int | None
+    estimated_cost: Decimal
+    notes: dict
+
+
+def _estimate_tokens(prompt) -> tuple[int, int]:
+    """Rough prompt/output tokens for budget reservations: 4 bytes a token, the output cap."""
+    if isinstance(prompt, EmbeddingInput):
+        return sum(len(t.encode()) for t in prompt.texts) // 4 + 1, 0
+    size = sum(len(b.encode()) for b in prompt.static_blocks) + len(prompt.user.encode())
+    return size // 4 + 1, prompt.max_output_tokens
+
+
+def plan(
+    engine: Engine,
+    workflow: Workflow,
+    providers: ProviderRegistry,
+    partition_dates: Sequence[dt.date] | None,
+    tenant_ids: Sequence[str] | None = None,
+    *,
+    now: dt.datetime | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> PlanResult:
+    """Plan the due items of `partition_dates` (None: only queued retries and held items) for
+    `tenant_ids` (None: every tenant). Returns the planned jobs; nothing is sent yet."""
+    now = now or manifest.utcnow()
+    result = PlanResult()
+    with engine.begin() as conn:
+        manifest.lock_workflow(conn, workflow.name)
+        tenants = manifest.load_tenants(conn, tenant_ids)
+        queued, shard_hints = _queued_requests(conn, workflow, partition_dates, tenant_ids, now)
+        result.retries = sum(1 for r in queued if r.attempt > 1)
+        new_rows: list[ManifestRow] = []
+        if partition_dates:
+            due = [
+                i
+                for i in workflow.due_items(conn, partition_dates, tenant_ids)
+                if i.tenant_id in tenants
+            ]
+            taken = manifest.items_with_requests(conn, workflow.name, [i.item_id for i in due])
+            new_rows = manifest.insert_pending(
+                conn,
+                workflow,
+                [
+                    NewRequest(i, tenants[i.tenant_id].vertical)
+                    for i in due
+                    if i.item_id not in taken
+                ],
+            )
+        candidates = queued + new_rows
+        if not candidates:
+            return result
+        all_tenants = tenants | manifest.load_tenants(
+            conn, {r.tenant_id for r in candidates} - tenants.keys()
+        )
+        with tempfile.TemporaryFile(dir=spool_dir()) as scratch:
+            lines = _render_to(
+                scratch,
+                conn,
+                workflow,
+                providers,
+                candidates,
+                shard_hints,
+                all_tenants,
+                now,
+                result,
+            )
+            lines = _hold_over_budget(conn, lines, now, result)
+            _write_jobs(conn, workflow, providers, scratch, lines, now, result)
+        if checkpoint:
+            checkpoint("after_plan_written")
+    if checkpoint:
+        checkpoint("after_plan_commit")
+    return result
+
+
+def _queued_requests(
+    conn,
+    workflow: Workflow,
+    partition_dates: Sequence[dt.date] | None,
+    tenant_ids: Sequence[str] | None,
+    now: dt.datetime,
+) -> tuple[list[ManifestRow], dict[str, int]]:
+    """Retries and held items waiting for a batch (whatever their date when `partition_dates` is
+    None), with the shard-size hints left by whole-batch failures."""
+    query = select(batch_requests).where(
+        batch_requests.c.workflow == workflow.name,
+        batch_requests.c.status.in_(("pending", "held")),
+        (batch_requests.c.not_before.is_(None)) | (batch_requests.c.not_before <= now),
+    )
+    if partition_dates:
+        query = query.where(batch_requests.c.partition_date.in_(list(partition_dates)))
+    if tenant_ids is not None:
+        query = query.where(batch_requests.c.tenant_id.in_(list(tenant_ids)))
+    rows = list(conn.execute(query.order_by(batch_requests.c.created_at)))
+    hints = {r.custom_id: r.max_shard_lines for r in rows if r.max_shard_lines}
+    return [manifest.manifest_row(r) for r in rows], hints
+
+
+def _render_to(
+    scratch,
+    conn,
+    workflow: Workflow,
+    providers: ProviderRegistry,
+    candidates: Sequence[ManifestRow],
+    shard_hints: dict[str, int],
+    tenants: dict[str, TenantContext],
+    now: dt.datetime,
+    result: PlanResult,
+) -> list[_Line]:
+    by_item = {r.item_id: r for r in candidates}
+    lines: list[_Line] = []
+    skipped: list[tuple[str, str]] = []
+    rejected: list[tuple[str, str]] = []
+    for start in range(0, len(candidates), RENDER_CHUNK):
+        chunk = candidates[start : start + RENDER_CHUNK]
+        outcomes = workflow.render(conn, [manifest.work_item(r) for r in chunk], tenants)
+        for outcome in outcomes:
+            request = by_item[outcome.item.item_id]
+            if outcome.item.tenant_id != request.tenant_id:
+                raise RuntimeError(
+                    f"{workflow.name} rendered item {request.item_id} for tenant "
+                    f"{outcome.item.tenant_id}, but it belongs to {request.tenant_id}"
+                )
+            if isinstance(outcome, Skipped):
+                skipped.append((request.custom_id, outcome.reason))
+                continue
+            if isinstance(outcome, Rejected):
+                rejected.append((request.custom_id, outcome.reason))
+                continue
+            assert isinstance(outcome, Rendered)
+            tenant = tenants[request.tenant_id]
+            credentials_ref = (
+                tenant_credentials_ref(tenant.tenant_id) if tenant.isolated else "default"
+            )
+            provider = providers.get(workflow.provider, credentials_ref, tenant.policy)
+            encoded = provider.encode_line(
+                request.custom_id, workflow.model, workflow.endpoint, outcome.prompt
+            )
+            if len(encoded) > provider.limits(workflow.endpoint).max_bytes:
+                rejected.append(
+                    (request.custom_id, f"request of {len(encoded)} bytes exceeds the batch limit")
+                )
+                continue
+            prompt_tokens, output_tokens = _estimate_tokens(outcome.prompt)
+            offset = scratch.tell()
+            scratch.write(encoded)
+            lines.append(
+                _Line(
+                    request=request,
+                    offset=offset,
+                    nbytes=len(encoded),
+                    embedding_inputs=len(outcome.prompt.texts)
+                    if isinstance(outcome.prompt, EmbeddingInput)
+                    else 0,
+                    prefix=prefix_key(outcome.prompt),
+                    credentials_ref=credentials_ref,
+                    max_shard_lines=shard_hints.get(request.custom_id),
+                    estimated_cost=estimate_cost_micro_usd(
+                        workflow.provider,
+                        workflow.model,
+                        "batch",
+                        prompt_tokens,
+                        output_tokens,
+                        now,
+                    ),
+                    notes=dict(outcome.notes),
+                )
+            )
+    for custom_id, reason in skipped:
+        manifest.set_request_status(conn, [custom_id], "skipped", error=reason)
+    for custom_id, reason in rejected:
+        manifest.set_request_status(conn, [custom_id], "dead_letter", error=reason)
+    result.skipped += len(skipped)
+    result.rejected += len(rejected)
+    return lines
+
+
+def _hold_over_budget(
+    conn, lines: list[_Line], now: dt.datetime, result: PlanResult
+) -> list[_Line]:
+    """Items of a tenant whose month spend plus reservations would pass its budget are held (kept,
+    never dropped); held items come back into every later plan and go when the budget allows."""
+    month = now.date().replace(day=1)
+    available = budgets.available_micro_usd(
+        conn, sorted({ln.request.tenant_id for ln in lines}), month
+    )
+    keep: list[_Line] = []
+    held: list[_Line] = []
+    remaining = dict(available)
+    for line in lines:
+        left = remaining.get(line.request.tenant_id)
+        if left is None:
+            keep.append(line)
+        elif line.estimated_cost <= left:
+            remaining[line.request.tenant_id] = left - line.estimated_cost
+            keep.append(line)
+        else:
+            held.append(line)
+    for line in held:
+        manifest.set_request_status(
+            conn,
+            [line.request.custom_id],
+            "held",
+            error="held: the tenant's monthly budget would be exceeded",
+            estimated_cost_micro_usd=line.estimated_cost,
+        )
+    result.held += len(held)
+    return keep
+
+
+def _write_jobs(
+    conn,
+    workflow: Workflow,
+    providers: ProviderRegistry,
+    scratch,
+    lines: list[_Line],
+    now: dt.datetime,
+    result: PlanResult,
+) -> None:
+    groups: dict[tuple[str, int | None], list[_Line]] = defaultdict(list)
+    for line in lines:
+        groups[(line.credentials_ref, line.max_shard_lines)].append(line)
+    deadline_at = now + workflow.deadline if workflow.deadline else None
+    for (credentials_ref, max_shard_lines), group in sorted(
+        groups.items(), key=lambda kv: str(kv[0])
+    ):
+        # Requests sharing a static prefix sit next to each other, so they share the cache.
+        group.sort(key=lambda ln: (ln.prefix, ln.request.tenant_id, ln.request.item_id))
+        tenant_policy = None
+        if credentials_ref != "default":
+            tenant_policy = manifest.tenant_policies(conn, [group[0].request.tenant_id]).get(
+                group[0].request.tenant_id
+            )
+        provider: BatchProvider = providers.get(workflow.provider, credentials_ref, tenant_policy)
+        sized = [Sized(ln, ln.nbytes, ln.embedding_inputs) for ln in group]
+        for shard_lines in shard(sized, provider.limits(workflow.endpoint), max_shard_lines):
+            batch_job_id = manifest.new_batch_job_id()
+            conn.execute(
+                batch_jobs.insert().values(
+                    batch_job_id=batch_job_id,
+                    workflow=workflow.name,
+                    provider=workflow.provider,
+                    mode="batch",
+                    model=workflow.model,
+                    endpoint=workflow.endpoint,
+                    credentials_ref=credentials_ref,
+                    status="planned",
+                    request_count=len(shard_lines),
+                    partitions=manifest.partitions_of(ln.request for ln in shard_lines),
+                    deadline_at=deadline_at,
+                )
+            )
+            conn.execute(
+                batch_requests.update()
+                .where(batch_requests.c.custom_id == bindparam("b_custom_id"))
+                .values(
+                    status="planned",
+                    batch_job_id=batch_job_id,
+                    notes=bindparam("b_notes"),
+                    estimated_cost_micro_usd=bindparam("b_cost"),
+                    error=None,
+                    not_before=None,
+                    max_shard_lines=None,
+                ),
+                [
+                    {
+                        "b_custom_id": ln.request.custom_id,
+                        "b_notes": ln.notes,
+                        "b_cost": ln.estimated_cost,
+                    }
+                    for ln in shard_lines
+                ],
+            )
+            _spool(scratch, batch_job_id, shard_lines)
+            result.batch_job_ids.append(batch_job_id)
+            result.planned += len(shard_lines)
+            for ln in shard_lines:
+                result.requests_by_tenant[ln.request.tenant_id] += 1
+
+
+def _spool(scratch, batch_job_id: str, lines: Iterable[_Line]) -> None:
+    path = spool_dir() / f"{batch_job_id}.jsonl"
+    partial = path.with_suffix(".partial")
+    with open(partial, "wb") as out:
+        for line in lines:
+            scratch.seek(line.offset)
+            out.write(scratch.read(line.nbytes))
+    os.replace(partial, path)
+    scratch.seek(0, os.SEEK_END)

@@ -1,0 +1,195 @@
+"""Poll: bounded provider calls per tick over the live jobs read from Postgres.
+
+Each call updates one job: progress counts, a terminal state (`ended`, ready to ingest), a whole-
+batch failure (its requests re-planned in smaller shards after a backoff, the cause recorded), or a
+missed deadline (the batch is cancelled; ingest then keeps the finished lines and sends the rest
+synchronously). Jobs left in `submitting` by a crash are reconciled here too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, or_, select
+
+from batch_pipelines.batching import manifest
+from batch_pipelines.batching.submission import provider_for_job, reconcile_job
+from batch_pipelines.db.tables import batch_jobs, batch_requests
+from batch_pipelines.providers.base import BatchStatus, ProviderError
+from batch_pipelines.providers.registry import ProviderRegistry
+
+# A job still `submitting` this long after its attempt, with no live submitter, is reconciled.
+SUBMITTING_GRACE = dt.timedelta(seconds=30)
+FAILED_BATCH_BACKOFF = dt.timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    batch_job_id: str
+    workflow: str
+    provider: str
+    model: str
+    provider_status: str
+    request_counts: dict
+    partitions: list
+    status: str
+
+
+@dataclass
+class PollResult:
+    polled: list[JobProgress] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    cancelled_for_deadline: list[str] = field(default_factory=list)
+    reconciled: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def poll(
+    engine: Engine,
+    providers: ProviderRegistry,
+    *,
+    max_calls: int = 100,
+    now: dt.datetime | None = None,
+) -> PollResult:
+    """One bounded round: at most `max_calls` jobs, least recently polled first."""
+    now = now or manifest.utcnow()
+    result = PollResult()
+    with engine.connect() as conn:
+        jobs = list(
+            conn.execute(
+                select(batch_jobs)
+                .where(
+                    batch_jobs.c.mode == "batch",
+                    or_(
+                        batch_jobs.c.status == "submitted",
+                        (batch_jobs.c.status == "submitting")
+                        & (batch_jobs.c.submitted_at < now - SUBMITTING_GRACE),
+                    ),
+                )
+                .order_by(batch_jobs.c.last_polled_at.asc().nulls_first())
+                .limit(max_calls)
+            )
+        )
+    for job in jobs:
+        if job.status == "submitting":
+            result.reconciled[job.batch_job_id] = reconcile_job(engine, providers, job.batch_job_id)
+            continue
+        try:
+            with engine.connect() as conn:
+                provider = provider_for_job(conn, providers, job)
+            status = provider.retrieve(job.provider_batch_id)
+            if (
+                status.state == "in_progress"
+                and job.deadline_at is not None
+                and now > job.deadline_at
+            ):
+                status = provider.cancel(job.provider_batch_id)
+                result.cancelled_for_deadline.append(job.batch_job_id)
+        except ProviderError as exc:
+            result.errors[job.batch_job_id] = str(exc)
+            with engine.begin() as conn:
+                manifest.update_job(conn, job.batch_job_id, last_polled_at=now, error=str(exc))
+            continue
+        new_status = _record(engine, job, status, now)
+        if new_status == "ended":
+            result.ended.append(job.batch_job_id)
+        elif new_status == "failed":
+            result.failed[job.batch_job_id] = status.failure or "failed"
+        result.polled.append(
+            JobProgress(
+                batch_job_id=job.batch_job_id,
+                workflow=job.workflow,
+                provider=job.provider,
+                model=job.model,
+                provider_status=status.provider_status,
+                request_counts=dict(status.request_counts),
+                partitions=list(job.partitions),
+                status=new_status,
+            )
+        )
+    return result
+
+
+def _record(engine: Engine, job, status: BatchStatus, now: dt.datetime) -> str:
+    values = {
+        "provider_status": status.provider_status,
+        "request_counts": dict(status.request_counts),
+        "last_polled_at": now,
+        "error": None,
+    }
+    if status.output_file_id or status.error_file_id:
+        values["output_file_id"] = status.output_file_id
+        values["error_file_id"] = status.error_file_id
+    if status.usage:
+        values["provider_usage"] = dict(status.usage)
+    with engine.begin() as conn:
+        if status.state == "ended":
+            # Only the poller that moves it from `submitted` marks it; a second one changes nothing.
+            moved = conn.execute(
+                batch_jobs.update()
+                .where(
+                    batch_jobs.c.batch_job_id == job.batch_job_id,
+                    batch_jobs.c.status == "submitted",
+                )
+                .values(status="ended", finished_at=now, **values)
+            ).rowcount
+            return "ended" if moved else "submitted"
+        if status.state == "failed":
+            moved = conn.execute(
+                batch_jobs.update()
+                .where(
+                    batch_jobs.c.batch_job_id == job.batch_job_id,
+                    batch_jobs.c.status == "submitted",
+                )
+                .values(status="failed", finished_at=now, **{**values, "error": status.failure})
+            ).rowcount
+            if moved:
+                _replan_failed_batch(conn, job, status.failure or "failed", now)
+            return "failed"
+        manifest.update_job(conn, job.batch_job_id, **values)
+        return "submitted"
+
+
+def _replan_failed_batch(conn, job, cause: str, now: dt.datetime) -> None:
+    """A batch failed as a whole (validation, token limit): none of its lines ran, so its requests
+    go back to pending — same ids, same attempt — in shards half the size, after a backoff. Each
+    further failure halves the shards again, down to single lines."""
+    conn.execute(
+        batch_requests.update()
+        .where(
+            batch_requests.c.batch_job_id == job.batch_job_id,
+            batch_requests.c.status == "submitted",
+        )
+        .values(
+            status="pending",
+            batch_job_id=None,
+            error=f"batch {job.batch_job_id} failed as a whole: {cause}",
+            not_before=now + FAILED_BATCH_BACKOFF,
+            max_shard_lines=max(1, job.request_count // 2),
+            updated_at=now,
+        )
+    )
+
+
+def ended_jobs_awaiting_ingest(
+    engine: Engine, *, stale_after: dt.timedelta = dt.timedelta(minutes=15), limit: int = 200
+) -> list:
+    """Jobs ready to ingest and not being ingested now (or whose ingest went silent)."""
+    cutoff = manifest.utcnow() - stale_after
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(batch_jobs)
+                .where(
+                    batch_jobs.c.status == "ended",
+                    or_(
+                        batch_jobs.c.ingest_started_at.is_(None),
+                        batch_jobs.c.ingest_started_at < cutoff,
+                    ),
+                )
+                .order_by(batch_jobs.c.finished_at)
+                .limit(limit)
+            )
+        )

@@ -1,0 +1,213 @@
+"""Anthropic Message Batches (and the synchronous Messages API for deadlines)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import anthropic
+import orjson
+
+from batch_pipelines.batching.workflow import ChatPrompt, ModelAnswer, Prompt
+from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines.providers.base import (
+    BatchProvider,
+    BatchStatus,
+    ProviderError,
+    ResultLine,
+    ShardLimits,
+)
+
+MESSAGES = "/v1/messages"
+# Documented: 100,000 requests or 256 MB per batch. Keep headroom.
+_LIMITS = ShardLimits(max_lines=90_000, max_bytes=230_000_000)
+# A batch can take longer than 5 minutes, so the static prefix is cached for an hour.
+_CACHE_1H = {"type": "ephemeral", "ttl": "1h"}
+# Anthropic has no batch metadata: a batch created within this window of our create attempt, with
+# the same request count, is a candidate when healing a crash between create and record.
+_RECONCILE_WINDOW = dt.timedelta(minutes=30)
+
+
+def message_params(model: str, prompt: Prompt) -> dict[str, Any]:
+    if not isinstance(prompt, ChatPrompt):
+        raise ValueError(f"Anthropic Messages cannot send a {type(prompt).__name__}")
+    system = [{"type": "text", "text": block} for block in prompt.static_blocks]
+    if system:
+        # Breakpoints on the most widely shared block and on the end of the static prefix.
+        system[0]["cache_control"] = dict(_CACHE_1H)
+        system[-1]["cache_control"] = dict(_CACHE_1H)
+    return {
+        "model": model,
+        "max_tokens": prompt.max_output_tokens,
+        "system": system,
+        "messages": [{"role": "user", "content": prompt.user}],
+        "tools": [
+            {
+                "name": prompt.schema_name,
+                "description": "Record the answer. Always call this tool exactly once.",
+                "input_schema": dict(prompt.json_schema),
+            }
+        ],
+        "tool_choice": {"type": "tool", "name": prompt.schema_name},
+    }
+
+
+def parse_message(message: Mapping[str, Any]) -> tuple[ModelAnswer, TokenUsage]:
+    model = str(message.get("model") or "")
+    usage = TokenUsage.from_anthropic(message["usage"])
+    finish = message.get("stop_reason")
+    texts = []
+    for block in message.get("content") or []:
+        if block.get("type") == "tool_use" and isinstance(block.get("input"), dict):
+            return ModelAnswer(model=model, json=block["input"], finish_reason=finish), usage
+        if block.get("type") == "text":
+            texts.append(block.get("text") or "")
+    text = "".join(texts)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return ModelAnswer(model=model, json=parsed, finish_reason=finish), usage
+    return ModelAnswer(model=model, text=text, finish_reason=finish), usage
+
+
+def _rfc3339(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+class AnthropicBatchProvider(BatchProvider):
+    name = "anthropic"
+
+    def __init__(self, client: anthropic.Anthropic) -> None:
+        self.client = client
+
+    def limits(self, endpoint: str) -> ShardLimits:
+        return _LIMITS
+
+    def encode_line(self, custom_id: str, model: str, endpoint: str, prompt: Prompt) -> bytes:
+        return (
+            orjson.dumps({"custom_id": custom_id, "params": message_params(model, prompt)}) + b"\n"
+        )
+
+    def upload(self, batch_job_id: str, lines: Iterable[bytes]) -> str | None:
+        return None
+
+    def create(
+        self,
+        batch_job_id: str,
+        endpoint: str,
+        input_file_id: str | None,
+        lines: Iterable[bytes] | None,
+    ) -> BatchStatus:
+        requests = [orjson.loads(line) for line in lines or ()]
+        try:
+            batch = self.client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
+        except anthropic.APIError as exc:
+            raise ProviderError(f"Anthropic batch create failed: {exc}") from exc
+        return self._status(batch)
+
+    def find_created(
+        self, batch_job_id: str, created_after: dt.datetime, request_count: int
+    ) -> list[BatchStatus]:
+        # No metadata to match on: creation time and request count are all there is. The caller
+        # treats anything but exactly one unclaimed candidate as needing a person.
+        lower = created_after - dt.timedelta(seconds=60)
+        upper = created_after + _RECONCILE_WINDOW
+        found = []
+        try:
+            for batch in self.client.messages.batches.list(limit=100):
+                created = _rfc3339(batch.created_at)
+                if created < lower:
+                    break
+                total = sum(batch.request_counts.model_dump().values())
+                if created <= upper and total == request_count:
+                    found.append(self._status(batch))
+        except anthropic.APIError as exc:
+            raise ProviderError(f"Anthropic batch list failed: {exc}") from exc
+        return found
+
+    def retrieve(self, provider_batch_id: str) -> BatchStatus:
+        try:
+            return self._status(self.client.messages.batches.retrieve(provider_batch_id))
+        except anthropic.APIError as exc:
+            raise ProviderError(f"Anthropic batch retrieve failed: {exc}") from exc
+
+    def cancel(self, provider_batch_id: str) -> BatchStatus:
+        try:
+            return self._status(self.client.messages.batches.cancel(provider_batch_id))
+        except anthropic.APIError as exc:
+            raise ProviderError(f"Anthropic batch cancel failed: {exc}") from exc
+
+    def iter_results(self, status: BatchStatus) -> Iterator[ResultLine]:
+        try:
+            with self.client.messages.batches.with_streaming_response.results(
+                status.provider_batch_id
+            ) as response:
+                for raw in response.iter_lines():
+                    if raw.strip():
+                        yield self._parse_line(raw)
+        except anthropic.APIError as exc:
+            raise ProviderError(f"Anthropic results download failed: {exc}") from exc
+
+    def _parse_line(self, raw: str) -> ResultLine:
+        try:
+            line = orjson.loads(raw)
+            custom_id = str(line["custom_id"])
+            result = line["result"]
+            kind = result["type"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return ResultLine(custom_id="", outcome="errored", error="unparseable result line")
+        if kind == "succeeded":
+            try:
+                answer, usage = parse_message(result["message"])
+            except (KeyError, TypeError, ValueError) as exc:
+                return ResultLine(
+                    custom_id=custom_id, outcome="errored", error=f"malformed message: {exc}"
+                )
+            return ResultLine(
+                custom_id=custom_id,
+                outcome="succeeded",
+                answer=answer,
+                usage=usage,
+                model=answer.model,
+            )
+        if kind in ("expired", "canceled"):
+            return ResultLine(custom_id=custom_id, outcome=kind, error=f"request {kind}")
+        inner = ((result.get("error") or {}).get("error")) or {}
+        return ResultLine(
+            custom_id=custom_id,
+            outcome="errored",
+            error=f"{inner.get('type', 'error')}: {inner.get('message', 'no message')}",
+        )
+
+    def complete_sync(
+        self, custom_id: str, model: str, endpoint: str, prompt: Prompt
+    ) -> ResultLine:
+        try:
+            message = self.client.messages.create(**message_params(model, prompt))
+        except anthropic.APIError as exc:
+            return ResultLine(
+                custom_id=custom_id, outcome="errored", error=f"sync call failed: {exc}"
+            )
+        answer, usage = parse_message(message.model_dump())
+        return ResultLine(
+            custom_id=custom_id, outcome="succeeded", answer=answer, usage=usage, model=answer.model
+        )
+
+    def _status(self, batch: Any) -> BatchStatus:
+        counts = batch.request_counts.model_dump()
+        state = {"in_progress": "in_progress", "canceling": "cancelling", "ended": "ended"}.get(
+            batch.processing_status, "in_progress"
+        )
+        return BatchStatus(
+            provider_batch_id=batch.id,
+            state=state,  # type: ignore[arg-type]
+            provider_status=batch.processing_status,
+            created_at=_rfc3339(batch.created_at),
+            request_counts=counts,
+        )

@@ -1,0 +1,117 @@
+"""The interface every batch provider adapter implements, and the shapes it returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from batch_pipelines.batching.workflow import ModelAnswer, Prompt
+from batch_pipelines.ledger.usage import TokenUsage
+
+BatchState = Literal["in_progress", "cancelling", "ended", "failed"]
+LineOutcome = Literal["succeeded", "errored", "expired", "canceled"]
+
+
+class ProviderError(RuntimeError):
+    """A provider call failed in a way the engine records and retries later (network, 5xx, 429)."""
+
+
+class ProviderConfigError(RuntimeError):
+    """Credentials or endpoints are missing or wrong: a person must fix the configuration."""
+
+
+@dataclass(frozen=True)
+class ShardLimits:
+    """Where a provider batch must be cut (with headroom below the documented limits)."""
+
+    max_lines: int
+    max_bytes: int
+    max_embedding_inputs: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """A provider batch as last seen, normalised. `state` is ours; `provider_status` is theirs."""
+
+    provider_batch_id: str
+    state: BatchState
+    provider_status: str
+    created_at: dt.datetime
+    request_counts: Mapping[str, int]
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    usage: Mapping[str, Any] | None = None
+    failure: str | None = None  # why the batch failed as a whole (validation, token limit)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResultLine:
+    """One line of a provider's results, parsed. Usage is set whenever the provider billed the line."""
+
+    custom_id: str
+    outcome: LineOutcome
+    answer: ModelAnswer | None = None
+    usage: TokenUsage | None = None
+    model: str | None = None
+    error: str | None = None
+
+
+def prefix_key(prompt: Prompt) -> str:
+    """A short stable key for a prompt's static prefix: equal keys can share a prompt cache."""
+    blocks = getattr(prompt, "static_blocks", ())
+    digest = hashlib.sha256("\x1e".join(blocks).encode("utf-8")).hexdigest()
+    return digest[:24]
+
+
+class BatchProvider(ABC):
+    """One provider account (credentials) speaking one batch API."""
+
+    name: str
+
+    @abstractmethod
+    def limits(self, endpoint: str) -> ShardLimits: ...
+
+    @abstractmethod
+    def encode_line(self, custom_id: str, model: str, endpoint: str, prompt: Prompt) -> bytes:
+        """One request as a JSONL line (ending in a newline), exactly as it will be sent."""
+
+    @abstractmethod
+    def upload(self, batch_job_id: str, lines: Iterable[bytes]) -> str | None:
+        """Send the request lines ahead of creation (OpenAI Files); None where there is no upload."""
+
+    @abstractmethod
+    def create(
+        self,
+        batch_job_id: str,
+        endpoint: str,
+        input_file_id: str | None,
+        lines: Iterable[bytes] | None,
+    ) -> BatchStatus:
+        """Create the provider batch, tagged with our `batch_job_id` where the API allows."""
+
+    @abstractmethod
+    def find_created(
+        self, batch_job_id: str, created_after: dt.datetime, request_count: int
+    ) -> list[BatchStatus]:
+        """Provider batches that may be the one created for `batch_job_id` (crash recovery)."""
+
+    @abstractmethod
+    def retrieve(self, provider_batch_id: str) -> BatchStatus: ...
+
+    @abstractmethod
+    def cancel(self, provider_batch_id: str) -> BatchStatus: ...
+
+    @abstractmethod
+    def iter_results(self, status: BatchStatus) -> Iterator[ResultLine]:
+        """Stream every result line of an ended batch (never the whole file in memory)."""
+
+    @abstractmethod
+    def complete_sync(
+        self, custom_id: str, model: str, endpoint: str, prompt: Prompt
+    ) -> ResultLine:
+        """The same request through the synchronous API, at full price."""

@@ -1,0 +1,276 @@
+"""OpenAI Batch API (Files + Batches) for `/v1/chat/completions` and `/v1/embeddings`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import openai
+import orjson
+
+from batch_pipelines.batching.workflow import ChatPrompt, EmbeddingInput, ModelAnswer, Prompt
+from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines.providers.base import (
+    BatchProvider,
+    BatchState,
+    BatchStatus,
+    ProviderError,
+    ResultLine,
+    ShardLimits,
+    prefix_key,
+)
+
+CHAT = "/v1/chat/completions"
+EMBEDDINGS = "/v1/embeddings"
+_STATES: dict[str, BatchState] = {
+    "validating": "in_progress",
+    "in_progress": "in_progress",
+    "finalizing": "in_progress",
+    "cancelling": "cancelling",
+    "completed": "ended",
+    "expired": "ended",
+    "cancelled": "ended",
+    "failed": "failed",
+}
+# Documented: 50,000 lines, 200 MB, 50,000 embedding inputs per batch. Keep headroom.
+_LIMITS = ShardLimits(max_lines=45_000, max_bytes=180_000_000, max_embedding_inputs=45_000)
+
+
+def chat_body(model: str, prompt: ChatPrompt) -> dict[str, Any]:
+    return {
+        "model": model,
+        "messages": [
+            {"role": "system", "content": "\n\n".join(prompt.static_blocks)},
+            {"role": "user", "content": prompt.user},
+        ],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {
+                "name": prompt.schema_name,
+                "schema": dict(prompt.json_schema),
+                "strict": True,
+            },
+        },
+        "max_completion_tokens": prompt.max_output_tokens,
+        # Routes requests sharing a static prefix to the same cache.
+        "prompt_cache_key": prefix_key(prompt),
+    }
+
+
+def embedding_body(model: str, prompt: EmbeddingInput) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "input": list(prompt.texts), "encoding_format": "float"}
+    if prompt.dimensions:
+        body["dimensions"] = prompt.dimensions
+    return body
+
+
+def request_body(model: str, endpoint: str, prompt: Prompt) -> dict[str, Any]:
+    if endpoint == CHAT and isinstance(prompt, ChatPrompt):
+        return chat_body(model, prompt)
+    if endpoint == EMBEDDINGS and isinstance(prompt, EmbeddingInput):
+        return embedding_body(model, prompt)
+    raise ValueError(f"OpenAI cannot send a {type(prompt).__name__} to {endpoint}")
+
+
+def parse_response_body(endpoint: str, body: Mapping[str, Any]) -> tuple[ModelAnswer, TokenUsage]:
+    """A 200 response body → (answer, usage). Raises ValueError on a body that is not the endpoint's."""
+    model = str(body.get("model") or "")
+    if endpoint == EMBEDDINGS:
+        data = sorted(body["data"], key=lambda d: d["index"])
+        answer = ModelAnswer(model=model, embeddings=[d["embedding"] for d in data])
+        return answer, TokenUsage.from_openai_embedding(body["usage"])
+    usage = TokenUsage.from_openai_chat(body["usage"])
+    choice = body["choices"][0]
+    message = choice.get("message") or {}
+    content = message.get("content")
+    finish = choice.get("finish_reason")
+    if content is None:
+        text = message.get("refusal") or ""
+        return ModelAnswer(model=model, text=text, finish_reason=finish), usage
+    try:
+        parsed = json.loads(content)
+    except ValueError:
+        return ModelAnswer(model=model, text=content, finish_reason=finish), usage
+    if not isinstance(parsed, dict):
+        return ModelAnswer(model=model, text=content, finish_reason=finish), usage
+    return ModelAnswer(model=model, json=parsed, finish_reason=finish), usage
+
+
+def _error_text(line: Mapping[str, Any]) -> str:
+    error = line.get("error")
+    if error:
+        return f"{error.get('code')}: {error.get('message')}"
+    response = line.get("response") or {}
+    body = response.get("body") or {}
+    inner = body.get("error") if isinstance(body, dict) else None
+    if isinstance(inner, dict):
+        return f"HTTP {response.get('status_code')} {inner.get('code') or inner.get('type')}: {inner.get('message')}"
+    return f"HTTP {response.get('status_code')}"
+
+
+class OpenAIBatchProvider(BatchProvider):
+    name = "openai"
+
+    def __init__(self, client: openai.OpenAI) -> None:
+        self.client = client
+
+    def limits(self, endpoint: str) -> ShardLimits:
+        return _LIMITS
+
+    def encode_line(self, custom_id: str, model: str, endpoint: str, prompt: Prompt) -> bytes:
+        line = {
+            "custom_id": custom_id,
+            "method": "POST",
+            "url": endpoint,
+            "body": request_body(model, endpoint, prompt),
+        }
+        return orjson.dumps(line) + b"\n"
+
+    def upload(self, batch_job_id: str, lines: Iterable[bytes]) -> str | None:
+        data = io.BytesIO()
+        for line in lines:
+            data.write(line)
+        data.seek(0)
+        try:
+            uploaded = self.client.files.create(
+                file=(f"{batch_job_id}.jsonl", data, "application/jsonl"), purpose="batch"
+            )
+        except openai.APIError as exc:
+            raise ProviderError(f"OpenAI file upload failed: {exc}") from exc
+        return uploaded.id
+
+    def create(
+        self,
+        batch_job_id: str,
+        endpoint: str,
+        input_file_id: str | None,
+        lines: Iterable[bytes] | None,
+    ) -> BatchStatus:
+        if input_file_id is None:
+            raise ValueError("OpenAI batches need an uploaded input file")
+        try:
+            batch = self.client.batches.create(
+                input_file_id=input_file_id,
+                endpoint=endpoint,  # type: ignore[arg-type]
+                completion_window="24h",
+                metadata={"batch_job_id": batch_job_id},
+            )
+        except openai.APIError as exc:
+            raise ProviderError(f"OpenAI batch create failed: {exc}") from exc
+        return self._status(batch)
+
+    def find_created(
+        self, batch_job_id: str, created_after: dt.datetime, request_count: int
+    ) -> list[BatchStatus]:
+        # Our batch_job_id travels in the batch metadata, so the match is exact.
+        cutoff = int(created_after.timestamp()) - 60
+        found = []
+        try:
+            for batch in self.client.batches.list(limit=100):
+                if batch.created_at < cutoff:
+                    break
+                if (batch.metadata or {}).get("batch_job_id") == batch_job_id:
+                    found.append(self._status(batch))
+        except openai.APIError as exc:
+            raise ProviderError(f"OpenAI batch list failed: {exc}") from exc
+        return found
+
+    def retrieve(self, provider_batch_id: str) -> BatchStatus:
+        try:
+            return self._status(self.client.batches.retrieve(provider_batch_id))
+        except openai.APIError as exc:
+            raise ProviderError(f"OpenAI batch retrieve failed: {exc}") from exc
+
+    def cancel(self, provider_batch_id: str) -> BatchStatus:
+        try:
+            return self._status(self.client.batches.cancel(provider_batch_id))
+        except openai.APIError as exc:
+            raise ProviderError(f"OpenAI batch cancel failed: {exc}") from exc
+
+    def iter_results(self, status: BatchStatus) -> Iterator[ResultLine]:
+        endpoint = status.metadata.get("endpoint", CHAT)
+        for file_id in (status.output_file_id, status.error_file_id):
+            if file_id:
+                yield from self._iter_file(file_id, endpoint)
+
+    def _iter_file(self, file_id: str, endpoint: str) -> Iterator[ResultLine]:
+        try:
+            with self.client.files.with_streaming_response.content(file_id) as response:
+                for raw in response.iter_lines():
+                    if raw.strip():
+                        yield self._parse_line(raw, endpoint)
+        except openai.APIError as exc:
+            raise ProviderError(f"OpenAI file download failed: {exc}") from exc
+
+    def _parse_line(self, raw: str, endpoint: str) -> ResultLine:
+        try:
+            line = orjson.loads(raw)
+            custom_id = str(line["custom_id"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return ResultLine(custom_id="", outcome="errored", error="unparseable result line")
+        response = line.get("response") or {}
+        if response.get("status_code") == 200 and isinstance(response.get("body"), dict):
+            try:
+                answer, usage = parse_response_body(endpoint, response["body"])
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                return ResultLine(
+                    custom_id=custom_id, outcome="errored", error=f"malformed response body: {exc}"
+                )
+            return ResultLine(
+                custom_id=custom_id,
+                outcome="succeeded",
+                answer=answer,
+                usage=usage,
+                model=answer.model,
+            )
+        error = line.get("error") or {}
+        outcome = {"batch_expired": "expired", "batch_cancelled": "canceled"}.get(
+            error.get("code"), "errored"
+        )
+        return ResultLine(custom_id=custom_id, outcome=outcome, error=_error_text(line))
+
+    def complete_sync(
+        self, custom_id: str, model: str, endpoint: str, prompt: Prompt
+    ) -> ResultLine:
+        body = request_body(model, endpoint, prompt)
+        path = "/embeddings" if endpoint == EMBEDDINGS else "/chat/completions"
+        try:
+            response = self.client.post(path, body=body, cast_to=object)
+        except openai.APIError as exc:
+            return ResultLine(
+                custom_id=custom_id, outcome="errored", error=f"sync call failed: {exc}"
+            )
+        answer, usage = parse_response_body(endpoint, response)  # type: ignore[arg-type]
+        return ResultLine(
+            custom_id=custom_id, outcome="succeeded", answer=answer, usage=usage, model=answer.model
+        )
+
+    def _status(self, batch: Any) -> BatchStatus:
+        counts = batch.request_counts
+        failure = None
+        if batch.status == "failed" and batch.errors and batch.errors.data:
+            failure = "; ".join(f"{e.code}: {e.message}" for e in batch.errors.data)
+        elif batch.status == "failed":
+            failure = "failed without a reason"
+        usage = batch.usage.model_dump() if getattr(batch, "usage", None) else None
+        metadata = dict(batch.metadata or {})
+        metadata["endpoint"] = batch.endpoint
+        return BatchStatus(
+            provider_batch_id=batch.id,
+            state=_STATES.get(batch.status, "in_progress"),
+            provider_status=batch.status,
+            created_at=dt.datetime.fromtimestamp(batch.created_at, dt.UTC),
+            request_counts=(
+                {"total": counts.total, "completed": counts.completed, "failed": counts.failed}
+                if counts
+                else {}
+            ),
+            output_file_id=batch.output_file_id,
+            error_file_id=batch.error_file_id,
+            usage=usage,
+            failure=failure,
+            metadata=metadata,
+        )
