@@ -28,13 +28,17 @@ class Scenario:
     kinds: tuple[str, ...]  # empty: every kind of business in the vertical
     opener: tuple[str, ...]  # the caller's first line (the agent's, when `outbound`)
     core: tuple[Exchange, ...]
-    extras: tuple[Exchange, ...] = ()  # drawn at random (with the vertical's FAQ) to reach the length
+    extras: tuple[
+        Exchange, ...
+    ] = ()  # drawn at random (with the vertical's FAQ) to reach the length
     confirm: tuple[str, ...] = ()  # the agent's wrap-up line
     service: str | None = None  # a substring of a service name in the kind's price list
     lead: bool = True  # the call produces a lead
     contact: bool = True  # the agent takes contact details
     outbound: bool = False  # the agent placed the call
     weight: float = 1.0
+    sensitive: tuple[str, ...] = ("card", "id")  # which of the vertical's card / id beats may occur
+    faq: bool = True  # whether the vertical's general FAQ may pad the call
     notes: tuple[str, ...] = ()  # lead notes, when the call produces a lead
 
 
@@ -44,7 +48,7 @@ class Kind:
 
     noun: str  # "dental practice"
     services: tuple[tuple[str, int], ...]  # (service, base price in local currency; 0 = free)
-    staff: tuple[str, ...]  # formats for staff names: "Dr {last}", "{first}"
+    staff: tuple[str, ...]  # "name format|role": "Dr {last}|dentist", "{first}|stylist"
     hours: tuple[str, ...]  # opening-hours sentences
 
 
