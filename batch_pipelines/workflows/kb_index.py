@@ -53,6 +53,7 @@ from batch_pipelines.batching.workflow import (
     TenantContext,
     WorkItem,
 )
+from batch_pipelines.db import get_engine
 from batch_pipelines.db.tables import (
     EMBEDDING_DIMENSIONS,
     LIVE_REQUEST_STATUSES,
@@ -60,6 +61,7 @@ from batch_pipelines.db.tables import (
     kb_chunks,
     kb_documents,
 )
+from batch_pipelines.providers.registry import ProviderRegistry
 from batch_pipelines.workflows.chunking import (
     DEFAULT_OVERLAP_TOKENS,
     DEFAULT_TARGET_TOKENS,
@@ -390,7 +392,7 @@ def _check_vector(vector: Any, dimensions: int, what: str) -> list[float]:
     return arr.tolist()
 
 
-def search(
+def search_chunks(
     conn_or_engine: Connection | Engine,
     tenant_id: str,
     query: str,
@@ -766,8 +768,8 @@ class KnowledgeBaseIndex:
         *,
         embed_query: Callable[[str], Sequence[float]],
     ) -> list[SearchHit]:
-        """`search` restricted to vectors of this workflow's model."""
-        return search(
+        """`search_chunks` restricted to vectors of this workflow's model."""
+        return search_chunks(
             conn_or_engine,
             tenant_id,
             query,
@@ -776,3 +778,44 @@ class KnowledgeBaseIndex:
             model=self.model,
             dimensions=self.dimensions,
         )
+
+
+def embed_query_sync(
+    model: str = "text-embedding-3-large",
+    dimensions: int = EMBEDDING_DIMENSIONS,
+    providers: ProviderRegistry | None = None,
+) -> Callable[[str], Sequence[float]]:
+    """A synchronous embeddings call through the OpenAI provider (the emulator when no key is set),
+    with the model and dimensions the index was built with."""
+    provider = (providers or ProviderRegistry()).get("openai")
+
+    def embed(text: str) -> Sequence[float]:
+        line = provider.complete_sync(
+            "query", model, "/v1/embeddings", EmbeddingInput(texts=(text,), dimensions=dimensions)
+        )
+        if line.answer is None or not line.answer.embeddings:
+            raise RuntimeError(f"the query could not be embedded: {line.error}")
+        return line.answer.embeddings[0]
+
+    return embed
+
+
+def search(
+    tenant_id: str,
+    query: str,
+    k: int = 5,
+    *,
+    engine: Engine | None = None,
+    workflow: KnowledgeBaseIndex | None = None,
+    providers: ProviderRegistry | None = None,
+) -> list[SearchHit]:
+    """`tenant_id`'s `k` knowledge-base chunks nearest to `query`, nearest first: the query is
+    embedded synchronously with the index's model, and only that tenant's rows are ever read."""
+    workflow = workflow or KnowledgeBaseIndex()
+    return workflow.search(
+        engine or get_engine(),
+        tenant_id,
+        query,
+        k,
+        embed_query=embed_query_sync(workflow.model, workflow.dimensions, providers),
+    )

@@ -28,7 +28,7 @@ from batch_pipelines.batching.workflow import (
 )
 from batch_pipelines.db.seed import add_tenant
 from batch_pipelines.db.tables import EMBEDDING_DIMENSIONS, batch_requests, kb_chunks, kb_documents
-from batch_pipelines.workflows.kb_index import KnowledgeBaseIndex, search, sync_documents
+from batch_pipelines.workflows.kb_index import KnowledgeBaseIndex, search_chunks, sync_documents
 
 DAY = dt.date(2026, 11, 25)
 WORDS = (
@@ -374,14 +374,14 @@ def test_a_document_reverted_to_an_earlier_text_is_embedded_again(
 def test_deleting_a_document_removes_its_chunks(kb: Engine, wf: KnowledgeBaseIndex) -> None:
     index(kb, wf, None)
     query = kb_text("car parking permit", paragraphs=1)
-    hits = search(kb, "clinic-a", query, k=3, embed_query=fake_embed)
+    hits = search_chunks(kb, "clinic-a", query, k=3, embed_query=fake_embed)
     assert hits[0].doc_id == "a-parking"
     n_chunks = len(stored(kb, "a-parking"))
     with kb.begin() as conn:
         delete_doc(conn, "a-parking")
     # Not searchable even before the next sync...
     assert "a-parking" not in {
-        h.doc_id for h in search(kb, "clinic-a", query, embed_query=fake_embed)
+        h.doc_id for h in search_chunks(kb, "clinic-a", query, embed_query=fake_embed)
     }
     # ...and gone after it.
     with kb.begin() as conn:
@@ -407,7 +407,7 @@ def test_shrinking_a_document_removes_the_chunks_beyond_its_end(
 
 def test_search_finds_the_right_document_of_the_tenant(kb: Engine, wf: KnowledgeBaseIndex) -> None:
     index(kb, wf, None)
-    hits = search(kb, "clinic-a", "teeth whitening price", k=5, embed_query=fake_embed)
+    hits = search_chunks(kb, "clinic-a", "teeth whitening price", k=5, embed_query=fake_embed)
     assert len(hits) == 5
     assert hits[0].doc_id == "a-whitening" and hits[0].title == "A Whitening"
     assert [h.distance for h in hits] == sorted(h.distance for h in hits)
@@ -415,7 +415,7 @@ def test_search_finds_the_right_document_of_the_tenant(kb: Engine, wf: Knowledge
     parking = wf.search(kb, "clinic-a", "car parking permit", k=1, embed_query=fake_embed)
     assert [h.doc_id for h in parking] == ["a-parking"]
     with kb.connect() as conn:  # a Connection works as well as an Engine
-        assert search(conn, "clinic-a", "teeth whitening", k=1, embed_query=fake_embed)[
+        assert search_chunks(conn, "clinic-a", "teeth whitening", k=1, embed_query=fake_embed)[
             0
         ].doc_id == ("a-whitening")
 
@@ -428,13 +428,13 @@ def test_a_query_with_another_tenants_exact_text_returns_nothing_of_that_tenant(
         boiler_text = conn.execute(
             select(kb_chunks.c.content).where(kb_chunks.c.doc_id == "b-boiler").limit(1)
         ).scalar_one()
-    hits = search(kb, "clinic-a", boiler_text, k=50, embed_query=fake_embed)
+    hits = search_chunks(kb, "clinic-a", boiler_text, k=50, embed_query=fake_embed)
     assert hits and {h.doc_id for h in hits} <= {"a-whitening", "a-parking"}
     assert all(boiler_text != h.content for h in hits)
-    assert search(kb, "empty-c", boiler_text, k=5, embed_query=fake_embed) == []
-    assert search(kb, "no-such-tenant", boiler_text, embed_query=fake_embed) == []
+    assert search_chunks(kb, "empty-c", boiler_text, k=5, embed_query=fake_embed) == []
+    assert search_chunks(kb, "no-such-tenant", boiler_text, embed_query=fake_embed) == []
     # The owner does find it, at distance ~0.
-    own = search(kb, "plumber-b", boiler_text, k=1, embed_query=fake_embed)
+    own = search_chunks(kb, "plumber-b", boiler_text, k=1, embed_query=fake_embed)
     assert own[0].content == boiler_text and own[0].distance == pytest.approx(0, abs=1e-6)
 
 
@@ -483,9 +483,9 @@ def test_search_of_a_small_tenant_is_complete_even_when_the_hnsw_index_is_used(
             ).scalars()
         )
         assert "ix_kb_chunks_embedding_hnsw" in plan_text  # the index path is really exercised
-        hits = search(conn, "small", "appointment booking", k=5, embed_query=fake_embed)
+        hits = search_chunks(conn, "small", "appointment booking", k=5, embed_query=fake_embed)
         assert {h.chunk_id for h in hits} == {"small-doc:0", "small-doc:1"}
-        best = search(conn, "small", "balayage", k=1, embed_query=fake_embed)
+        best = search_chunks(conn, "small", "balayage", k=1, embed_query=fake_embed)
         assert [h.chunk_id for h in best] == ["small-doc:1"]
 
 
@@ -496,14 +496,14 @@ def test_search_rejects_bad_arguments_and_skips_blank_queries(kb: Engine) -> Non
         calls.append(q)
         return fake_embed(q)
 
-    assert search(kb, "clinic-a", "   ", embed_query=embed) == []
+    assert search_chunks(kb, "clinic-a", "   ", embed_query=embed) == []
     assert calls == []  # nothing embedded (nor billed) for a blank query
     with pytest.raises(ValueError):
-        search(kb, "clinic-a", "parking", k=0, embed_query=embed)
+        search_chunks(kb, "clinic-a", "parking", k=0, embed_query=embed)
     with pytest.raises(ValueError):
-        search(kb, "", "parking", embed_query=embed)
+        search_chunks(kb, "", "parking", embed_query=embed)
     with pytest.raises(ValueError, match="dimensions"):
-        search(kb, "clinic-a", "parking", embed_query=lambda q: [1.0, 0.0])
+        search_chunks(kb, "clinic-a", "parking", embed_query=lambda q: [1.0, 0.0])
 
 
 def test_store_rejects_wrong_count_dimension_or_non_finite_vectors(
