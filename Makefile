@@ -27,10 +27,10 @@ test: lint
 	$(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	@echo "make demo: not yet (issue 9: batch-pipelines demo)"
+	$(BIN)/batch-pipelines demo --tenants 12 --date 2026-11-25
 
 dev: $(STAMP)
-	@echo "make dev: not yet (issue 9)"
+	$(BIN)/batch-pipelines dev
 
 bench: $(STAMP)
 	@echo "make bench: not yet (issue 10)"

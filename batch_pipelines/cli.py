@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import os
+import signal
+import socket
+import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 
 def _cmd_db_url(args: argparse.Namespace) -> int:
@@ -56,6 +62,127 @@ def _cmd_tenant_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_emulator(args: argparse.Namespace) -> int:
+    from batch_pipelines.emulator.cli import run_from_args
+
+    return run_from_args(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from batch_pipelines.ledger.reports import run_report
+
+    return run_report(args)
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from batch_pipelines.ledger.estimate import run_estimate
+
+    return run_estimate(args)
+
+
+def _print_run_day(result) -> int:
+    state = result.progress
+    print(f"{result.runs} Dagster runs; {state.line()}")
+    if result.report_path:
+        print(f"report: {result.report_path}")
+    if result.ok:
+        return 0
+    if result.failed_runs:
+        print("failed runs: " + ", ".join(result.failed_runs), file=sys.stderr)
+    if not state.done:
+        print(
+            f"unfinished: {state.jobs_live} batches still live, {state.lines_open} lines open",
+            file=sys.stderr,
+        )
+    return 1
+
+
+def _cmd_run_day(args: argparse.Namespace) -> int:
+    from batch_pipelines.run_day import run_day
+
+    with _bundled_emulator_unless_configured():
+        return _print_run_day(run_day(args.date))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from batch_pipelines.db import get_engine
+    from batch_pipelines.db.seed import seed_demo
+    from batch_pipelines.ledger.reports import build_tenant_cost_report, render_terminal
+    from batch_pipelines.run_day import run_day
+
+    engine = get_engine()
+    print(seed_demo(engine, tenants=args.tenants, date=args.date, seed=args.seed))
+    with _bundled_emulator_unless_configured() as where:
+        print(f"providers: {where}")
+        status = _print_run_day(run_day(args.date))
+    with engine.begin() as conn:
+        print(render_terminal(build_tenant_cost_report(conn, args.date)), end="")
+    return status
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    """Embedded Postgres, the emulator (unless real providers are configured) and `dagster dev`
+    (webserver and daemon, schedule and sensors running) on the repo's workspace."""
+    from batch_pipelines.db import database_url
+    from batch_pipelines.db.settings import HOME_ENV, home_dir
+    from batch_pipelines.providers.registry import EMULATOR_URL_ENV, uses_emulator
+    from batch_pipelines.run_day import dagster_home
+
+    print(f"database: {database_url()}")
+    env = {**os.environ, HOME_ENV: str(home_dir()), "DAGSTER_HOME": str(dagster_home())}
+    children = []
+    if uses_emulator():
+        port = _free_port()
+        env[EMULATOR_URL_ENV] = f"http://127.0.0.1:{port}"
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "batch_pipelines.cli", "emulator", "--port", str(port)],
+                env=env,
+            )
+        )
+    # Stop the children on SIGTERM too, not only on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    try:
+        return subprocess.call(command, env=env, cwd=Path(__file__).resolve().parent.parent)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            child.terminate()
+            child.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _bundled_emulator_unless_configured() -> Iterator[str]:
+    """Start the bundled emulator in this process when a provider has neither a key nor a base URL
+    configured; yield a line saying where requests go."""
+    from batch_pipelines.db.settings import home_dir
+    from batch_pipelines.emulator.server import EmulatorServer
+    from batch_pipelines.providers.registry import EMULATOR_URL_ENV, uses_emulator
+
+    if not uses_emulator():
+        yield "the configured OpenAI and Anthropic services"
+        return
+    with EmulatorServer(home=home_dir() / "emulator") as server:
+        previous = os.environ.get(EMULATOR_URL_ENV)
+        os.environ[EMULATOR_URL_ENV] = server.url
+        try:
+            yield f"the bundled emulator at {server.url}"
+        finally:
+            if previous is None:
+                os.environ.pop(EMULATOR_URL_ENV, None)
+            else:
+                os.environ[EMULATOR_URL_ENV] = previous
+
+
 def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
@@ -91,6 +218,32 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--vertical", required=True)
     add.add_argument("--tier", default="starter")
 
+    emulator = sub.add_parser("emulator", help="serve the offline OpenAI/Anthropic batch emulator")
+    from batch_pipelines.emulator.cli import add_arguments as add_emulator_arguments
+
+    add_emulator_arguments(emulator)
+
+    from batch_pipelines.ledger.estimate import add_estimate_arguments
+    from batch_pipelines.ledger.reports import add_report_arguments
+
+    add_report_arguments(sub.add_parser("report", help="per-tenant cost, savings and margin"))
+    add_estimate_arguments(
+        sub.add_parser("estimate", help="a prospective tenant's monthly cost, from the ledger")
+    )
+
+    run_day = sub.add_parser(
+        "run-day", help="run the three workflows for a date through Dagster until all is priced"
+    )
+    run_day.add_argument("--date", type=_date, required=True)
+
+    demo = sub.add_parser("demo", help="seed + run-day + report, on the emulator unless configured")
+    demo.add_argument("--tenants", type=int, default=12)
+    demo.add_argument("--date", type=_date, default=dt.date(2026, 11, 25))
+    demo.add_argument("--seed", type=int, default=7)
+
+    dev = sub.add_parser("dev", help="embedded Postgres + emulator + dagster dev (UI and daemon)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
     return parser
 
 
@@ -100,12 +253,18 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("db", "stop"): _cmd_db_stop,
     ("seed", None): _cmd_seed,
     ("tenant", "add"): _cmd_tenant_add,
+    ("emulator", None): _cmd_emulator,
+    ("report", None): _cmd_report,
+    ("estimate", None): _cmd_estimate,
+    ("run-day", None): _cmd_run_day,
+    ("demo", None): _cmd_demo,
+    ("dev", None): _cmd_dev,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    sub_command = getattr(args, f"{args.command}_command", None)
+    sub_command = getattr(args, f"{args.command.replace('-', '_')}_command", None)
     try:
         return _COMMANDS[(args.command, sub_command)](args)
     except ValueError as exc:

@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, text
 from batch_pipelines.db import engine as db_engine
 from batch_pipelines.db.migrate import MIGRATIONS_DIR, upgrade
 from batch_pipelines.db.settings import DATABASE_URL_ENV, HOME_ENV
+from batch_pipelines.emulator.config import EmulatorConfig
+from batch_pipelines.emulator.server import EmulatorServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _SERVER_URL = os.environ.get(DATABASE_URL_ENV)
@@ -116,3 +118,16 @@ def empty_database_url(pg_server_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+    """The bundled emulator on a free port, and the environment that makes the providers use it
+    (no API keys, a home of the test's own, a fixed custom-id secret)."""
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.setenv("BATCH_PIPELINES_CUSTOM_ID_SECRET", "test-secret-" + "x" * 32)
+    with EmulatorServer(home=tmp_path / "emulator", config=EmulatorConfig(seed=3)) as server:
+        monkeypatch.setenv("BATCH_PIPELINES_EMULATOR_URL", server.url)
+        yield server

@@ -17,6 +17,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -204,8 +205,11 @@ def _apply_lines(
     result: IngestResult,
     deadline_missed: bool,
 ) -> list[ManifestRow]:
+    """Apply a chunk of lines in the caller's transaction, set-based: the chunk's usage rows in
+    one statement, its answers stored together where the workflow has `store_many` (one line at
+    a time otherwise, or when the batch write fails), its statuses in one update."""
     late: list[ManifestRow] = []
-    succeeded: list[str] = []
+    answered: list[tuple[ManifestRow, ResultLine]] = []
     for line in lines:
         result.lines += 1
         request = _attribute(conn, state, line, result)
@@ -213,24 +217,7 @@ def _apply_lines(
             continue
         state.statuses[request.custom_id] = "done"
         if line.outcome == "succeeded" and line.usage is not None and line.answer is not None:
-            _insert_usage(conn, state, request, line.usage, line.model or state.model, result)
-            savepoint = conn.begin_nested()
-            try:
-                workflow.store(conn, request, line.answer, line.model or state.model)
-                savepoint.commit()
-            except (
-                InvalidAnswer,
-                DataError,
-                IntegrityError,
-                ValueError,
-                KeyError,
-                TypeError,
-            ) as exc:
-                savepoint.rollback()
-                result.invalid_answers += 1
-                _fail(conn, workflow, request, f"invalid answer: {exc}", result)
-                continue
-            succeeded.append(request.custom_id)
+            answered.append((request, line))
             continue
         result.failed_lines += 1
         reason = f"{line.outcome}: {line.error or 'no detail'}"
@@ -239,9 +226,67 @@ def _apply_lines(
             late.append(request)
         else:
             _fail(conn, workflow, request, reason, result)
+    if not answered:
+        return late
+    # Billed whether or not the answer is usable: usage first, then the answers.
+    _insert_usage_rows(conn, state, answered, result)
+    succeeded: list[str] = []
+    outcomes = _store_answers(conn, workflow, state, answered)
+    for (request, _line), error in zip(answered, outcomes, strict=True):
+        if error is None:
+            succeeded.append(request.custom_id)
+            continue
+        result.invalid_answers += 1
+        _fail(conn, workflow, request, f"invalid answer: {error}", result)
     manifest.set_request_status(conn, succeeded, "succeeded")
     result.succeeded += len(succeeded)
     return late
+
+
+# What a workflow's `store` may raise for an answer that cannot be stored: the line is retried.
+_STORE_ERRORS = (InvalidAnswer, DataError, IntegrityError, ValueError, KeyError, TypeError)
+
+
+def _store_answers(
+    conn: Connection,
+    workflow: Workflow,
+    state: _Job,
+    answered: Sequence[tuple[ManifestRow, ResultLine]],
+) -> list[BaseException | None]:
+    """Store every answer; per line, None or the error that made it unusable. Nothing of a line
+    whose answer failed is kept (each `store` runs in a savepoint, as does a whole `store_many`)."""
+    items = [(request, line.answer, line.model or state.model) for request, line in answered]
+    store_many = getattr(workflow, "store_many", None)
+    if store_many is not None and len(items) > 1:
+        savepoint = conn.begin_nested()
+        try:
+            outcomes = list(store_many(conn, items))
+        except _STORE_ERRORS:
+            # The batch write failed: store line by line, so only the culprit fails.
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+            if len(outcomes) != len(items):
+                raise RuntimeError(
+                    f"{workflow.name}.store_many returned {len(outcomes)} outcomes for "
+                    f"{len(items)} answers"
+                )
+            for error in outcomes:
+                if error is not None and not isinstance(error, _STORE_ERRORS):
+                    raise error
+            return outcomes
+    outcomes = []
+    for request, answer, model in items:
+        savepoint = conn.begin_nested()
+        try:
+            workflow.store(conn, request, answer, model)
+        except _STORE_ERRORS as exc:
+            savepoint.rollback()
+            outcomes.append(exc)
+        else:
+            savepoint.commit()
+            outcomes.append(None)
+    return outcomes
 
 
 def _fail(
@@ -254,40 +299,56 @@ def _fail(
         result.dead_lettered += 1
 
 
-def _insert_usage(
+def _insert_usage_rows(
     conn: Connection,
     state: _Job,
-    request: ManifestRow,
-    usage: TokenUsage,
-    model: str,
+    answered: Sequence[tuple[ManifestRow, ResultLine]],
     result: IngestResult,
 ) -> None:
-    inserted = conn.execute(
-        pg_insert(llm_usage)
-        .values(
-            provider=state.provider,
-            provider_batch_id=state.provider_batch_id,
-            custom_id=request.custom_id,
-            batch_job_id=state.batch_job_id,
-            tenant_id=request.tenant_id,
-            vertical=request.vertical,
-            agent_id=request.agent_id,
-            workflow=request.workflow,
-            model=model,
-            mode=state.mode,
-            input_tokens=usage.input_tokens,
-            cached_input_tokens=usage.cached_input_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            cache_write_1h_tokens=usage.cache_write_1h_tokens,
-            output_tokens=usage.output_tokens,
-            ledger_date=request.partition_date,
-            occurred_at=state.occurred_at,
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "provider_batch_id", "custom_id"])
-    ).rowcount
-    if inserted:
-        result.usage = result.usage + usage
-        result.partitions.add((request.partition_date, request.tenant_id))
+    """The lines' `llm_usage` rows in one statement; a row already there (the same provider line
+    ingested before) is left as it is and not counted again."""
+    rows = [
+        {
+            "provider": state.provider,
+            "provider_batch_id": state.provider_batch_id,
+            "custom_id": request.custom_id,
+            "batch_job_id": state.batch_job_id,
+            "tenant_id": request.tenant_id,
+            "vertical": request.vertical,
+            "agent_id": request.agent_id,
+            "workflow": request.workflow,
+            "model": line.model or state.model,
+            "mode": state.mode,
+            "input_tokens": line.usage.input_tokens,
+            "cached_input_tokens": line.usage.cached_input_tokens,
+            "cache_write_tokens": line.usage.cache_write_tokens,
+            "cache_write_1h_tokens": line.usage.cache_write_1h_tokens,
+            "output_tokens": line.usage.output_tokens,
+            "ledger_date": request.partition_date,
+            "occurred_at": state.occurred_at,
+        }
+        for request, line in answered
+    ]
+    inserted = set(
+        conn.execute(
+            pg_insert(llm_usage)
+            .on_conflict_do_nothing(index_elements=["provider", "provider_batch_id", "custom_id"])
+            .returning(llm_usage.c.custom_id),
+            rows,
+        ).scalars()
+    )
+    if not inserted:
+        return
+    totals = dict.fromkeys(_USAGE_FIELDS, 0)
+    for request, line in answered:
+        if request.custom_id in inserted:
+            for name in _USAGE_FIELDS:
+                totals[name] += getattr(line.usage, name)
+            result.partitions.add((request.partition_date, request.tenant_id))
+    result.usage = result.usage + TokenUsage(**totals)
+
+
+_USAGE_FIELDS = tuple(f.name for f in dataclass_fields(TokenUsage))
 
 
 def _fail_missing(

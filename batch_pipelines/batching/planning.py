@@ -229,7 +229,7 @@ def _render_to(
                     estimated_cost=estimate_cost_micro_usd(
                         workflow.provider,
                         workflow.model,
-                        "batch",
+                        "self_hosted" if workflow.provider == "self_hosted" else "batch",
                         prompt_tokens,
                         output_tokens,
                         now,
@@ -311,7 +311,7 @@ def _write_jobs(
                     batch_job_id=batch_job_id,
                     workflow=workflow.name,
                     provider=workflow.provider,
-                    mode="batch",
+                    mode="self_hosted" if workflow.provider == "self_hosted" else "batch",
                     model=workflow.model,
                     endpoint=workflow.endpoint,
                     credentials_ref=credentials_ref,
@@ -358,3 +358,13 @@ def _spool(scratch, batch_job_id: str, lines: Iterable[_Line]) -> None:
             out.write(scratch.read(line.nbytes))
     os.replace(partial, path)
     scratch.seek(0, os.SEEK_END)
+
+
+def due_tenants(
+    engine: Engine, workflow: Workflow, partition_dates: Sequence[dt.date]
+) -> list[str]:
+    """Tenants with items of these dates that have no request yet (what a sensor wakes up for)."""
+    with engine.connect() as conn:
+        due = list(workflow.due_items(conn, partition_dates, None))
+        taken = manifest.items_with_requests(conn, workflow.name, [i.item_id for i in due])
+    return sorted({i.tenant_id for i in due if i.item_id not in taken})

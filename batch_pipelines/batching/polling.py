@@ -61,7 +61,7 @@ def poll(
             conn.execute(
                 select(batch_jobs)
                 .where(
-                    batch_jobs.c.mode == "batch",
+                    batch_jobs.c.mode != "sync",
                     or_(
                         batch_jobs.c.status == "submitted",
                         (batch_jobs.c.status == "submitting")
@@ -190,6 +190,20 @@ def ended_jobs_awaiting_ingest(
                     ),
                 )
                 .order_by(batch_jobs.c.finished_at)
+                .limit(limit)
+            )
+        )
+
+
+def stale_planned_jobs(engine: Engine, *, older_than: dt.timedelta, limit: int = 50) -> list:
+    """Planned jobs nobody submitted (a crash after planning, a rate-limited create)."""
+    cutoff = manifest.utcnow() - older_than
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(batch_jobs)
+                .where(batch_jobs.c.status == "planned", batch_jobs.c.created_at < cutoff)
+                .order_by(batch_jobs.c.created_at)
                 .limit(limit)
             )
         )

@@ -54,7 +54,7 @@ def submit_planned(
     with engine.connect() as conn:
         query = select(batch_jobs.c.batch_job_id, batch_jobs.c.status).where(
             batch_jobs.c.workflow == workflow.name,
-            batch_jobs.c.mode == "batch",
+            batch_jobs.c.mode != "sync",
             batch_jobs.c.status.in_(("planned", "submitting")),
         )
         if batch_job_ids is not None:

@@ -201,11 +201,12 @@ class OpenAIBatchProvider(BatchProvider):
             with self.client.files.with_streaming_response.content(file_id) as response:
                 for raw in response.iter_lines():
                     if raw.strip():
-                        yield self._parse_line(raw, endpoint)
+                        yield self.parse_line(raw, endpoint)
         except openai.APIError as exc:
             raise ProviderError(f"OpenAI file download failed: {exc}") from exc
 
-    def _parse_line(self, raw: str, endpoint: str) -> ResultLine:
+    def parse_line(self, raw: str | bytes, endpoint: str) -> ResultLine:
+        """One line of a batch output or error file."""
         try:
             line = orjson.loads(raw)
             custom_id = str(line["custom_id"])

@@ -21,8 +21,11 @@ import openai
 from batch_pipelines.providers.anthropic_batch import AnthropicBatchProvider
 from batch_pipelines.providers.base import BatchProvider, ProviderConfigError
 from batch_pipelines.providers.openai_batch import OpenAIBatchProvider
+from batch_pipelines.providers.self_hosted import SelfHostedProvider
 
 EMULATOR_URL_ENV = "BATCH_PIPELINES_EMULATOR_URL"
+SELF_HOSTED_URL_ENV = "BATCH_PIPELINES_SELF_HOSTED_URL"
+SELF_HOSTED_KEY_ENV = "BATCH_PIPELINES_SELF_HOSTED_API_KEY"
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8089"
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
@@ -43,6 +46,12 @@ def tenant_credentials_ref(tenant_id: str) -> str:
 def resolve_endpoint(
     provider: str, credentials_ref: str, tenant_policy: Mapping[str, Any] | None = None
 ) -> Endpoint:
+    if provider == "self_hosted":
+        url = os.environ.get(SELF_HOSTED_URL_ENV)
+        if url:
+            return Endpoint(url, os.environ.get(SELF_HOSTED_KEY_ENV) or "none", False)
+        root = (os.environ.get(EMULATOR_URL_ENV) or DEFAULT_EMULATOR_URL).rstrip("/")
+        return Endpoint(root + "/v1", "emulator", True)
     if provider not in _KEY_ENV:
         raise ProviderConfigError(f"unknown batch provider {provider!r}")
     shared_key = os.environ.get(_KEY_ENV[provider])
@@ -68,11 +77,21 @@ def resolve_endpoint(
     )
 
 
+def uses_emulator() -> bool:
+    """Whether any provider would be served by the bundled emulator at its default address."""
+    return any(
+        not os.environ.get(_KEY_ENV[p]) and not os.environ.get(_BASE_URL_ENV[p]) for p in _KEY_ENV
+    )
+
+
 class ProviderRegistry:
     """Builds (and reuses) one adapter per (provider, credentials)."""
 
-    def __init__(self, *, max_retries: int = 2, timeout: float = 120.0) -> None:
+    def __init__(
+        self, *, max_retries: int = 2, timeout: float = 120.0, self_hosted_concurrency: int = 16
+    ) -> None:
         self.max_retries = max_retries
+        self.self_hosted_concurrency = self_hosted_concurrency
         self.timeout = timeout
         self._cache: dict[tuple[str, str, str | None, str], BatchProvider] = {}
         self._lock = threading.Lock()
@@ -93,13 +112,15 @@ class ProviderRegistry:
         return adapter
 
     def _build(self, provider: str, endpoint: Endpoint) -> BatchProvider:
-        if provider == "openai":
+        if provider in ("openai", "self_hosted"):
             client = openai.OpenAI(
                 api_key=endpoint.api_key,
                 base_url=endpoint.base_url,
                 max_retries=self.max_retries,
                 timeout=self.timeout,
             )
+            if provider == "self_hosted":
+                return SelfHostedProvider(client, concurrency=self.self_hosted_concurrency)
             return OpenAIBatchProvider(client)
         client = anthropic.Anthropic(
             api_key=endpoint.api_key,

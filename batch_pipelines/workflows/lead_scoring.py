@@ -115,10 +115,25 @@ LEAD_RECORD_OPEN = "<lead_record>"
 LEAD_RECORD_CLOSE = "</lead_record>"
 
 
-def answer_schema() -> dict[str, Any]:
+def reachable_channels(has_email: bool, has_phone: bool) -> tuple[str, ...]:
+    """The channels that can reach a lead (every channel when none can: such a lead is scored
+    but gets no draft, so its channel is advisory)."""
+    if has_email and not has_phone:
+        return ("email",)
+    if has_phone and not has_email:
+        return ("phone", "sms")
+    return CHANNELS
+
+
+def answer_schema(channels: Sequence[str] = CHANNELS) -> dict[str, Any]:
     """The JSON schema of an answer, strict-mode compatible (every property required, no extra
     properties). String lengths are not schema keywords (OpenAI strict mode does not accept
-    `maxLength`): they are in the descriptions and enforced by `validate_answer`."""
+    `maxLength`): they are in the descriptions and enforced by `validate_answer`.
+
+    `channels` narrows `best_channel` to what can reach the lead, so structured output cannot name
+    a channel the lead lacks. Asking in the instructions alone is not enough: such an answer is
+    refused by `store`, and a retry sends the same request, which a deterministic model (or the
+    emulator) answers the same way until the line is dead-lettered and the lead never scored."""
 
     def text(description: str) -> dict[str, Any]:
         return {"type": "string", "description": description}
@@ -139,7 +154,7 @@ def answer_schema() -> dict[str, Any]:
                 "maxItems": MAX_REASONS,
                 "description": f"1 to {MAX_REASONS} reasons for the score.",
             },
-            "best_channel": {"type": "string", "enum": list(CHANNELS)},
+            "best_channel": {"type": "string", "enum": list(channels)},
             "best_time": text(f"When to reach out, at most {MAX_BEST_TIME_CHARS} characters."),
             "draft": {
                 "type": "object",
@@ -304,7 +319,11 @@ class LeadScoring:
         self.max_output_tokens = max_output_tokens
         self.templates_dir = templates_dir
         self.tenant_cache_seconds = tenant_cache_seconds
-        self._schema = answer_schema()
+        # One schema per set of reachable channels (three at most, so caching is barely split).
+        self._schemas = {
+            channels: answer_schema(channels)
+            for channels in {reachable_channels(e, p) for e in (True, False) for p in (True, False)}
+        }
         self._names_lock = threading.Lock()
         self._names_cache: dict[str, tuple[float, dict[str, tuple[str, ...]]]] = {}
 
@@ -438,11 +457,12 @@ class LeadScoring:
             if item.tenant_id not in blocks:
                 blocks[item.tenant_id] = tenant_block(tenant)
             record, notes = self._record(row, tenant)
+            channels = reachable_channels(record["lead"]["has_email"], record["lead"]["has_phone"])
             prompt = ChatPrompt(
                 static_blocks=(INSTRUCTIONS, blocks[item.tenant_id]),
                 user=user_block(record),
                 schema_name=SCHEMA_NAME,
-                json_schema=self._schema,
+                json_schema=self._schemas[channels],
                 max_output_tokens=self.max_output_tokens,
             )
             outcomes.append(Rendered(item, prompt, notes))
@@ -460,8 +480,9 @@ class LeadScoring:
                 return cached[1]
         names: dict[str, tuple[str, ...]] = {}
         for row in conn.execute(select(tenants.c.tenant_id, tenants.c.name, tenants.c.brand)):
-            brand_name = (row.brand or {}).get("name")
-            values = {row.name, brand_name if isinstance(brand_name, str) else ""}
+            brand = row.brand or {}
+            values = {row.name, *(brand.get(k) for k in ("name", "brand_name"))}
+            values = {" ".join(v.split()) for v in values if isinstance(v, str)}
             names[row.tenant_id] = tuple(sorted(v.strip() for v in values if v and v.strip()))
         with self._names_lock:
             self._names_cache[key] = (now, names)

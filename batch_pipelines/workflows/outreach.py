@@ -19,7 +19,7 @@ a tenant brand without a usable unsubscribe link.
 Brand keys read from `tenants.brand` (all optional except `unsubscribe_url`):
 
 =====================  ==========================================================================
-``name``               display name (default: `tenants.name`)
+``name``               display name (also ``brand_name``; default: `tenants.name`)
 ``colour``/``color``   header and button colour, ``#rgb`` or ``#rrggbb`` (default ``#1f6feb``)
 ``signature``          sign-off, may span lines (default ``The <name> team``)
 ``footer``             footer line: address, company number … (default: the name)
@@ -95,7 +95,7 @@ class Brand:
     def from_mapping(cls, brand: Mapping[str, Any], fallback_name: str = "") -> Brand:
         """Build a `Brand` from `tenants.brand`; unusable values (a colour that is not a hex
         colour, a link that is not http(s)) are dropped rather than trusted into the template."""
-        name = _one_line(_str(brand.get("name")) or fallback_name) or "Our team"
+        name = brand_display_name(brand) or _one_line(fallback_name) or "Our team"
         colour = _str(brand.get("colour")) or _str(brand.get("color"))
         colour = colour if _COLOUR.fullmatch(colour) else DEFAULT_COLOUR
         allowed = {_host_of_domain(d) for d in _strings(brand.get("allowed_link_domains"))}
@@ -124,6 +124,11 @@ class Brand:
             allowed_hosts=tuple(sorted(h for h in allowed if h)),
             facts=tuple(f for f in facts if f),
         )
+
+
+def brand_display_name(brand: Mapping[str, Any]) -> str:
+    """The name a tenant mails under: `name`, or `brand_name` (what `seed.add_tenant` writes)."""
+    return _one_line(_str(brand.get("name")) or _str(brand.get("brand_name")))
 
 
 def _str(value: Any) -> str:

@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from batch_pipelines.batching.workflow import (
@@ -52,7 +52,7 @@ from batch_pipelines.batching.workflow import (
     TenantContext,
     WorkItem,
 )
-from batch_pipelines.db.tables import call_analytics, calls
+from batch_pipelines.db.tables import batch_requests, call_analytics, calls
 from batch_pipelines.workflows.redaction import COUNT_KEYS, redact_pii
 from batch_pipelines.workflows.text_cleaning import (
     clean_text,
@@ -357,6 +357,35 @@ def _redaction_counts(notes: Mapping[str, Any]) -> dict[str, int]:
         for key in COUNT_KEYS.values()
         if key in raw and _is_number(raw[key]) and raw[key] >= 0
     }
+
+
+def ingested_totals(
+    conn: Connection, batch_job_ids: Sequence[str]
+) -> tuple[dict[str, int], Decimal]:
+    """What an ingest of these batch jobs reports beyond the engine's counts: the PII replacements
+    per kind (`email`, `phone`, `card`, `national_id`) summed over their succeeded requests, i.e.
+    over the `call_analytics` rows they produced, and the cost planning estimated for all their
+    requests, in micro-dollars (an upper bound; the exact cost is the ledger's)."""
+    kinds = list(COUNT_KEYS.values())
+    if not batch_job_ids:
+        return dict.fromkeys(kinds, 0), Decimal(0)
+    succeeded = batch_requests.c.status == "succeeded"
+    counts = [
+        func.coalesce(
+            func.sum(batch_requests.c.notes["redactions"][kind].as_integer()).filter(succeeded),
+            0,
+        )
+        for kind in kinds
+    ]
+    row = conn.execute(
+        select(
+            *counts, func.coalesce(func.sum(batch_requests.c.estimated_cost_micro_usd), 0)
+        ).where(
+            batch_requests.c.workflow == WORKFLOW,
+            batch_requests.c.batch_job_id.in_(list(batch_job_ids)),
+        )
+    ).one()
+    return {kind: int(n) for kind, n in zip(kinds, row[:-1], strict=True)}, Decimal(row[-1])
 
 
 def _utc_day(day: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import pytest
 from sqlalchemy import Connection, Engine, select, text
@@ -21,7 +20,6 @@ from batch_pipelines.batching.workflow import (
     WorkItem,
 )
 from batch_pipelines.db.tables import call_analytics, calls
-from batch_pipelines.emulator.config import EmulatorConfig
 from batch_pipelines.emulator.server import EmulatorServer
 from batch_pipelines.providers.registry import ProviderRegistry
 
@@ -48,8 +46,12 @@ class CallSummaries:
 
     def __init__(self, provider: str = "openai", deadline: dt.timedelta | None = None) -> None:
         self.provider = provider
-        self.model = "gpt-4o-mini" if provider == "openai" else "claude-haiku-4-5"
-        self.endpoint = "/v1/chat/completions" if provider == "openai" else "/v1/messages"
+        self.model = {
+            "openai": "gpt-4o-mini",
+            "anthropic": "claude-haiku-4-5",
+            "self_hosted": "llama-3.1-8b-instruct",
+        }[provider]
+        self.endpoint = "/v1/messages" if provider == "anthropic" else "/v1/chat/completions"
         self.max_attempts = 3
         self.deadline = deadline
 
@@ -166,18 +168,6 @@ def add_calls(engine: Engine, tenant_id: str, count: int, day: dt.date = DAY) ->
             )
             ids.append(call_id)
     return ids
-
-
-@pytest.fixture
-def emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    """The bundled emulator, and the environment that makes the providers use it."""
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("BATCH_PIPELINES_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("BATCH_PIPELINES_CUSTOM_ID_SECRET", "test-secret-" + "x" * 32)
-    with EmulatorServer(home=tmp_path / "emulator", config=EmulatorConfig(seed=3)) as server:
-        monkeypatch.setenv("BATCH_PIPELINES_EMULATOR_URL", server.url)
-        yield server
 
 
 @pytest.fixture

@@ -114,6 +114,24 @@ def test_each_request_carries_only_its_own_tenants_data(
         assert tenant in body and other not in body
 
 
+def test_a_self_hosted_server_is_driven_concurrently_and_billed_as_self_hosted(
+    engine, emulator, providers
+) -> None:
+    for tenant in ("acme", "zeta"):
+        add_tenant(engine, tenant)
+        add_calls(engine, tenant, 5)
+    outcome = run_to_completion(engine, CallSummaries("self_hosted"), providers, [DAY])
+    with engine.connect() as conn:
+        modes = dict(
+            conn.execute(select(llm_usage.c.mode, func.count()).group_by(llm_usage.c.mode)).all()
+        )
+        results = conn.execute(select(func.count()).select_from(call_analytics)).scalar_one()
+    assert outcome.open_requests == 0
+    assert modes == {"self_hosted": 10} and results == 10
+    synchronous_calls = [r for r in emulator.received_requests("openai") if r.source == "sync"]
+    assert len(synchronous_calls) == 10
+
+
 def test_isolated_tenants_get_batches_of_their_own(engine, emulator, providers) -> None:
     add_tenant(engine, "acme")
     add_tenant(engine, "zeta")

@@ -1,0 +1,67 @@
+import dagster as dg
+
+from batch_pipelines.defs.batching.partition_ranges import tenant_range_tags
+from batch_pipelines.defs.kb_index.assets import kb_index, kb_index_job
+from batch_pipelines.defs.ledger.assets import cost_ledger
+from batch_pipelines.defs.resources import DatabaseResource
+from batch_pipelines.defs.tenants.partitions import tenant_partitions
+from batch_pipelines.workflows.kb_uploads import Watermark, documents_changed_since
+
+kb_ledger_job = dg.define_asset_job("kb_ledger_job", selection=[cost_ledger])
+
+
+@dg.sensor(
+    job=kb_index_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
+)
+def kb_upload_sensor(
+    context: dg.SensorEvaluationContext, database: DatabaseResource
+) -> dg.SensorResult:
+    """Watches `kb_documents` (cursor: last upload or deletion seen, and a digest of the changes
+    just before it, to catch uploads that commit late; see `kb_uploads`) and requests one run for
+    the tenants with new, changed or deleted documents, so their embeddings pool into one batch."""
+    watermark = Watermark.from_cursor(context.cursor)
+    with database.engine().connect() as conn:
+        changes = documents_changed_since(conn, watermark)
+    mark = changes.watermark
+    if not changes.tenant_ids or mark is None:
+        return dg.SensorResult(
+            skip_reason="no document changes", cursor=mark.to_cursor() if mark else None
+        )
+    known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    unknown = [t for t in changes.tenant_ids if t not in known]
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"kb_upload:{mark.changed_at.isoformat()}|{mark.doc_id}|{mark.window[:16]}",
+                tags=tenant_range_tags(context.instance, changes.tenant_ids),
+            )
+        ],
+        dynamic_partitions_requests=[tenant_partitions.build_add_request(unknown)]
+        if unknown
+        else [],
+        cursor=mark.to_cursor(),
+    )
+
+
+@dg.sensor(
+    job=kb_ledger_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
+)
+def kb_ledger_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    """Prices the (date, tenant) partitions each `kb_index` materialization billed: the KB assets
+    are partitioned by tenant only, so the ledger cannot run in the same run."""
+    # Oldest first: the cursor then marks the newest materialization seen, and the next tick reads
+    # what came after it (descending order would page towards older records and miss new ones).
+    records = context.instance.fetch_materializations(
+        kb_index.key, limit=100, cursor=context.cursor, ascending=True
+    )
+    if not records.records:
+        return dg.SkipReason("no new kb_index materializations")
+    partitions: set[str] = set()
+    for record in records.records:
+        value = record.asset_materialization.metadata.get("ledger_partitions")
+        partitions.update(value.value if value is not None else [])
+    run_requests = [
+        dg.RunRequest(run_key=f"kb_ledger:{records.cursor}:{key}", partition_key=key)
+        for key in sorted(partitions)
+    ]
+    return dg.SensorResult(run_requests=run_requests, cursor=records.cursor)

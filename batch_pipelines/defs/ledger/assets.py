@@ -1,0 +1,109 @@
+import datetime as dt
+
+import dagster as dg
+
+from batch_pipelines.defs.resources import DatabaseResource
+from batch_pipelines.defs.tenants.partitions import daily_partitions, date_tenant_partitions
+from batch_pipelines.ledger.ledger import PartitionTotals, micro_to_usd, price_partition
+from batch_pipelines.ledger.reports import (
+    build_tenant_cost_report,
+    render_markdown,
+    report_totals,
+    write_report_html,
+)
+
+
+def ledger_partitions(context: dg.AssetExecutionContext) -> list[tuple[dt.date, str]]:
+    """(date, tenant) of every partition in the run (one, or a single-run range)."""
+    out = []
+    for key in context.partition_keys:
+        dims = date_tenant_partitions.get_partition_key_from_str(key).keys_by_dimension
+        out.append((dt.date.fromisoformat(dims["date"]), dims["tenant"]))
+    return out
+
+
+def _metadata(totals: PartitionTotals) -> dict[str, float | int]:
+    # Floats for the UI's plots only; the ledger itself is exact.
+    return {
+        "requests": totals.requests,
+        "input_tokens": totals.input_tokens,
+        "cached_input_tokens": totals.cached_input_tokens,
+        "output_tokens": totals.output_tokens,
+        "cost_usd": float(micro_to_usd(totals.cost_micro_usd)),
+        "saved_usd": float(micro_to_usd(totals.saved_micro_usd)),
+    }
+
+
+@dg.asset(
+    partitions_def=date_tenant_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    # The results whose usage it prices: in an ingest run the ledger step runs after them.
+    # (kb_index is partitioned by tenant only; kb_ledger_sensor prices its usage.)
+    deps=["call_analytics", "lead_scores", "outreach_drafts"],
+    group_name="ledger",
+    kinds={"postgres"},
+)
+def cost_ledger(
+    context: dg.AssetExecutionContext, database: DatabaseResource
+) -> dg.MaterializeResult:
+    """Each (date, tenant)'s `llm_usage` rows priced into `cost_ledger`, exactly, in micro-dollars.
+
+    Re-materialising re-prices idempotently: a backfill applies a price correction. A range run
+    prices each partition in its own transaction and records each partition's own figures.
+    """
+    engine = database.engine()
+    priced, price_cache = [], {}
+    for day, tenant in ledger_partitions(context):
+        with engine.begin() as conn:
+            totals = price_partition(conn, day, tenant, price_cache=price_cache)
+        context.log.info(
+            f"{day}|{tenant}: {totals.requests} lines, {micro_to_usd(totals.cost_micro_usd)} USD"
+        )
+        priced.append(totals)
+    if len(priced) == 1:
+        return dg.MaterializeResult(metadata=_metadata(priced[0]))
+    # A range run: each partition gets its own figures (MaterializeResult metadata would copy the
+    # same values onto every partition of the range).
+    for totals in priced:
+        key = f"{totals.ledger_date.isoformat()}|{totals.tenant_id}"
+        context.add_asset_metadata(_metadata(totals), partition_key=key)
+    return dg.MaterializeResult()
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[
+        dg.AssetDep(
+            cost_ledger,
+            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                partition_dimension_name="date"
+            ),
+        )
+    ],
+    group_name="ledger",
+    kinds={"postgres", "html"},
+)
+def tenant_cost_report(
+    context: dg.AssetExecutionContext, database: DatabaseResource
+) -> dg.MaterializeResult:
+    """Per tenant and workflow: the day's and month-to-date spend, savings against synchronous calls
+    and their split, margin against the tier price, items held by budget. Stored in
+    `tenant_cost_reports`; drawn to `$BATCH_PIPELINES_HOME/reports/<date>.html`."""
+    day = dt.date.fromisoformat(context.partition_key)
+    with database.engine().begin() as conn:
+        rows = build_tenant_cost_report(conn, day)
+    path = write_report_html(rows)
+    totals = report_totals(rows)
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(render_markdown(rows)),
+            "chart": dg.MetadataValue.path(str(path)),
+            "tenants": len({r.tenant_id for r in rows}),
+            "cost_usd": float(micro_to_usd(totals.day_cost_micro_usd)),
+            "saved_usd": float(
+                micro_to_usd(totals.day_sync_cost_micro_usd - totals.day_cost_micro_usd)
+            ),
+            "mtd_cost_usd": float(micro_to_usd(totals.mtd_cost_micro_usd)),
+            "items_held": totals.items_held,
+        }
+    )

@@ -1,0 +1,273 @@
+"""The ROI calculator: a prospective tenant's monthly model cost from what the ledger has observed.
+
+For the prospect's vertical, the ledger gives a cost per unit of work: per call (post-call
+analytics), per lead (lead scoring and drafts) and per document version (KB indexing). A unit's
+cost is the sum of every ledger row of its manifest requests (retries and synchronous fallbacks
+included); the unit cost of a workflow is the total over all observed units divided by their
+number, so it rests on that many observations, which the estimate reports. With no observation
+for a workflow the prospect needs, `NotEnoughData` is raised: the calculator does not guess.
+
+A month is 30 days. Amounts are Decimal micro-dollars; per-unit costs are rounded half-even to the
+ledger's quantum (0.000001 micro-dollars), monthly figures are computed from the totals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+from sqlalchemy import Connection, text
+
+from batch_pipelines.db.tables import VERTICALS
+from batch_pipelines.ledger.pricing import QUANTUM
+from batch_pipelines.ledger.reports import WORKFLOW_LABELS, format_usd
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "Estimate",
+    "EstimateLine",
+    "NotEnoughData",
+    "add_estimate_arguments",
+    "estimate_tenant_month",
+    "render_estimate",
+    "run_estimate",
+]
+
+DAYS_PER_MONTH = 30
+UNITS = {"post_call": "call", "lead_scoring": "lead", "kb_index": "document"}
+
+
+class NotEnoughData(ValueError):
+    """The ledger has no observation to estimate a needed workflow from."""
+
+
+@dataclass(frozen=True)
+class EstimateLine:
+    workflow: str
+    unit: str
+    units_per_month: int
+    observations: int
+    """Units (calls, leads, document versions) the unit cost is the average of."""
+    tenants: int
+    """Tenants those units came from."""
+    first_date: dt.date | None
+    last_date: dt.date | None
+    unit_cost_micro_usd: Decimal
+    unit_sync_cost_micro_usd: Decimal
+    monthly_cost_micro_usd: Decimal
+    monthly_sync_cost_micro_usd: Decimal
+
+
+@dataclass(frozen=True)
+class Estimate:
+    vertical: str
+    lines: tuple[EstimateLine, ...]
+    tier_prices_usd: dict[str, Decimal]
+    """Monthly price of each tier (as the tenants table has it)."""
+
+    @property
+    def monthly_cost_micro_usd(self) -> Decimal:
+        return sum((ln.monthly_cost_micro_usd for ln in self.lines), Decimal(0))
+
+    @property
+    def monthly_sync_cost_micro_usd(self) -> Decimal:
+        return sum((ln.monthly_sync_cost_micro_usd for ln in self.lines), Decimal(0))
+
+    @property
+    def monthly_saved_micro_usd(self) -> Decimal:
+        return self.monthly_sync_cost_micro_usd - self.monthly_cost_micro_usd
+
+    def margin_micro_usd(self, tier: str) -> Decimal:
+        return self.tier_prices_usd[tier].scaleb(6) - self.monthly_cost_micro_usd
+
+
+_OBSERVED = """
+WITH per_unit AS (
+    SELECT c.workflow, r.item_id,
+           min(c.tenant_id) AS tenant_id,
+           sum(c.cost_micro_usd) AS cost,
+           sum(c.sync_cost_micro_usd) AS sync_cost,
+           min(c.ledger_date) AS first_date,
+           max(c.ledger_date) AS last_date
+      FROM cost_ledger c
+      JOIN llm_usage u USING (usage_id)
+      JOIN batch_requests r ON r.custom_id = u.custom_id
+     WHERE c.vertical = :vertical AND c.ledger_date >= :since
+     GROUP BY c.workflow, r.item_id
+)
+SELECT workflow, count(*) AS units, count(DISTINCT tenant_id) AS tenants,
+       sum(cost) AS cost, sum(sync_cost) AS sync_cost,
+       min(first_date) AS first_date, max(last_date) AS last_date
+  FROM per_unit GROUP BY workflow
+"""
+
+
+def estimate_tenant_month(
+    conn: Connection,
+    vertical: str,
+    calls_per_day: int,
+    leads_per_day: int,
+    docs_per_month: int,
+    *,
+    since: dt.date | None = None,
+) -> Estimate:
+    """Estimate a month for a tenant of `vertical` with these volumes, from ledger rows since
+    `since` (default: all). Raises `NotEnoughData` when a workflow with a non-zero volume has
+    no observation, ValueError for an unknown vertical or a negative volume."""
+    if vertical not in VERTICALS:
+        raise ValueError(f"unknown vertical {vertical!r}; one of: {', '.join(VERTICALS)}")
+    volumes = {
+        "post_call": calls_per_day * DAYS_PER_MONTH,
+        "lead_scoring": leads_per_day * DAYS_PER_MONTH,
+        "kb_index": docs_per_month,
+    }
+    for name, value in (
+        ("calls_per_day", calls_per_day),
+        ("leads_per_day", leads_per_day),
+        ("docs_per_month", docs_per_month),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative whole number, got {value!r}")
+
+    observed = {
+        r["workflow"]: r
+        for r in conn.execute(
+            text(_OBSERVED), {"vertical": vertical, "since": since or dt.date.min}
+        ).mappings()
+    }
+    missing = [w for w, n in volumes.items() if n > 0 and w not in observed]
+    if missing:
+        what = ", ".join(f"{WORKFLOW_LABELS[w]} (per {UNITS[w]})" for w in missing)
+        raise NotEnoughData(
+            f"the ledger has no priced {what} for the {vertical} vertical"
+            + (f" since {since}" if since else "")
+            + ", so there is nothing to estimate from. Run those workflows for at least one "
+            f"{vertical} tenant and materialise cost_ledger, or set their volume to 0."
+        )
+
+    lines = []
+    for workflow, units in volumes.items():
+        row = observed.get(workflow)
+        if units == 0 or row is None:  # not needed
+            continue
+        n = int(row["units"])
+        cost, sync = Decimal(row["cost"]), Decimal(row["sync_cost"])
+        lines.append(
+            EstimateLine(
+                workflow=workflow,
+                unit=UNITS[workflow],
+                units_per_month=units,
+                observations=n,
+                tenants=int(row["tenants"]),
+                first_date=row["first_date"],
+                last_date=row["last_date"],
+                unit_cost_micro_usd=_div(cost, n),
+                unit_sync_cost_micro_usd=_div(sync, n),
+                monthly_cost_micro_usd=_div(cost * units, n),
+                monthly_sync_cost_micro_usd=_div(sync * units, n),
+            )
+        )
+    tiers = {
+        r.tier: Decimal(r.price)
+        for r in conn.execute(
+            text(
+                "SELECT tier, mode() WITHIN GROUP (ORDER BY tier_price_usd) AS price"
+                " FROM tenants GROUP BY tier ORDER BY min(tier_price_usd)"
+            )
+        )
+    }
+    return Estimate(vertical=vertical, lines=tuple(lines), tier_prices_usd=tiers)
+
+
+def _div(amount: Decimal, n: int) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return (amount / n).quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def render_estimate(estimate: Estimate) -> str:
+    """The estimate as plain text for a terminal."""
+    out = [f"Monthly estimate for a {estimate.vertical} tenant ({DAYS_PER_MONTH}-day month)", ""]
+    headers = ["Workflow", "Units/month", "Per unit", "Monthly", "Sync equivalent", "Based on"]
+    body = []
+    for ln in estimate.lines:
+        span = f" ({ln.first_date} to {ln.last_date})" if ln.first_date else ""
+        body.append(
+            [
+                WORKFLOW_LABELS[ln.workflow],
+                f"{ln.units_per_month:,} {ln.unit}s",
+                format_usd(ln.unit_cost_micro_usd, 6),
+                format_usd(ln.monthly_cost_micro_usd, 2),
+                format_usd(ln.monthly_sync_cost_micro_usd, 2),
+                f"{ln.observations:,} {ln.unit}s of {ln.tenants} tenant(s){span}",
+            ]
+        )
+    body.append(
+        [
+            "Total",
+            "",
+            "",
+            format_usd(estimate.monthly_cost_micro_usd, 2),
+            format_usd(estimate.monthly_sync_cost_micro_usd, 2),
+            "",
+        ]
+    )
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in (0, 5) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out += [fmt(headers), rule, *(fmt(b) for b in body[:-1]), rule, fmt(body[-1]), ""]
+    sync = estimate.monthly_sync_cost_micro_usd
+    if sync > 0:
+        pct = (estimate.monthly_saved_micro_usd * 100 / sync).quantize(Decimal("0.1"))
+        out.append(
+            f"Batching and caching save {format_usd(estimate.monthly_saved_micro_usd, 2)} a month "
+            f"({pct}%) against synchronous calls."
+        )
+    for tier, price in estimate.tier_prices_usd.items():
+        margin = estimate.margin_micro_usd(tier)
+        pct = (margin * 100 / price.scaleb(6)).quantize(Decimal("0.1")) if price else None
+        out.append(
+            f"On the {tier} tier ({format_usd(price.scaleb(6), 2)}/month): gross margin "
+            f"{format_usd(margin, 2)}" + (f" ({pct}%)" if pct is not None else "")
+        )
+    return "\n".join(out) + "\n"
+
+
+def add_estimate_arguments(parser: argparse.ArgumentParser) -> None:
+    """`batch-pipelines estimate --vertical V --calls-per-day N --leads-per-day N
+    --docs-per-month N [--since D]`."""
+    parser.add_argument("--vertical", required=True, choices=VERTICALS)
+    parser.add_argument("--calls-per-day", type=int, default=0)
+    parser.add_argument("--leads-per-day", type=int, default=0)
+    parser.add_argument("--docs-per-month", type=int, default=0)
+    parser.add_argument(
+        "--since",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="only use ledger rows from this date on (default: all)",
+    )
+
+
+def run_estimate(args: argparse.Namespace) -> int:
+    """Print the estimate. NotEnoughData is a ValueError: the CLI prints its message, exit 2."""
+    from batch_pipelines.db import get_engine
+
+    with get_engine().connect() as conn:
+        estimate = estimate_tenant_month(
+            conn,
+            args.vertical,
+            args.calls_per_day,
+            args.leads_per_day,
+            args.docs_per_month,
+            since=args.since,
+        )
+    print(render_estimate(estimate), end="")
+    return 0

@@ -1,0 +1,598 @@
+"""The cost ledger: one priced `cost_ledger` row per `llm_usage` row, per (ledger_date, tenant).
+
+Pricing a partition
+-------------------
+`price_partition` replaces the partition's ledger rows in one transaction (delete, then a
+set-based ``INSERT … SELECT``), so pricing it again is idempotent and is how a price correction is
+applied: fix ``price_overrides.yaml`` (bump its version), then re-materialise the affected
+partitions (a backfill).
+
+It is fast because `pricing.price_line` runs once per *price key*, not once per row. Rows with equal
+keys have equal unit prices: the key is (provider, model, mode, UTC date of ``occurred_at``, the
+time-of-day bucket for models priced by time of day, the prompt-size bucket for tiered models),
+derived from the model's genai-prices entry (`_price_flags`). For each key, `price_line` prices a
+representative usage; the unit prices it reports (``LinePrice.unit_prices``, exact decimal strings)
+are then applied to every row in SQL with the same class-by-class arithmetic and the same rounding
+(``ledger_insert.sql``). The result is identical to calling `price_line` on each row, which
+``batch_pipelines_tests/ledger/test_ledger.py`` checks row by row.
+
+Self-hosted rows
+----------------
+A self-hosted deployment costs ``self_hosted.gpu_usd_per_hour`` of the override table whether it
+is busy or not, and serves one model (one vLLM/TGI server per model). Its cost is allocated per
+(ledger_date, provider, model) window: the whole UTC day (24 h x the hourly price) is spread over
+every tenant's self-hosted rows of that model and day by token share
+(`pricing.allocate_self_hosted`, ordered by usage_id, so the shares are deterministic and add up
+exactly to the day's cost). A day with no rows allocates its cost to nobody. Because a tenant's
+share depends on the other tenants' rows of the day, re-price every tenant of a date together (the
+single-run range over all tenants of a date does that) after late rows arrive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import functools
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, text
+
+from batch_pipelines.ledger import pricing
+from batch_pipelines.ledger.pricing import PriceOverrides, default_overrides
+from batch_pipelines.ledger.usage import TokenUsage
+
+__all__ = [
+    "SELF_HOSTED_WINDOW_SECONDS",
+    "InvariantResult",
+    "PartitionTotals",
+    "check_batch_tokens_match_provider",
+    "check_priced_exactly_once",
+    "check_rows_attributed",
+    "micro_to_usd",
+    "partition_totals",
+    "price_partition",
+    "transaction",
+]
+
+SELF_HOSTED_WINDOW_SECONDS = 86_400
+"""A self-hosted deployment is billed for the whole UTC day."""
+
+_SQL_DIR = Path(__file__).parent
+_SAMPLE_LIMIT = 10
+
+
+@functools.cache
+def _sql(name: str) -> str:
+    return (_SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def micro_to_usd(micro_usd: Decimal) -> Decimal:
+    """Micro-dollars to dollars, exactly."""
+    return micro_usd.scaleb(-6)
+
+
+@dataclass(frozen=True)
+class PartitionTotals:
+    """What one (ledger_date, tenant) partition holds after pricing. Money in micro-dollars."""
+
+    ledger_date: dt.date
+    tenant_id: str
+    requests: int
+    """Priced provider lines (= usage rows = ledger rows)."""
+    input_tokens: int
+    """Uncached prompt tokens, as in the tables."""
+    cached_input_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    cost_micro_usd: Decimal
+    sync_cost_micro_usd: Decimal
+    batch_discount_micro_usd: Decimal
+    cache_read_savings_micro_usd: Decimal
+    cache_write_premium_micro_usd: Decimal
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.input_tokens + self.cached_input_tokens + self.cache_write_tokens
+
+    @property
+    def saved_micro_usd(self) -> Decimal:
+        """Against synchronous, uncached calls (= discount + cache savings - write premium)."""
+        return self.sync_cost_micro_usd - self.cost_micro_usd
+
+
+# ---- pricing -------------------------------------------------------------------------------------
+
+
+def price_partition(
+    conn: Connection,
+    ledger_date: dt.date,
+    tenant_id: str,
+    overrides: PriceOverrides | None = None,
+    *,
+    price_cache: dict[tuple, dict[str, Any]] | None = None,
+) -> PartitionTotals:
+    """Price the tenant's `llm_usage` rows of `ledger_date` into `cost_ledger`, replacing what the
+    partition held, in one transaction (the caller's, if one is open; it then commits).
+
+    Raises `pricing.UnknownModelPrice` for a model no price source knows, and ValueError for usage
+    the price cannot apply to (output tokens on an input-only model, self-hosted rows without a
+    GPU price); nothing is written then.
+
+    `price_cache` (an empty dict to start with) lets a caller pricing many partitions with the
+    same `overrides` resolve each price key once, not once per partition.
+    """
+    ov = default_overrides() if overrides is None else overrides
+    params = {"ledger_date": ledger_date, "tenant_id": tenant_id}
+    with transaction(conn):
+        # Two runs pricing the same partition at once would collide on usage_id: serialise them.
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('cost_ledger'), hashtext(:key))"),
+            {"key": f"{ledger_date.isoformat()}|{tenant_id}"},
+        )
+        _prepare_work_tables(conn)
+
+        combos = conn.execute(
+            text(
+                "SELECT DISTINCT provider, model, mode FROM llm_usage"
+                " WHERE ledger_date = :ledger_date AND tenant_id = :tenant_id"
+            ),
+            params,
+        ).all()
+        _load(
+            conn, "bp_ledger_flags", [_price_flags(c.provider, c.model, c.mode, ov) for c in combos]
+        )
+        keys = conn.execute(
+            text(
+                "WITH keyed AS (" + _sql("ledger_usage_keys.sql") + ")"
+                " SELECT provider, model, mode, price_day, time_bucket, tier_bucket,"
+                " min(occurred_at) AS sample_at, min(prompt_tokens) AS sample_prompt,"
+                " max(output_tokens) AS max_output, count(*) AS n"
+                " FROM keyed GROUP BY 1, 2, 3, 4, 5, 6"
+            ),
+            params,
+        ).all()
+        cache = {} if price_cache is None else price_cache
+        _load(conn, "bp_ledger_prices", [_price_key(k, tenant_id, ov, cache) for k in keys])
+        allocations = _self_hosted_allocations(conn, ledger_date, tenant_id, combos, ov)
+        _load(
+            conn,
+            "bp_ledger_allocations",
+            [{"usage_id": k, "allocated": str(v)} for k, v in allocations.items()],
+        )
+        insert = _sql("ledger_insert.sql").format(usage_keys=_sql("ledger_usage_keys.sql"))
+        conn.execute(text(insert), params)
+        totals = partition_totals(conn, ledger_date, tenant_id)
+        expected = sum(k.n for k in keys)
+        if totals.requests != expected:  # a key without a price: a bug, never a silent gap
+            raise RuntimeError(
+                f"{ledger_date}|{tenant_id} has {totals.requests} ledger rows for {expected} "
+                "usage rows after pricing"
+            )
+    return totals
+
+
+def partition_totals(conn: Connection, ledger_date: dt.date, tenant_id: str) -> PartitionTotals:
+    """What the partition's ledger rows add up to (exact sums by Postgres)."""
+    row = (
+        conn.execute(
+            text(
+                "SELECT count(*) AS requests,"
+                " coalesce(sum(input_tokens), 0) AS input_tokens,"
+                " coalesce(sum(cached_input_tokens), 0) AS cached_input_tokens,"
+                " coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,"
+                " coalesce(sum(output_tokens), 0) AS output_tokens,"
+                " coalesce(sum(cost_micro_usd), 0) AS cost,"
+                " coalesce(sum(sync_cost_micro_usd), 0) AS sync_cost,"
+                " coalesce(sum(batch_discount_micro_usd), 0) AS batch_discount,"
+                " coalesce(sum(cache_read_savings_micro_usd), 0) AS cache_read_savings,"
+                " coalesce(sum(cache_write_premium_micro_usd), 0) AS cache_write_premium"
+                " FROM cost_ledger WHERE ledger_date = :d AND tenant_id = :t"
+            ),
+            {"d": ledger_date, "t": tenant_id},
+        )
+        .one()
+        ._mapping
+    )
+    return PartitionTotals(
+        ledger_date=ledger_date,
+        tenant_id=tenant_id,
+        requests=row["requests"],
+        input_tokens=int(row["input_tokens"]),
+        cached_input_tokens=int(row["cached_input_tokens"]),
+        cache_write_tokens=int(row["cache_write_tokens"]),
+        output_tokens=int(row["output_tokens"]),
+        cost_micro_usd=Decimal(row["cost"]),
+        sync_cost_micro_usd=Decimal(row["sync_cost"]),
+        batch_discount_micro_usd=Decimal(row["batch_discount"]),
+        cache_read_savings_micro_usd=Decimal(row["cache_read_savings"]),
+        cache_write_premium_micro_usd=Decimal(row["cache_write_premium"]),
+    )
+
+
+_WORK_TABLES = {
+    "bp_ledger_flags": "provider text, model text, mode text, time_bounds numeric[],"
+    " tier_starts bigint[]",
+    "bp_ledger_prices": (
+        "provider text, model text, mode text, price_day date, time_bucket int, tier_bucket int,"
+        " exact boolean, input numeric, cached_input numeric, cache_write_5m numeric,"
+        " cache_write_1h numeric, output numeric, sync_input numeric, sync_output numeric,"
+        " q_input bigint, q_cached_input bigint, q_cache_write_5m bigint, q_cache_write_1h bigint,"
+        " q_output bigint, q_sync_input bigint, q_sync_output bigint,"
+        " pricing_source text, pricing_version text, unit_prices jsonb"
+    ),
+    "bp_ledger_allocations": "usage_id bigint, allocated numeric",
+}
+_PRICE_CLASSES = (
+    "input",
+    "cached_input",
+    "cache_write_5m",
+    "cache_write_1h",
+    "output",
+    "sync_input",
+    "sync_output",
+)
+# Exact (integer) arithmetic when a price is a whole number of quanta per token, up to $10,000
+# per 1M tokens: tokens x quanta then stays far inside bigint.
+_MAX_QUANTA_PER_TOKEN = 10**10
+
+
+def _prepare_work_tables(conn: Connection) -> None:
+    """Create the session's work tables once per connection; empty them (they empty themselves
+    at commit, but a caller may price several partitions in one transaction)."""
+    if not conn.info.get("bp_ledger_work_tables"):
+        exists = conn.execute(
+            text(
+                "SELECT to_regclass('pg_temp.bp_ledger_prices') IS NOT NULL"
+                " AND to_regprocedure('pg_temp.bp_ledger_quanta(numeric)') IS NOT NULL"
+            )
+        ).scalar_one()
+        if not exists:
+            for statement in _sql("ledger_temp_tables.sql").split(";\n"):
+                if statement.strip():
+                    conn.execute(text(statement))
+        conn.info["bp_ledger_work_tables"] = True
+    conn.execute(text("; ".join(f"DELETE FROM pg_temp.{table}" for table in _WORK_TABLES)))
+
+
+def _load(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Fill a work table from JSON in one statement (a large one is analysed, for its size)."""
+    if not rows:
+        return
+    conn.execute(
+        text(
+            f"INSERT INTO pg_temp.{table} SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb))"
+            f" AS r ({_WORK_TABLES[table]})"
+        ),
+        {"rows": json.dumps(rows)},
+    )
+    if len(rows) > 1000:  # so a large allocation table is hash-joined
+        conn.execute(text(f"ANALYZE pg_temp.{table}"))
+
+
+@contextlib.contextmanager
+def transaction(conn: Connection) -> Iterator[None]:
+    """Run inside the caller's open transaction, or in a new one committed on success."""
+    if conn.in_transaction():
+        yield
+        return
+    with conn.begin():
+        yield
+
+
+def _price_flags(provider: str, model: str, mode: str, ov: PriceOverrides) -> dict[str, Any]:
+    """What, besides the UTC date, can change this combination's unit prices.
+
+    Override-table prices have neither dates nor tiers; genai-prices entries may have prompt-size
+    tiers and time-of-day intervals. Every genai-prices model the line may be priced from is
+    inspected (its own, and the reference model of a self-hosted line); being too fine only costs
+    a few more `price_line` calls.
+    """
+    if mode == "self_hosted":
+        info = _genai_model_info(ov.reference_provider, ov.reference_model)
+    else:
+        info = _genai_model_info(provider, model)
+    starts: set[int] = set()
+    bounds: set[Decimal] = set()
+    if info is not None:
+        _collect_price_bounds(info, starts, bounds)
+    return {
+        "provider": provider,
+        "model": model,
+        "mode": mode,
+        "tier_starts": sorted(starts) or None,
+        "time_bounds": [str(b) for b in sorted(bounds)] or None,
+    }
+
+
+@functools.cache
+def _genai_model_info(provider: str, model: str) -> Any | None:
+    try:
+        # pricing's own snapshot of the bundled data (the same lookup price_line makes)
+        _, info = pricing._genai_model(provider, model, "sync", dt.datetime.now(dt.UTC))
+    except pricing.UnknownModelPrice:
+        return None
+    return info
+
+
+def _collect_price_bounds(obj: Any, starts: set[int], bounds: set[Decimal]) -> None:
+    from genai_prices.types import TieredPrices, TimeOfDateConstraint
+
+    if isinstance(obj, TieredPrices):
+        starts.update(int(t.start) for t in obj.tiers)
+        return
+    if isinstance(obj, TimeOfDateConstraint):
+        for value in (obj.start_time, obj.end_time):
+            if value.tzinfo is not None:
+                value = dt.datetime.combine(dt.date(2000, 1, 1), value).astimezone(dt.UTC).timetz()
+            seconds = value.hour * 3600 + value.minute * 60 + value.second
+            bounds.add(Decimal(seconds) + Decimal(value.microsecond).scaleb(-6))
+        return
+    if isinstance(obj, list | tuple):
+        children: Iterable[Any] = obj
+    elif isinstance(obj, dict):
+        children = obj.values()
+    elif dataclasses.is_dataclass(obj) or type(obj).__module__.startswith("genai_prices"):
+        children = vars(obj).values() if hasattr(obj, "__dict__") else ()
+    else:
+        return
+    for child in children:
+        _collect_price_bounds(child, starts, bounds)
+
+
+def _price_key(
+    key: Any, tenant_id: str, ov: PriceOverrides, cache: dict[tuple, dict[str, Any]]
+) -> dict[str, Any]:
+    """Price a representative line of the key with price_line and return its unit prices."""
+    tenant_rates = any(t == tenant_id for t, *_ in ov.tenants)
+    cache_key = (
+        ov.label,
+        id(ov),
+        tenant_id if tenant_rates else None,
+        key.provider,
+        key.model,
+        key.mode,
+        key.price_day,
+        key.time_bucket,
+        key.tier_bucket,
+        key.max_output > 0,  # output tokens on an input-only model must raise every time
+    )
+    if cache_key not in cache:
+        cache[cache_key] = _resolve_key(key, tenant_id, ov)
+    return cache[cache_key]
+
+
+def _resolve_key(key: Any, tenant_id: str, ov: PriceOverrides) -> dict[str, Any]:
+    sample = TokenUsage(input_tokens=int(key.sample_prompt), output_tokens=int(key.max_output))
+    line = pricing.price_line(
+        key.provider,
+        key.model,
+        key.mode,
+        sample,
+        key.sample_at,
+        ov,
+        tenant_id=tenant_id,
+        allocated_cost_micro_usd=Decimal(0).quantize(pricing.QUANTUM)
+        if key.mode == "self_hosted"
+        else None,
+    )
+    up = line.unit_prices
+    # An absent class is never billed: sync_* only exist as such, the rest default as price_line
+    # does (cache classes at the input price are present; output is absent on input-only models,
+    # where price_line has refused output tokens above).
+    prices = {name: Decimal(up.get(name, "0")) for name in _PRICE_CLASSES}
+    quanta = {name: value.scaleb(6) for name, value in prices.items()}
+    exact = all(q == q.to_integral_value() and q <= _MAX_QUANTA_PER_TOKEN for q in quanta.values())
+    return {
+        "provider": key.provider,
+        "model": key.model,
+        "mode": key.mode,
+        "price_day": key.price_day.isoformat(),
+        "time_bucket": key.time_bucket,
+        "tier_bucket": key.tier_bucket,
+        "exact": exact,
+        **{name: str(value) for name, value in prices.items()},
+        **{f"q_{name}": int(q) if exact else 0 for name, q in quanta.items()},
+        "pricing_source": line.pricing_source,
+        "pricing_version": line.pricing_version,
+        "unit_prices": up,
+    }
+
+
+def _self_hosted_allocations(
+    conn: Connection,
+    ledger_date: dt.date,
+    tenant_id: str,
+    combos: Sequence[Any],
+    ov: PriceOverrides,
+) -> dict[int, Decimal]:
+    """The GPU cost share of each of the tenant's self-hosted rows (see the module docstring)."""
+    windows = sorted({(c.provider, c.model) for c in combos if c.mode == "self_hosted"})
+    if not windows:
+        return {}
+    if ov.gpu_usd_per_hour is None:
+        raise ValueError(
+            f"{ledger_date}|{tenant_id} has self-hosted usage but {ov.label} sets no "
+            "self_hosted.gpu_usd_per_hour: add it to batch_pipelines/ledger/price_overrides.yaml"
+        )
+    shares: dict[int, Decimal] = {}
+    for provider, model in windows:
+        rows = conn.execute(
+            text(
+                "SELECT usage_id, tenant_id, input_tokens, cached_input_tokens,"
+                " cache_write_tokens, cache_write_1h_tokens, output_tokens FROM llm_usage"
+                " WHERE ledger_date = :d AND mode = 'self_hosted' AND provider = :p"
+                " AND model = :m ORDER BY usage_id"
+            ),
+            {"d": ledger_date, "p": provider, "m": model},
+        ).all()
+        window = pricing.allocate_self_hosted(
+            ov.gpu_usd_per_hour,
+            SELF_HOSTED_WINDOW_SECONDS,
+            [
+                (
+                    r.usage_id,
+                    TokenUsage(
+                        input_tokens=r.input_tokens,
+                        cached_input_tokens=r.cached_input_tokens,
+                        cache_write_tokens=r.cache_write_tokens,
+                        cache_write_1h_tokens=r.cache_write_1h_tokens,
+                        output_tokens=r.output_tokens,
+                    ),
+                )
+                for r in rows
+            ],
+        )
+        owners = {r.usage_id: r.tenant_id for r in rows}
+        shares.update({k: v for k, v in window.items() if owners[k] == tenant_id})
+    return shares
+
+
+# ---- invariants ----------------------------------------------------------------------------------
+
+
+class InvariantResult(NamedTuple):
+    """(passed, details); details are JSON-friendly (counts and a few sample ids)."""
+
+    passed: bool
+    details: dict[str, Any]
+
+
+def check_priced_exactly_once(
+    conn: Connection, ledger_date: dt.date, tenant_id: str
+) -> InvariantResult:
+    """Every usage row of the partition has exactly one ledger row, and the partition's ledger
+    rows price only usage rows of the partition."""
+    params = {"d": ledger_date, "t": tenant_id, "n": _SAMPLE_LIMIT}
+    usage_rows = conn.execute(
+        text("SELECT count(*) FROM llm_usage WHERE ledger_date = :d AND tenant_id = :t"), params
+    ).scalar_one()
+    unpriced = conn.execute(
+        text(
+            "SELECT u.usage_id FROM llm_usage u"
+            " WHERE u.ledger_date = :d AND u.tenant_id = :t"
+            " AND NOT EXISTS (SELECT 1 FROM cost_ledger c WHERE c.usage_id = u.usage_id)"
+            " ORDER BY u.usage_id"
+        ),
+        params,
+    ).scalars()
+    unpriced = list(unpriced)
+    duplicated = list(
+        conn.execute(
+            text(
+                "SELECT c.usage_id FROM cost_ledger c JOIN llm_usage u USING (usage_id)"
+                " WHERE u.ledger_date = :d AND u.tenant_id = :t"
+                " GROUP BY c.usage_id HAVING count(*) > 1 ORDER BY c.usage_id"
+            ),
+            params,
+        ).scalars()
+    )
+    foreign = list(
+        conn.execute(
+            text(
+                "SELECT c.ledger_id FROM cost_ledger c JOIN llm_usage u USING (usage_id)"
+                " WHERE (c.ledger_date = :d AND c.tenant_id = :t)"
+                " AND (u.ledger_date <> :d OR u.tenant_id <> :t) ORDER BY c.ledger_id"
+            ),
+            params,
+        ).scalars()
+    )
+    details = {
+        "usage_rows": usage_rows,
+        "unpriced_usage_rows": len(unpriced),
+        "duplicated_usage_rows": len(duplicated),
+        "ledger_rows_outside_partition": len(foreign),
+    }
+    if unpriced:
+        details["unpriced_usage_ids"] = unpriced[:_SAMPLE_LIMIT]
+    if duplicated:
+        details["duplicated_usage_ids"] = duplicated[:_SAMPLE_LIMIT]
+    if foreign:
+        details["foreign_ledger_ids"] = foreign[:_SAMPLE_LIMIT]
+    return InvariantResult(not (unpriced or duplicated or foreign), details)
+
+
+def check_batch_tokens_match_provider(
+    conn: Connection, ledger_date: dt.date, tenant_id: str
+) -> InvariantResult:
+    """Per batch of the partition: ledger tokens equal the usage they price, and where the provider
+    reported an aggregate (OpenAI's batch `usage`), the batch's tokens equal it.
+
+    A batch is compared with its aggregate once it is `ingested` (every line accounted for). Its
+    rows may belong to other tenants whose partitions are not priced yet: those count with their
+    usage rows' tokens (which the first half of the check ties to the ledger rows once priced).
+    Prompt tokens are compared with the aggregate's `input_tokens` (which includes cached and
+    cache-write tokens), cached tokens with `input_tokens_details.cached_tokens` where given.
+    """
+    params = {"d": ledger_date, "t": tenant_id}
+    mismatched_rows = list(
+        conn.execute(
+            text(
+                "SELECT c.usage_id FROM cost_ledger c JOIN llm_usage u USING (usage_id)"
+                " WHERE u.ledger_date = :d AND u.tenant_id = :t AND ("
+                " c.input_tokens <> u.input_tokens"
+                " OR c.cached_input_tokens <> u.cached_input_tokens"
+                " OR c.cache_write_tokens <> u.cache_write_tokens"
+                " OR c.cache_write_1h_tokens <> u.cache_write_1h_tokens"
+                " OR c.output_tokens <> u.output_tokens) ORDER BY c.usage_id"
+            ),
+            params,
+        ).scalars()
+    )
+    batches = conn.execute(text(_sql("ledger_batch_tokens.sql")), params).mappings().all()
+    compared, without_aggregate, mismatched = 0, 0, []
+    for b in batches:
+        agg = b["provider_usage"]
+        if b["status"] != "ingested" or not isinstance(agg, dict) or "input_tokens" not in agg:
+            without_aggregate += 1
+            continue
+        compared += 1
+        reported = {
+            "prompt_tokens": int(agg["input_tokens"]),
+            "output_tokens": int(agg.get("output_tokens") or 0),
+        }
+        ours = {"prompt_tokens": int(b["prompt_tokens"]), "output_tokens": int(b["output_tokens"])}
+        cached = (agg.get("input_tokens_details") or {}).get("cached_tokens")
+        if cached is not None:
+            reported["cached_tokens"] = int(cached)
+            ours["cached_tokens"] = int(b["cached_tokens"])
+        if reported != ours:
+            mismatched.append(
+                {"batch_job_id": b["batch_job_id"], "provider": reported, "ledger": ours}
+            )
+    details: dict[str, Any] = {
+        "batches": len(batches),
+        "batches_compared": compared,
+        "batches_without_provider_aggregate": without_aggregate,
+        "batches_mismatched": len(mismatched),
+        "ledger_rows_with_other_tokens_than_usage": len(mismatched_rows),
+    }
+    if mismatched:
+        details["mismatches"] = mismatched[:_SAMPLE_LIMIT]
+    if mismatched_rows:
+        details["mismatched_usage_ids"] = mismatched_rows[:_SAMPLE_LIMIT]
+    return InvariantResult(not (mismatched or mismatched_rows), details)
+
+
+def check_rows_attributed(
+    conn: Connection, ledger_date: dt.date, tenant_id: str
+) -> InvariantResult:
+    """No ledger row of the partition lacks a tenant or vertical, and each carries the tenant,
+    vertical and workflow of its usage row and manifest request (so cost is never misattributed)."""
+    rows = conn.execute(text(_sql("ledger_attribution.sql")), {"d": ledger_date, "t": tenant_id})
+    row = rows.mappings().one()
+    details = {
+        "ledger_rows": row["ledger_rows"],
+        "without_tenant_or_vertical": row["without_tenant_or_vertical"],
+        "attribution_differs_from_usage_or_request": row["misattributed"],
+    }
+    if row["sample_ids"]:
+        details["sample_ledger_ids"] = list(row["sample_ids"])[:_SAMPLE_LIMIT]
+    return InvariantResult(
+        row["without_tenant_or_vertical"] == 0 and row["misattributed"] == 0, details
+    )

@@ -1,0 +1,31 @@
+-- Session-local work objects of price_partition, created once per connection (the tables are
+-- emptied per use). Real tables rather than inline VALUES, so the planner knows their sizes.
+CREATE TEMP TABLE IF NOT EXISTS bp_ledger_flags (
+    provider text NOT NULL, model text NOT NULL, mode text NOT NULL,
+    time_bounds numeric[], tier_starts bigint[]
+) ON COMMIT DELETE ROWS;
+
+-- Unit prices in USD per 1M tokens (an absent class costs 0); q_* are the same prices in quanta
+-- (0.000001 micro-dollars) per token, set when every price has at most 6 decimals (`exact`).
+CREATE TEMP TABLE IF NOT EXISTS bp_ledger_prices (
+    provider text NOT NULL, model text NOT NULL, mode text NOT NULL, price_day date NOT NULL,
+    time_bucket int NOT NULL, tier_bucket int NOT NULL,
+    exact boolean NOT NULL,
+    input numeric NOT NULL, cached_input numeric NOT NULL, cache_write_5m numeric NOT NULL,
+    cache_write_1h numeric NOT NULL, output numeric NOT NULL,
+    sync_input numeric NOT NULL, sync_output numeric NOT NULL,
+    q_input bigint NOT NULL, q_cached_input bigint NOT NULL, q_cache_write_5m bigint NOT NULL,
+    q_cache_write_1h bigint NOT NULL, q_output bigint NOT NULL,
+    q_sync_input bigint NOT NULL, q_sync_output bigint NOT NULL,
+    pricing_source text NOT NULL, pricing_version text NOT NULL, unit_prices jsonb NOT NULL
+) ON COMMIT DELETE ROWS;
+
+CREATE TEMP TABLE IF NOT EXISTS bp_ledger_allocations (
+    usage_id bigint PRIMARY KEY, allocated numeric NOT NULL
+) ON COMMIT DELETE ROWS;
+
+-- x micro-dollars (x >= 0) in whole quanta, rounded half to even: round() rounds half away from
+-- zero, so an exact tie on an odd quantum count is taken one down.
+CREATE OR REPLACE FUNCTION pg_temp.bp_ledger_quanta(x numeric) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS 'SELECT (round(x * 1000000) - (mod(x * 1000000, 2) = 0.5)::int)::bigint';

@@ -1,0 +1,170 @@
+"""`batch-pipelines run-day`: the three workflows for one date, through Dagster.
+
+A Dagster instance on the project's Postgres; the schedule and sensors evaluated as the daemon
+evaluates them (`DaemonLoop`); every run executed by Dagster and recorded on the instance (visible in
+the UI afterwards). It loops until every batch is ingested and priced, then builds the day's report.
+Running it again for the same date submits nothing, bills nothing and changes no total: planning
+finds nothing due, and run keys already launched are skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+from sqlalchemy import Engine, func, select
+
+from batch_pipelines.daemon_loop import DaemonLoop
+from batch_pipelines.db import get_engine
+from batch_pipelines.db.settings import home_dir
+from batch_pipelines.db.tables import batch_jobs, batch_requests, cost_ledger
+from batch_pipelines.defs.batching.partition_ranges import date_tenant_range_tags
+from batch_pipelines.defs.lead_scoring.schedules import LEAD_SCORING_HOUR
+
+REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+LIVE_JOB_STATUSES = ("planned", "submitting", "submitted", "ended")
+OPEN_REQUEST_STATUSES = ("pending", "planned", "submitted")
+
+
+def dagster_home() -> Path:
+    """`$BATCH_PIPELINES_HOME/dagster`, holding the instance config (the repo's dagster.yaml)."""
+    path = home_dir() / "dagster"
+    path.mkdir(parents=True, exist_ok=True)
+    target = path / "dagster.yaml"
+    if REPO_DAGSTER_YAML.exists() and (
+        not target.exists() or target.read_bytes() != REPO_DAGSTER_YAML.read_bytes()
+    ):
+        shutil.copyfile(REPO_DAGSTER_YAML, target)
+    return path
+
+
+def open_instance() -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(str(dagster_home()))
+
+
+@dataclass
+class Progress:
+    jobs_total: int = 0
+    jobs_live: int = 0
+    lines_total: int = 0
+    lines_open: int = 0
+    lines_succeeded: int = 0
+    lines_dead_letter: int = 0
+    lines_held: int = 0
+    cost_micro_usd: Decimal = Decimal(0)
+    failed_runs: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.jobs_live == 0 and self.lines_open == 0
+
+    def line(self) -> str:
+        finished = self.jobs_total - self.jobs_live
+        return (
+            f"batches {finished}/{self.jobs_total} finished · lines {self.lines_succeeded} ok, "
+            f"{self.lines_open} open, {self.lines_dead_letter} dead-lettered, {self.lines_held} held"
+            f" · cost so far ${self.cost_micro_usd / 1_000_000:.6f}"
+        )
+
+
+def progress(engine: Engine, day: dt.date) -> Progress:
+    with engine.connect() as conn:
+        jobs = dict(
+            conn.execute(
+                select(batch_jobs.c.status, func.count()).group_by(batch_jobs.c.status)
+            ).all()
+        )
+        requests = dict(
+            conn.execute(
+                select(batch_requests.c.status, func.count())
+                .where(batch_requests.c.partition_date == day)
+                .group_by(batch_requests.c.status)
+            ).all()
+        )
+        cost = conn.execute(
+            select(func.coalesce(func.sum(cost_ledger.c.cost_micro_usd), 0)).where(
+                cost_ledger.c.ledger_date == day
+            )
+        ).scalar_one()
+    return Progress(
+        jobs_total=sum(jobs.values()),
+        jobs_live=sum(jobs.get(s, 0) for s in LIVE_JOB_STATUSES),
+        lines_total=sum(requests.values()),
+        lines_open=sum(requests.get(s, 0) for s in OPEN_REQUEST_STATUSES),
+        lines_succeeded=requests.get("succeeded", 0),
+        lines_dead_letter=requests.get("dead_letter", 0),
+        lines_held=requests.get("held", 0),
+        cost_micro_usd=Decimal(cost),
+    )
+
+
+@dataclass
+class RunDayResult:
+    progress: Progress
+    report_path: Path | None
+    runs: int
+    failed_runs: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.progress.done and not self.failed_runs
+
+
+def run_day(
+    day: dt.date,
+    *,
+    timeout: dt.timedelta = dt.timedelta(minutes=20),
+    interval: float = 0.5,
+    report: Callable[[str], None] = print,
+    instance: dg.DagsterInstance | None = None,
+) -> RunDayResult:
+    from batch_pipelines.definitions import defs
+
+    engine = get_engine()
+    instance = instance or open_instance()
+    loop = DaemonLoop(defs(), instance)
+    loop.tick_sensor("tenant_registry_sensor")
+    tenants = instance.get_dynamic_partitions("tenants")
+    if not tenants:
+        raise RuntimeError("no tenants in the database: run `batch-pipelines seed` first")
+
+    # Post-call analytics for the whole day, pooled across tenants (as a UI backfill does).
+    loop.launch(
+        "post_call_job", dg.RunRequest(tags=date_tenant_range_tags(instance, [day], tenants))
+    )
+    # Lead scoring: the schedule's tick on the next day scores this day's leads.
+    next_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(LEAD_SCORING_HOUR), dt.UTC)
+    loop.tick_schedule("lead_scoring_schedule", next_day)
+    # Knowledge-base re-indexing: the upload sensor sees the documents.
+    loop.tick_sensor("kb_upload_sensor")
+
+    deadline = time.monotonic() + timeout.total_seconds()
+    last = ""
+    state = progress(engine, day)
+    while time.monotonic() < deadline:
+        loop.tick_sensor("batch_poll_sensor")
+        loop.tick_sensor("kb_ledger_sensor")
+        state = progress(engine, day)
+        if state.line() != last:
+            report(state.line())
+            last = state.line()
+        if state.done:
+            break
+        time.sleep(interval)
+    loop.launch("tenant_cost_report_job", dg.RunRequest(partition_key=day.isoformat()))
+    from batch_pipelines.ledger.reports import reports_dir
+
+    path = reports_dir() / f"{day.isoformat()}.html"
+    failed = [f"{r.dagster_run.job_name} ({r.run_id})" for r in loop.runs if not r.success]
+    return RunDayResult(
+        progress=progress(engine, day),
+        report_path=path if path.exists() else None,
+        runs=len(loop.runs),
+        failed_runs=failed,
+    )

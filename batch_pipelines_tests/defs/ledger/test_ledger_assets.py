@@ -1,0 +1,141 @@
+"""The Dagster face of the ledger: cost_ledger per partition and per range, its blocking checks,
+tenant_cost_report."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+from sqlalchemy import text
+
+from batch_pipelines.db.settings import HOME_ENV
+from batch_pipelines.defs.ledger.assets import cost_ledger, tenant_cost_report
+from batch_pipelines.defs.ledger.checks import (
+    batch_tokens_match_provider,
+    every_usage_row_priced_once,
+    ledger_rows_attributed,
+)
+from batch_pipelines.defs.resources import DatabaseResource
+from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines_tests.ledger.factories import DAY, add_job, add_tenant, add_usage
+
+CHECKS = [every_usage_row_priced_once, batch_tokens_match_provider, ledger_rows_attributed]
+RESOURCES = {"database": DatabaseResource()}
+
+
+@pytest.fixture
+def two_tenants(engine, dagster_instance):
+    with engine.begin() as conn:
+        for tenant in ("acme", "beta"):
+            add_tenant(conn, tenant)
+        job = add_job(
+            conn,
+            "post_call",
+            provider_usage={
+                "input_tokens": 6000,
+                "input_tokens_details": {"cached_tokens": 1000},
+                "output_tokens": 600,
+                "total_tokens": 6600,
+            },
+        )
+        for tenant in ("acme", "beta"):
+            for _ in range(2):
+                add_usage(
+                    conn,
+                    tenant,
+                    job,
+                    TokenUsage(input_tokens=1250, cached_input_tokens=250, output_tokens=150),
+                )
+    dagster_instance.add_dynamic_partitions("tenants", ["acme", "beta"])
+    return job
+
+
+def _latest(instance: dg.DagsterInstance, key: str) -> dict:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("cost_ledger"), asset_partitions=[key]),
+        limit=1,
+    ).records
+    assert records
+    return records[0].asset_materialization.metadata
+
+
+def test_one_partition(engine, dagster_instance, two_tenants) -> None:
+    result = dg.materialize(
+        [cost_ledger, *CHECKS],
+        partition_key="2026-11-25|acme",
+        instance=dagster_instance,
+        resources=RESOURCES,
+    )
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 3 and all(e.passed for e in evaluations)
+    meta = _latest(dagster_instance, "2026-11-25|acme")
+    assert meta["requests"].value == 2
+    assert meta["input_tokens"].value == 2500
+    assert meta["output_tokens"].value == 300
+    # gpt-4o-mini batch: 1500 prompt x 0.075 + 150 x 0.3 = 157.5 micro-USD a line
+    assert meta["cost_usd"].value == pytest.approx(0.000315)
+    assert meta["saved_usd"].value == pytest.approx(0.000315)
+    with engine.connect() as conn:
+        tenants = conn.execute(text("SELECT DISTINCT tenant_id FROM cost_ledger")).scalars().all()
+    assert tenants == ["acme"]
+
+
+def test_a_broken_invariant_fails_the_blocking_check(engine, dagster_instance, two_tenants):
+    # The provider says the batch used more tokens than the lines we ingested: a line is missing.
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE batch_jobs SET provider_usage = CAST(:u AS jsonb)"),
+            {"u": json.dumps({"input_tokens": 9999, "output_tokens": 600})},
+        )
+    result = dg.materialize(
+        [cost_ledger, *CHECKS],
+        partition_key="2026-11-25|acme",
+        instance=dagster_instance,
+        resources=RESOURCES,
+        raise_on_error=False,
+    )
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["batch_tokens_match_provider"]
+    failures = failed[0].metadata["failures"].value
+    assert failures["2026-11-25|acme"]["batches_mismatched"] == 1
+
+
+def test_a_range_run_prices_every_tenant_then_the_report_rolls_them_up(
+    engine, dagster_instance, two_tenants, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv(HOME_ENV, str(tmp_path))
+    result = dg.materialize(
+        [cost_ledger, *CHECKS],
+        instance=dagster_instance,
+        resources=RESOURCES,
+        tags={
+            "dagster/asset_partition_range_start": "2026-11-25|acme",
+            "dagster/asset_partition_range_end": "2026-11-25|beta",
+        },
+    )
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert all(e.passed and e.metadata["partitions_checked"].value == 2 for e in evaluations)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM cost_ledger")).scalar() == 4
+    for key in ("2026-11-25|acme", "2026-11-25|beta"):
+        assert _latest(dagster_instance, key)["requests"].value == 2
+
+    result = dg.materialize(
+        [tenant_cost_report],
+        partition_key=DAY.isoformat(),
+        instance=dagster_instance,
+        resources=RESOURCES,
+    )
+    assert result.success
+    meta = result.asset_materializations_for_node("tenant_cost_report")[0].metadata
+    assert "| acme | post-call analytics |" in meta["report"].value
+    assert meta["tenants"].value == 2
+    assert meta["cost_usd"].value == pytest.approx(0.00063)
+    chart = tmp_path / "reports" / "2026-11-25.html"
+    assert chart.is_file() and meta["chart"].value == str(chart)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM tenant_cost_reports")).scalar() == 2

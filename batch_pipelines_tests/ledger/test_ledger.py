@@ -1,0 +1,337 @@
+"""price_partition: set-based pricing equal to price_line row by row, idempotent re-pricing, the
+backfill story, self-hosted allocation, and the invariant checks passing and failing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from batch_pipelines.ledger.ledger import (
+    SELF_HOSTED_WINDOW_SECONDS,
+    check_batch_tokens_match_provider,
+    check_priced_exactly_once,
+    check_rows_attributed,
+    price_partition,
+)
+from batch_pipelines.ledger.pricing import (
+    PriceOverrides,
+    UnknownModelPrice,
+    default_overrides,
+    price_line,
+    self_hosted_window_cost_micro_usd,
+)
+from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines_tests.ledger.factories import (
+    AT,
+    DAY,
+    add_job,
+    add_tenant,
+    add_usage,
+    usage_of,
+)
+
+UTC = dt.UTC
+
+
+def _ledger_rows(conn, tenant_id: str = "acme"):
+    return conn.execute(
+        text(
+            "SELECT c.*, u.provider AS u_provider, u.occurred_at FROM cost_ledger c"
+            " JOIN llm_usage u USING (usage_id) WHERE c.tenant_id = :t ORDER BY c.usage_id"
+        ),
+        {"t": tenant_id},
+    ).all()
+
+
+def _assert_rows_equal_price_line(conn, tenant_id: str, overrides=None, allocated=None) -> int:
+    rows = _ledger_rows(conn, tenant_id)
+    for row in rows:
+        line = price_line(
+            row.provider,
+            row.model,
+            row.mode,
+            usage_of(row),
+            row.occurred_at,
+            overrides,
+            tenant_id=tenant_id,
+            allocated_cost_micro_usd=None if allocated is None else allocated[row.usage_id],
+        )
+        got = (
+            row.cost_micro_usd,
+            row.sync_cost_micro_usd,
+            row.batch_discount_micro_usd,
+            row.cache_read_savings_micro_usd,
+            row.cache_write_premium_micro_usd,
+            row.pricing_source,
+            row.pricing_version,
+            row.unit_prices,
+        )
+        want = (
+            line.cost_micro_usd,
+            line.sync_cost_micro_usd,
+            line.batch_discount_micro_usd,
+            line.cache_read_savings_micro_usd,
+            line.cache_write_premium_micro_usd,
+            line.pricing_source,
+            line.pricing_version,
+            line.unit_prices,
+        )
+        assert got == want, (row.usage_id, row.model, row.mode, row.occurred_at)
+    return len(rows)
+
+
+@pytest.fixture
+def acme(engine):
+    with engine.begin() as conn:
+        add_tenant(conn, "acme")
+        add_tenant(conn, "beta")
+    return "acme"
+
+
+# Edge cases for the price keys: dates either side of genai-prices' batch start (2026-10-14),
+# prompt sizes either side of tier starts (claude-haiku-5-5 at 100K, gpt-5.5 at 272K), times
+# either side of deepseek's off-peak bounds (00:30 and 16:30 UTC), cache classes, embeddings.
+EDGE_LINES = [
+    ("openai", "gpt-4o-mini", "batch", TokenUsage(1000, 500, 0, 0, 100), AT),
+    ("openai", "gpt-4o-mini", "batch", TokenUsage(7, 3, 0, 0, 1), dt.datetime(2026, 10, 13, 23, 59, 59, tzinfo=UTC)),
+    ("openai", "gpt-4o-mini", "batch", TokenUsage(7, 3, 0, 0, 1), dt.datetime(2026, 10, 14, tzinfo=UTC)),
+    ("openai", "gpt-4o-mini", "sync", TokenUsage(1234, 4321, 0, 0, 77), AT),
+    ("anthropic", "claude-haiku-4-5", "batch", TokenUsage(1000, 500, 300, 100, 100), AT),
+    ("anthropic", "claude-haiku-4-5", "batch", TokenUsage(1, 1, 3, 3, 1), dt.datetime(2026, 9, 1, tzinfo=UTC)),
+    ("anthropic", "claude-haiku-4-5", "sync", TokenUsage(11, 13, 17, 5, 19), AT),
+    ("anthropic", "claude-haiku-5-5", "batch", TokenUsage(99_999, 0, 0, 0, 10), AT),
+    ("anthropic", "claude-haiku-5-5", "batch", TokenUsage(90_000, 10_000, 0, 0, 10), AT),
+    ("anthropic", "claude-haiku-5-5", "batch", TokenUsage(90_000, 5_000, 5_001, 1, 10), AT),
+    ("anthropic", "claude-haiku-5-5", "sync", TokenUsage(100_001, 0, 0, 0, 3), AT),
+    ("openai", "gpt-5.5", "batch", TokenUsage(271_999, 0, 0, 0, 5), AT),
+    ("openai", "gpt-5.5", "batch", TokenUsage(272_000, 0, 0, 0, 5), AT),
+    ("openai", "gpt-5.5", "batch", TokenUsage(200_000, 72_001, 0, 0, 5), AT),
+    ("deepseek", "deepseek-chat", "sync", TokenUsage(1000, 10, 0, 0, 10), dt.datetime(2026, 11, 25, 0, 29, 59, 999999, tzinfo=UTC)),
+    ("deepseek", "deepseek-chat", "sync", TokenUsage(1000, 10, 0, 0, 10), dt.datetime(2026, 11, 25, 0, 30, tzinfo=UTC)),
+    ("deepseek", "deepseek-chat", "sync", TokenUsage(1000, 10, 0, 0, 10), dt.datetime(2026, 11, 25, 16, 29, 59, tzinfo=UTC)),
+    ("deepseek", "deepseek-chat", "sync", TokenUsage(1000, 10, 0, 0, 10), dt.datetime(2026, 11, 25, 16, 30, tzinfo=UTC)),
+    ("openai", "text-embedding-3-large", "batch", TokenUsage(4096), AT),
+    ("openai", "text-embedding-3-small", "sync", TokenUsage(333), AT),
+]  # fmt: skip
+
+
+def test_the_set_based_pricing_equals_price_line_row_by_row(engine, acme) -> None:
+    with engine.begin() as conn:
+        job = add_job(conn, "post_call")
+        for provider, model, mode, usage, at in EDGE_LINES:
+            add_usage(
+                conn, "acme", job, usage, provider=provider, model=model, mode=mode, occurred_at=at
+            )
+        add_usage(conn, "beta", job, TokenUsage(5, 5, 0, 0, 5))
+    with engine.connect() as conn:
+        totals = price_partition(conn, DAY, "acme")
+        conn.commit()
+        assert _assert_rows_equal_price_line(conn, "acme") == len(EDGE_LINES)
+        assert totals.requests == len(EDGE_LINES)
+        assert totals.cost_micro_usd == sum(r.cost_micro_usd for r in _ledger_rows(conn))
+        assert totals.saved_micro_usd == (
+            totals.batch_discount_micro_usd
+            + totals.cache_read_savings_micro_usd
+            - totals.cache_write_premium_micro_usd
+        )
+        # only the partition's own rows: beta is not priced
+        assert _ledger_rows(conn, "beta") == []
+        versions = {r.pricing_version for r in _ledger_rows(conn)}
+        assert {r.pricing_source for r in _ledger_rows(conn)} == {"genai-prices", "override"}
+        assert any("price_overrides" in v for v in versions)
+
+
+def test_rounding_ties_go_to_even_like_price_line(engine, acme) -> None:
+    # 0.0000005-dollar-per-1M prices make class amounts end in exactly half a quantum.
+    overrides = PriceOverrides.from_dict(
+        {
+            "version": "ties",
+            "models": {
+                "openai": {
+                    "gpt-4o-mini": {
+                        "batch": {"input": "0.0000005", "output": "0.0000015"},
+                        "sync": {"input": "0.0000025", "output": "0.0000035"},
+                    }
+                }
+            },
+        }
+    )
+    with engine.begin() as conn:
+        job = add_job(conn, "post_call")
+        for n in range(1, 8):
+            add_usage(conn, "acme", job, TokenUsage(n, n, 0, 0, n))
+    with engine.connect() as conn:
+        price_partition(conn, DAY, "acme", overrides)
+        assert _assert_rows_equal_price_line(conn, "acme", overrides) == 7
+        costs = [r.cost_micro_usd for r in _ledger_rows(conn)]
+    assert costs[0] == Decimal(
+        "0.000002"
+    )  # 1 x 0.0000005 -> 0 (even), x2 cached, +1 x 1.5e-6 -> 2e-6
+
+
+def test_repricing_is_idempotent_and_a_corrected_price_is_applied(engine, acme) -> None:
+    with engine.begin() as conn:
+        job = add_job(conn, "post_call")
+        for _ in range(3):
+            add_usage(conn, "acme", job, TokenUsage(1000, 0, 0, 0, 100))
+    with engine.connect() as conn:
+        first = price_partition(conn, DAY, "acme")
+        again = price_partition(conn, DAY, "acme")
+        assert again == first
+        assert conn.execute(text("SELECT count(*) FROM cost_ledger")).scalar() == 3
+        # gpt-4o-mini batch: 1000 x 0.075 + 100 x 0.3 = 105 micro-USD a line
+        assert first.cost_micro_usd == Decimal("315")
+
+        # A negotiated rate is added to the override table: the backfill re-prices the partition.
+        raw = {
+            "version": "2026-11-27.1",
+            "batch_fallback": {"multiplier": "0.5", "providers": ["openai", "anthropic"]},
+            "negotiated": {
+                "openai": {"gpt-4o-mini": {"batch": {"input": "0.05", "output": "0.2"}}}
+            },
+        }
+        corrected = PriceOverrides.from_dict(raw)
+        backfilled = price_partition(conn, DAY, "acme", corrected)
+        assert backfilled.cost_micro_usd == Decimal("210")  # 1000 x 0.05 + 100 x 0.2 = 70 a line
+        assert backfilled.sync_cost_micro_usd == first.sync_cost_micro_usd
+        rows = _ledger_rows(conn)
+        assert len(rows) == 3
+        assert {r.pricing_version for r in rows} == {
+            "price_overrides 2026-11-27.1 + genai-prices 0.2.3"
+        }
+        assert rows[0].unit_prices["input"] == "0.05"
+        assert _assert_rows_equal_price_line(conn, "acme", corrected) == 3
+
+
+def test_a_failed_pricing_writes_nothing(engine, acme) -> None:
+    with engine.begin() as conn:
+        job = add_job(conn, "kb_index")
+        add_usage(conn, "acme", job, TokenUsage(100))
+    with engine.connect() as conn:
+        price_partition(conn, DAY, "acme")
+    with engine.begin() as conn:
+        add_usage(conn, "acme", job, TokenUsage(100, output_tokens=5))  # output on an embedding
+        add_usage(conn, "acme", job, TokenUsage(100), model="no-such-model")
+    with engine.connect() as conn, pytest.raises((ValueError, UnknownModelPrice)):
+        price_partition(conn, DAY, "acme")
+    with engine.connect() as conn:
+        # the earlier pricing is still there, untouched
+        assert conn.execute(text("SELECT count(*) FROM cost_ledger")).scalar() == 1
+
+
+def test_self_hosted_rows_share_the_day_of_gpu_by_tokens(engine, acme) -> None:
+    with engine.begin() as conn:
+        job = add_job(
+            conn, "post_call", provider="self_hosted", model="llama-3.1-8b", mode="self_hosted"
+        )
+        a1 = add_usage(conn, "acme", job, TokenUsage(3000, 0, 0, 0, 0))
+        a2 = add_usage(conn, "acme", job, TokenUsage(1000, 0, 0, 0, 0))
+        b1 = add_usage(conn, "beta", job, TokenUsage(2000, 0, 0, 0, 0))
+    with engine.connect() as conn:
+        acme_totals = price_partition(conn, DAY, "acme")
+        beta_totals = price_partition(conn, DAY, "beta")
+        day = self_hosted_window_cost_micro_usd(
+            default_overrides().gpu_usd_per_hour, SELF_HOSTED_WINDOW_SECONDS
+        )
+        assert day == Decimal("60000000")  # $2.50 an hour for 24 hours
+        assert acme_totals.cost_micro_usd + beta_totals.cost_micro_usd == day
+        assert acme_totals.cost_micro_usd == Decimal("40000000")  # 4000 of 6000 tokens
+        shares = {
+            a1: Decimal("30000000.000000"),
+            a2: Decimal("10000000.000000"),
+            b1: Decimal("20000000.000000"),
+        }
+        assert _assert_rows_equal_price_line(conn, "acme", allocated=shares) == 2
+
+
+# ---- invariants ----------------------------------------------------------------------------------
+
+
+def _openai_usage(prompt: int, cached: int, output: int) -> dict:
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {"cached_tokens": cached},
+        "output_tokens": output,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": prompt + output,
+    }
+
+
+@pytest.fixture
+def priced(engine, acme):
+    """acme and beta share an OpenAI batch whose aggregate matches; acme is priced."""
+    with engine.begin() as conn:
+        job = add_job(conn, "post_call", provider_usage=_openai_usage(4500, 1500, 300))
+        for tenant in ("acme", "acme", "beta"):
+            add_usage(conn, tenant, job, TokenUsage(1000, 500, 0, 0, 100))
+        add_job(conn, "lead_scoring")  # Anthropic reports no aggregate
+    with engine.begin() as conn:
+        price_partition(conn, DAY, "acme")
+    return job
+
+
+CHECKS = (check_priced_exactly_once, check_batch_tokens_match_provider, check_rows_attributed)
+
+
+def test_invariants_hold_on_a_freshly_priced_partition(engine, priced) -> None:
+    with engine.connect() as conn:
+        results = [check(conn, DAY, "acme") for check in CHECKS]
+    assert [r.passed for r in results] == [True, True, True], results
+    once, tokens, attributed = (r.details for r in results)
+    assert once["usage_rows"] == 2
+    assert tokens["batches_compared"] == 1  # beta's unpriced line counts with its usage tokens
+    assert attributed["ledger_rows"] == 2
+
+
+def test_a_usage_row_arriving_after_pricing_is_unpriced(engine, priced) -> None:
+    with engine.begin() as conn:
+        late = add_usage(conn, "acme", priced, TokenUsage(1, 0, 0, 0, 1))
+    with engine.connect() as conn:
+        passed, details = check_priced_exactly_once(conn, DAY, "acme")
+        assert not passed and details["unpriced_usage_ids"] == [late]
+        price_partition(conn, DAY, "acme")
+        assert check_priced_exactly_once(conn, DAY, "acme").passed
+
+
+def test_tokens_that_differ_from_the_provider_aggregate_fail(engine, priced) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE batch_jobs SET provider_usage = CAST(:u AS jsonb) WHERE batch_job_id = :j"
+            ),
+            {"u": json.dumps(_openai_usage(4500, 1500, 301)), "j": priced},
+        )
+    with engine.connect() as conn:
+        passed, details = check_batch_tokens_match_provider(conn, DAY, "acme")
+    assert not passed
+    assert details["mismatches"][0]["provider"]["output_tokens"] == 301
+    assert details["mismatches"][0]["ledger"]["output_tokens"] == 300
+
+
+def test_a_ledger_row_whose_tokens_differ_from_its_usage_fails(engine, priced) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE cost_ledger SET output_tokens = output_tokens + 1"))
+    with engine.connect() as conn:
+        passed, details = check_batch_tokens_match_provider(conn, DAY, "acme")
+    assert not passed and details["ledger_rows_with_other_tokens_than_usage"] == 2
+
+
+def test_a_ledger_row_without_vertical_or_for_another_tenant_fails(engine, priced) -> None:
+    with engine.begin() as conn:
+        first, second = conn.execute(text("SELECT ledger_id FROM cost_ledger ORDER BY 1")).scalars()
+        conn.execute(
+            text("UPDATE cost_ledger SET vertical = '' WHERE ledger_id = :i"), {"i": first}
+        )
+        conn.execute(
+            text("UPDATE cost_ledger SET tenant_id = 'beta' WHERE ledger_id = :i"), {"i": second}
+        )
+    with engine.connect() as conn:
+        passed, details = check_rows_attributed(conn, DAY, "acme")
+    assert not passed
+    assert details["without_tenant_or_vertical"] == 1
+    assert details["attribution_differs_from_usage_or_request"] == 1
+    assert details["sample_ledger_ids"] == [first, second]
