@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DataError, IntegrityError
 
 from batch_pipelines.batching import custom_ids, manifest
-from batch_pipelines.batching.planning import Checkpoint
+from batch_pipelines.batching.planning import Checkpoint, spool_dir
 from batch_pipelines.batching.submission import provider_for_job
 from batch_pipelines.batching.workflow import InvalidAnswer, ManifestRow, Rendered, Workflow
 from batch_pipelines.db.tables import batch_jobs, batch_requests, llm_usage
@@ -125,6 +125,8 @@ def ingest_job(
                     ingest_started_at=None,
                     provider_usage=dict(status.usage) if status.usage else job.provider_usage,
                 )
+            # The spooled request lines (rendered prompts, tenant data) are no longer needed.
+            (spool_dir() / f"{batch_job_id}.jsonl").unlink(missing_ok=True)
         except BaseException as exc:
             with engine.begin() as conn:
                 manifest.update_job(

@@ -36,7 +36,7 @@ from batch_pipelines.db.settings import home_dir
 from batch_pipelines.db.tables import batch_jobs, batch_requests
 from batch_pipelines.ledger import budgets
 from batch_pipelines.ledger.pricing import estimate_cost_micro_usd
-from batch_pipelines.providers.base import BatchProvider, prefix_key
+from batch_pipelines.providers.base import BatchProvider, ProviderConfigError, prefix_key
 from batch_pipelines.providers.registry import ProviderRegistry, tenant_credentials_ref
 
 RENDER_CHUNK = 1000
@@ -182,6 +182,7 @@ def _render_to(
     lines: list[_Line] = []
     skipped: list[tuple[str, str]] = []
     rejected: list[tuple[str, str]] = []
+    unconfigured: list[tuple[str, str]] = []
     for start in range(0, len(candidates), RENDER_CHUNK):
         chunk = candidates[start : start + RENDER_CHUNK]
         outcomes = workflow.render(conn, [manifest.work_item(r) for r in chunk], tenants)
@@ -203,7 +204,12 @@ def _render_to(
             credentials_ref = (
                 tenant_credentials_ref(tenant.tenant_id) if tenant.isolated else "default"
             )
-            provider = providers.get(workflow.provider, credentials_ref, tenant.policy)
+            try:
+                provider = providers.get(workflow.provider, credentials_ref, tenant.policy)
+            except ProviderConfigError as exc:
+                # One tenant's missing key must not stop the others: its items wait, held.
+                unconfigured.append((request.custom_id, f"held: {exc}"))
+                continue
             encoded = provider.encode_line(
                 request.custom_id, workflow.model, workflow.endpoint, outcome.prompt
             )
@@ -241,6 +247,9 @@ def _render_to(
         manifest.set_request_status(conn, [custom_id], "skipped", error=reason)
     for custom_id, reason in rejected:
         manifest.set_request_status(conn, [custom_id], "dead_letter", error=reason)
+    for custom_id, reason in unconfigured:
+        manifest.set_request_status(conn, [custom_id], "held", error=reason)
+    result.held += len(unconfigured)
     result.skipped += len(skipped)
     result.rejected += len(rejected)
     return lines

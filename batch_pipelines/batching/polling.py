@@ -74,7 +74,13 @@ def poll(
         )
     for job in jobs:
         if job.status == "submitting":
-            result.reconciled[job.batch_job_id] = reconcile_job(engine, providers, job.batch_job_id)
+            try:
+                outcome = reconcile_job(engine, providers, job.batch_job_id)
+            except ProviderError as exc:
+                # An unreachable provider must not stop the tick for every other job.
+                result.errors[job.batch_job_id] = f"reconciliation deferred: {exc}"
+                continue
+            result.reconciled[job.batch_job_id] = outcome
             continue
         try:
             with engine.connect() as conn:

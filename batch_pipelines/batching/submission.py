@@ -62,7 +62,11 @@ def submit_planned(
         jobs = list(conn.execute(query.order_by(batch_jobs.c.created_at)))
     for job in jobs:
         if job.status == "submitting":
-            outcome = reconcile_job(engine, providers, job.batch_job_id)
+            try:
+                outcome = reconcile_job(engine, providers, job.batch_job_id)
+            except ProviderError as exc:
+                result.deferred[job.batch_job_id] = f"reconciliation deferred: {exc}"
+                continue
             if outcome == "adopted":
                 result.adopted.append(job.batch_job_id)
                 continue
