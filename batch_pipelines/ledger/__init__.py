@@ -1,1 +1,3 @@
-"""Usage records and pricing for the cost ledger (see pricing.py and usage.py)."""
+"""The cost ledger: usage records and pricing (usage.py, pricing.py), the priced ledger and its
+invariants (ledger.py), budgets (budgets.py), tenant reports (reports.py), the ROI estimate
+(estimate.py)."""

@@ -2,19 +2,23 @@
 
 Pricing a partition
 -------------------
-`price_partition` replaces the partition's ledger rows in one transaction (delete, then a
-set-based ``INSERT … SELECT``), so pricing it again is idempotent and is how a price correction is
-applied: fix ``price_overrides.yaml`` (bump its version), then re-materialise the affected
-partitions (a backfill).
+`price_partition` brings the partition's ledger rows in line with its usage rows in one
+transaction: a set-based ``INSERT … SELECT … ON CONFLICT (usage_id) DO UPDATE`` that rewrites only
+rows whose figures changed, and deletes ledger rows whose usage row moved to another partition.
+Pricing it again is idempotent (and writes nothing when nothing changed); it is how a price
+correction is applied: fix ``price_overrides.yaml`` (bump its version), then re-materialise the
+affected partitions (a backfill).
 
 It is fast because `pricing.price_line` runs once per *price key*, not once per row. Rows with equal
 keys have equal unit prices: the key is (provider, model, mode, UTC date of ``occurred_at``, the
 time-of-day bucket for models priced by time of day, the prompt-size bucket for tiered models),
 derived from the model's genai-prices entry (`_price_flags`). For each key, `price_line` prices a
 representative usage; the unit prices it reports (``LinePrice.unit_prices``, exact decimal strings)
-are then applied to every row in SQL with the same class-by-class arithmetic and the same rounding
-(``ledger_insert.sql``). The result is identical to calling `price_line` on each row, which
-``batch_pipelines_tests/ledger/test_ledger.py`` checks row by row.
+go into a session-local work table and are applied to every row in SQL with price_line's
+class-by-class arithmetic and rounding (``ledger_insert.sql``; whole quanta in bigint when every
+price has at most 6 decimals, NUMERIC with half-even rounding otherwise). The result is identical
+to calling `price_line` on each row, which ``batch_pipelines_tests/ledger/test_ledger.py`` checks
+row by row, ties included.
 
 Self-hosted rows
 ----------------

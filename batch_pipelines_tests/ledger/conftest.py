@@ -1,4 +1,6 @@
-"""Ledger tests are pure Python: no database, and no network (pricing must never fetch prices)."""
+"""Ledger tests never open network connections (pricing must never fetch prices). Pricing and usage
+tests are pure Python; the ledger, budget, report and RLS tests use the `engine` fixture's database
+through libpq, which this guard does not touch."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from decimal import Decimal
 
@@ -9,8 +10,10 @@ import pytest
 
 from batch_pipelines.ledger.estimate import (
     NotEnoughData,
+    add_estimate_arguments,
     estimate_tenant_month,
     render_estimate,
+    run_estimate,
 )
 from batch_pipelines.ledger.ledger import price_partition
 from batch_pipelines.ledger.usage import TokenUsage
@@ -89,3 +92,14 @@ def test_no_observation_for_a_needed_workflow_refuses_to_guess(observed) -> None
             estimate_tenant_month(conn, "bakery", 1, 0, 0)
         with pytest.raises(ValueError, match="calls_per_day"):
             estimate_tenant_month(conn, "sales", -1, 0, 0)
+
+
+def test_the_estimate_command(observed, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    add_estimate_arguments(parser)
+    args = ["--vertical", "sales", "--calls-per-day", "300", "--leads-per-day", "50"]
+    assert run_estimate(parser.parse_args([*args, "--docs-per-month", "40"])) == 0
+    out = capsys.readouterr().out
+    assert "Monthly estimate for a sales tenant" in out and "Total" in out
+    with pytest.raises(NotEnoughData):
+        run_estimate(parser.parse_args(["--vertical", "salon", "--calls-per-day", "1"]))

@@ -207,6 +207,39 @@ def test_repricing_is_idempotent_and_a_corrected_price_is_applied(engine, acme) 
         assert _assert_rows_equal_price_line(conn, "acme", corrected) == 3
 
 
+def test_repricing_an_unchanged_partition_writes_nothing(engine, acme) -> None:
+    with engine.begin() as conn:
+        job = add_job(conn, "post_call")
+        for _ in range(3):
+            add_usage(conn, "acme", job, TokenUsage(1000, 10, 0, 0, 100))
+    versions = "SELECT ledger_id, xmin::text, priced_at FROM cost_ledger ORDER BY 1"
+    with engine.connect() as conn:
+        price_partition(conn, DAY, "acme")
+        before = conn.execute(text(versions)).all()
+        price_partition(conn, DAY, "acme")
+        assert conn.execute(text(versions)).all() == before
+
+
+def test_a_usage_row_moved_to_another_partition_moves_its_ledger_row(engine, acme) -> None:
+    later = dt.date(2026, 11, 26)
+    with engine.begin() as conn:
+        job = add_job(conn, "post_call")
+        moved = add_usage(conn, "acme", job, TokenUsage(1000, 0, 0, 0, 100))
+        add_usage(conn, "acme", job, TokenUsage(1000, 0, 0, 0, 100))
+    with engine.begin() as conn:  # several partitions in one transaction
+        price_partition(conn, DAY, "acme")
+        conn.execute(
+            text("UPDATE llm_usage SET ledger_date = :d WHERE usage_id = :u"),
+            {"d": later, "u": moved},
+        )
+        assert price_partition(conn, DAY, "acme").requests == 1
+        assert price_partition(conn, later, "acme").requests == 1
+        dates = conn.execute(text("SELECT usage_id, ledger_date FROM cost_ledger ORDER BY 1")).all()
+    assert dates[0] == (moved, later) and dates[1][1] == DAY
+    with engine.connect() as conn:
+        assert all(c(conn, d, "acme").passed for c in CHECKS for d in (DAY, later))
+
+
 def test_a_failed_pricing_writes_nothing(engine, acme) -> None:
     with engine.begin() as conn:
         job = add_job(conn, "kb_index")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from decimal import Decimal
 
@@ -14,11 +15,13 @@ from batch_pipelines.db.settings import HOME_ENV
 from batch_pipelines.ledger.ledger import price_partition
 from batch_pipelines.ledger.pricing import price_line
 from batch_pipelines.ledger.reports import (
+    add_report_arguments,
     build_month_report,
     build_tenant_cost_report,
     render_markdown,
     render_terminal,
     report_totals,
+    run_report,
     tenant_summaries,
     write_report_html,
 )
@@ -148,6 +151,20 @@ def test_renderings(ledger, tmp_path, monkeypatch) -> None:
     )
     empty = write_report_html([], tmp_path / "empty.html")
     assert "no rows" in empty.read_text()
+
+
+def test_the_report_command(ledger, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv(HOME_ENV, str(tmp_path))
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    assert run_report(parser.parse_args(["--date", "2026-11-25"])) == 0
+    out = capsys.readouterr().out
+    assert "Tenant cost report 2026-11-25" in out
+    assert f"chart: {tmp_path / 'reports' / '2026-11-25.html'}" in out
+    assert run_report(parser.parse_args(["--month", "2026-11", "--no-html"])) == 0
+    assert "(whole month)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--month", "November"])
 
 
 # ---- the totals are exact ------------------------------------------------------------------------
