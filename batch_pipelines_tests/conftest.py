@@ -13,9 +13,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from batch_pipelines.db import dagster_storage_url
 from batch_pipelines.db import engine as db_engine
 from batch_pipelines.db.migrate import MIGRATIONS_DIR, upgrade
 from batch_pipelines.db.settings import DATABASE_URL_ENV, HOME_ENV
@@ -131,3 +133,11 @@ def emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulat
     with EmulatorServer(home=tmp_path / "emulator", config=EmulatorConfig(seed=3)) as server:
         monkeypatch.setenv("BATCH_PIPELINES_EMULATOR_URL", server.url)
         yield server
+
+
+@pytest.fixture
+def dagster_instance(fresh_database_url: str) -> Iterator[dg.DagsterInstance]:
+    """A Dagster instance whose storage is the test's own fresh Postgres database."""
+    overrides = {"storage": {"postgres": {"postgres_url": dagster_storage_url(fresh_database_url)}}}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        yield instance

@@ -14,7 +14,7 @@ from batch_pipelines.definitions import defs
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_definitions_are_loadable() -> None:
+def test_definitions_are_loadable(dagster_instance: dg.DagsterInstance) -> None:
     dg.Definitions.validate_loadable(defs())
 
 
