@@ -23,13 +23,15 @@ class DaemonLoop:
 
     def tick_sensor(self, name: str) -> list[dg.ExecuteInProcessResult]:
         sensor = self.defs.resolve_sensor_def(name)
-        context = dg.build_sensor_context(
+        # The context opens an instance of its own: close it, or its finaliser later resets
+        # Dagster's process-wide state to an instance that is gone.
+        with dg.build_sensor_context(
             instance_ref=self.instance.get_ref(),
             definitions=self.defs,
             resources=self.defs.resources,
             cursor=self.cursors.get(name),
-        )
-        data = sensor.evaluate_tick(context)
+        ) as context:
+            data = sensor.evaluate_tick(context)
         self._apply_partitions(data.dynamic_partitions_requests or [])
         if data.cursor is not None:
             self.cursors[name] = data.cursor

@@ -6,7 +6,6 @@ location is driven tick by tick as the daemon drives it."""
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -14,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import dagster as dg
-import pytest
 from sqlalchemy import func, select
 
 from batch_pipelines.db.seed import seed_demo
@@ -32,17 +30,6 @@ from batch_pipelines.defs.batching.partition_ranges import RANGE_END, RANGE_STAR
 from batch_pipelines.providers.registry import tenant_credentials_ref
 
 # --- driving Dagster ------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _finalise_earlier_sensor_contexts() -> None:
-    """Runs before the Dagster instance fixture. `DaemonLoop.tick_sensor` never closes its sensor
-    context, so the instance that context opened keeps Dagster's defs-state ContextVar set; when
-    the garbage collector finalises it later, the var is reset to an earlier test's dead instance,
-    and the next Definitions load fails ("Attempted to resolve undefined DagsterInstance weakref").
-    Finalising earlier tests' leftovers here, before this test's instance is entered, keeps that
-    out of this test. (Fix belongs in daemon_loop.py: `with dg.build_sensor_context(...)`.)"""
-    gc.collect()
 
 
 def _settle(daemon, rounds: int = 12) -> None:
