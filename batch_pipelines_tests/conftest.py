@@ -17,10 +17,12 @@ import dagster as dg
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from batch_pipelines.daemon_loop import DaemonLoop
 from batch_pipelines.db import dagster_storage_url
 from batch_pipelines.db import engine as db_engine
 from batch_pipelines.db.migrate import MIGRATIONS_DIR, upgrade
 from batch_pipelines.db.settings import DATABASE_URL_ENV, HOME_ENV
+from batch_pipelines.definitions import defs
 from batch_pipelines.emulator.config import EmulatorConfig
 from batch_pipelines.emulator.server import EmulatorServer
 
@@ -141,3 +143,9 @@ def dagster_instance(fresh_database_url: str) -> Iterator[dg.DagsterInstance]:
     overrides = {"storage": {"postgres": {"postgres_url": dagster_storage_url(fresh_database_url)}}}
     with dg.instance_for_test(overrides=overrides) as instance:
         yield instance
+
+
+@pytest.fixture
+def daemon(dagster_instance: dg.DagsterInstance, engine, emulator) -> DaemonLoop:
+    """The code location, driven as the daemon drives it, on Postgres and the emulator."""
+    return DaemonLoop(defs(), dagster_instance)

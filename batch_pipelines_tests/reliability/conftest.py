@@ -28,7 +28,6 @@ from batch_pipelines.workflows.post_call import PostCallAnalytics
 from batch_pipelines_tests.batching.conftest import DAY, add_calls, add_tenant
 
 # Dagster's instance on the test's database, and the daemon loop over the code location.
-from batch_pipelines_tests.defs.conftest import daemon, dagster_instance  # noqa: F401
 
 PROVIDERS = ("openai", "anthropic")
 CUSTOM_ID_SECRET = "test-secret-" + "x" * 32

@@ -1,0 +1,374 @@
+"""`make dev` in a real browser (issue 9).
+
+`batch-pipelines dev` is started exactly as `make dev` starts it (embedded Postgres under a fresh
+BATCH_PIPELINES_HOME, the bundled emulator, `dagster dev` with webserver and daemon), over two seeded
+days of 4 tenants. Headless Chromium (Debian's package, installed here when missing) opens the UI,
+checks the asset graph shows the three workflows and the ledger, and launches a backfill of
+`post_call_requests` over the two dates × all tenants through the launch dialog, as a user does.
+The daemon then runs it; the test checks the work pooled per date: one run per date covering every
+tenant, and per date one shared provider batch for the pooled tenants plus one per isolated tenant,
+holding exactly that date's finished calls.
+
+Screenshots go to `$UI_SCREENSHOTS_DIR` (e.g. `docs/screenshots` to refresh the README's), else to the
+test's tmp dir. Set `UI_TEST_KEEP_HOME=1` to keep the temporary home (database, logs) for debugging.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from batch_pipelines.db.engine import with_driver
+from batch_pipelines.db.settings import DATABASE_URL_ENV, HOME_ENV
+from batch_pipelines.defs.batching.partition_ranges import RANGE_END, RANGE_START
+from batch_pipelines_tests.ui_dev_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DevServer,
+    cli,
+    dev_server,
+    ensure_chromium,
+    wait_for,
+)
+
+WORKFLOW_ASSETS = {
+    "post_call": ["post_call_requests", "call_analytics"],
+    "lead_scoring": ["lead_score_requests", "lead_scores", "outreach_drafts"],
+    "kb_index": ["kb_embedding_requests", "kb_index"],
+    "ledger": ["cost_ledger", "tenant_cost_report"],
+}
+TENANTS = 4
+FIRST_PARTITION_DATE = dt.date(2026, 11, 1)
+VIEWPORT = {"width": 1920, "height": 1300}  # big enough for the expanded graph with full names
+# Providers and database come from the dev command itself: nothing from the caller's environment.
+CALLER_ENV_TO_DROP = (
+    DATABASE_URL_ENV,
+    "DAGSTER_HOME",
+    "BATCH_PIPELINES_EMULATOR_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+)
+
+WORKSPACE_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+PARTITIONS_QUERY = """{ assetNodeOrError(assetKey: {path: ["post_call_requests"]}) {
+  ... on AssetNode { partitionKeysByDimension { name partitionKeys } } } }"""
+BACKFILL_QUERY = """query ($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  __typename ... on PartitionBackfill { status numPartitions
+    runs { runId status tags { key value } } } } }"""
+FAILED_RUN = {"FAILURE", "CANCELED", "CANCELING"}
+
+
+def backfill_dates() -> list[dt.date]:
+    """Two recent days, but not yesterday or today: `post_call_window_sensor` (running in dev)
+    submits those days' calls by itself every 5 minutes, which would race the backfill."""
+    first = max(dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3), FIRST_PARTITION_DATE)
+    return [first, first + dt.timedelta(days=1)]
+
+
+@pytest.fixture
+def chromium() -> str:
+    reason = ensure_chromium()
+    if reason:
+        pytest.skip(f"BROWSER TEST SKIPPED, no headless Chromium: {reason}")
+    pytest.importorskip(
+        "playwright.sync_api", reason="BROWSER TEST SKIPPED: playwright is not installed (.[dev])"
+    )
+    return str(CHROMIUM)
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("UI_SCREENSHOTS_DIR") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def dev_env() -> Iterator[dict[str, str]]:
+    """The environment `make dev` would have, with its own fresh home (short path: the embedded
+    Postgres puts its socket there). Afterwards the home's embedded Postgres is stopped."""
+    home = Path(tempfile.mkdtemp(prefix="bp-ui-")) / "home"
+    env = {k: v for k, v in os.environ.items() if k not in CALLER_ENV_TO_DROP}
+    env[HOME_ENV] = str(home)
+    yield env
+    cli(env, "db", "stop", timeout=60)
+    if os.environ.get("UI_TEST_KEEP_HOME"):
+        print(f"kept {home}")
+    else:
+        shutil.rmtree(home.parent, ignore_errors=True)
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.start = self.last = time.monotonic()
+
+    def lap(self, what: str) -> None:
+        now = time.monotonic()
+        print(f"[{now - self.start:6.1f} s] {what} (+{now - self.last:.1f} s)")
+        self.last = now
+
+
+def test_make_dev_ui_shows_workflows_and_pools_a_date_tenant_backfill_per_date(
+    chromium: str, dev_env: dict[str, str], screenshots: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    timer = Timer()
+    dates = backfill_dates()
+    for day in dates:
+        cli(dev_env, "seed", "--tenants", str(TENANTS), "--date", day.isoformat())
+    engine = create_engine(with_driver(cli(dev_env, "db", "url").strip(), "psycopg"))
+    with engine.connect() as conn:
+        policies = dict(conn.execute(text("SELECT tenant_id, policy FROM tenants")).all())
+    isolated = sorted(t for t, p in policies.items() if p.get("isolated"))
+    pooled = sorted(t for t, p in policies.items() if not p.get("isolated"))
+    assert len(policies) == TENANTS and isolated and pooled, policies
+    timer.lap(f"seeded {TENANTS} tenants on {dates[0]} and {dates[1]} (isolated: {isolated})")
+
+    try:
+        with dev_server(dev_env, Path(dev_env[HOME_ENV]).parent / "dev.log") as server:
+            wait_for_code_location(server)
+            timer.lap(f"webserver up at {server.url}, code location loaded")
+            # The daemon's tenant_registry_sensor adds the tenant partitions on its first tick.
+            tenant_order = wait_for(
+                "tenant_registry_sensor to add the 4 tenant partitions",
+                lambda: (keys := tenant_partitions(server)) and len(keys) == TENANTS and keys,
+                timeout=120,
+                every=2,
+            )
+            assert sorted(tenant_order) == sorted(policies)
+            timer.lap("tenant partitions registered")
+
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=chromium, args=CHROMIUM_ARGS, headless=True
+                )
+                context = browser.new_context(viewport=VIEWPORT)
+                # Dismiss the "join the community" prompt a first visit shows over every page.
+                context.add_init_script(
+                    "window.localStorage.setItem('communityNux', JSON.stringify('1'))"
+                )
+                context.set_default_timeout(60_000)
+                page = context.new_page()
+
+                # -- the asset graph: three workflows and the ledger
+                show_asset_graph(page, server)
+                graph = page.locator("foreignObject")
+                for group, assets in WORKFLOW_ASSETS.items():
+                    for name in (group, *assets):
+                        # A group's header and an asset node each show their name once (the
+                        # kb_index group holds the kb_index asset).
+                        shown = graph.get_by_text(name, exact=True)
+                        expect(shown).to_have_count(name_count(name))
+                        expect(shown.first).to_be_visible()
+                timer.lap("asset graph shows the 3 workflows and the ledger")
+
+                # -- the backfill, through the asset's launch dialog
+                page.goto(f"{server.url}/assets/post_call_requests")
+                page.get_by_role("button", name="Materialize").first.click()
+                dialog = page.get_by_role("dialog")
+                expect(
+                    dialog.get_by_text("Launch runs to materialize post_call_requests")
+                ).to_be_visible()
+                date_range = dialog.get_by_placeholder("ex: 2026-11-01", exact=False)
+                date_range.fill(f"[{dates[0].isoformat()}...{dates[1].isoformat()}]")
+                date_range.press("Enter")
+                # The second "All": every key of the tenant dimension.
+                dialog.get_by_role("button", name="All", exact=True).nth(1).click()
+                expect(dialog.get_by_text(f"{len(dates) * TENANTS} partitions")).to_be_visible()
+                expect(
+                    dialog.get_by_text("Backfills all partitions in a single run.")
+                ).to_be_visible()
+                page.screenshot(path=screenshots / "backfill-launch.png")
+                with page.expect_response(
+                    lambda r: (
+                        "/graphql" in r.url
+                        and "LaunchPartitionBackfill" in (r.request.post_data or "")
+                    )
+                ) as launched:
+                    dialog.get_by_role("button", name="Launch backfill").click()
+                sent = json.loads(launched.value.request.post_data)["variables"]["backfillParams"]
+                result = launched.value.json()["data"]["launchPartitionBackfill"]
+                assert result["__typename"] == "LaunchBackfillSuccess", result
+                backfill_id = result["backfillId"]
+                expect(page.get_by_text(f"Created backfill {backfill_id}")).to_be_visible()
+                assert sent["assetSelection"] == [{"path": ["post_call_requests"]}]
+                assert sorted(sent["partitionNames"]) == sorted(
+                    f"{d.isoformat()}|{t}" for d in dates for t in policies
+                )
+                timer.lap(f"backfill {backfill_id} launched from the UI")
+
+                # -- the daemon runs it: one run per date, covering every tenant
+                runs = wait_for_backfill(server, backfill_id, timeout=480)
+                timer.lap(f"backfill runs finished: {len(runs)}")
+                check_one_run_per_date(runs, dates, tenant_order)
+
+                # -- the batches: pooled per date, isolated tenants apart
+                check_batches_pooled_per_date(engine, dates, pooled, isolated)
+                timer.lap("batches checked")
+
+                page.set_viewport_size({"width": VIEWPORT["width"], "height": 700})
+                page.goto(f"{server.url}/runs/b/{backfill_id}?tab=runs")
+                expect(page.get_by_text("Success", exact=True)).to_have_count(len(dates))
+                page.screenshot(path=screenshots / "backfill-runs.png")
+                # Every run: the backfill's and those the sensors launched since (ingest, KB).
+                page.goto(f"{server.url}/runs")
+                page.get_by_text("Show runs within backfills").click()
+                expect(page.get_by_text(f"Backfill: {backfill_id}")).to_have_count(len(dates))
+                page.set_viewport_size({"width": VIEWPORT["width"], "height": 1000})
+                page.screenshot(path=screenshots / "runs.png")
+                page.set_viewport_size(VIEWPORT)
+                show_asset_graph(page, server)
+                page.screenshot(path=screenshots / "asset-graph.png")
+                timer.lap(f"screenshots in {screenshots}")
+                browser.close()
+    finally:
+        engine.dispose()
+    timer.lap("dev server stopped")
+
+
+# -- UI and GraphQL helpers ------------------------------------------------------------------------
+
+
+def wait_for_code_location(server: DevServer) -> None:
+    def loaded() -> bool:
+        server.check_alive()
+        entries = server.graphql(WORKSPACE_QUERY)["workspaceOrError"]["locationEntries"]
+        for entry in entries:
+            error = entry["locationOrLoadError"]
+            if error and error["__typename"] == "PythonError":
+                raise AssertionError(f"code location failed to load: {error['message']}")
+        return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
+
+    wait_for("the webserver to serve the loaded code location", loaded, timeout=180, every=2)
+
+
+def name_count(name: str) -> int:
+    return (name in WORKFLOW_ASSETS) + sum(name in assets for assets in WORKFLOW_ASSETS.values())
+
+
+def tenant_partitions(server: DevServer) -> list[str]:
+    node = server.graphql(PARTITIONS_QUERY)["assetNodeOrError"]
+    dims = {d["name"]: d["partitionKeys"] for d in node["partitionKeysByDimension"]}
+    return dims["tenant"]
+
+
+def show_asset_graph(page, server: DevServer) -> None:
+    """The global asset lineage with every group expanded (⌥E, the UI's own shortcut; the choice is
+    remembered, so the reload lays the expanded graph out to fit)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server.url}/asset-groups")
+    graph = page.locator("foreignObject")
+    graph.get_by_text("post_call", exact=True).first.wait_for()
+    if not graph.get_by_text("call_analytics", exact=True).count():
+        page.keyboard.press("Alt+e")
+        graph.get_by_text("call_analytics", exact=True).wait_for()
+        page.reload()
+        graph.get_by_text("call_analytics", exact=True).wait_for()
+    # Each node's partition status arrives after the layout.
+    expect(graph.get_by_text("Loading...", exact=True)).to_have_count(0, timeout=60_000)
+
+
+def wait_for_backfill(server: DevServer, backfill_id: str, timeout: float) -> list[dict]:
+    """The backfill's runs once the backfill is complete and every run has succeeded."""
+
+    def done() -> list[dict] | None:
+        server.check_alive()
+        backfill = server.graphql(BACKFILL_QUERY, {"id": backfill_id})["partitionBackfillOrError"]
+        assert backfill["__typename"] == "PartitionBackfill", backfill
+        failed = [r for r in backfill["runs"] if r["status"] in FAILED_RUN]
+        if failed or backfill["status"] in ("FAILED", "COMPLETED_FAILED", "CANCELED"):
+            raise AssertionError(
+                f"backfill {backfill_id} {backfill['status']}, runs {backfill['runs']}\n"
+                f"{server.log_tail()}"
+            )
+        runs = backfill["runs"]
+        if backfill["status"] == "REQUESTED" or any(r["status"] != "SUCCESS" for r in runs):
+            return None
+        return runs
+
+    try:
+        return wait_for(f"backfill {backfill_id} to finish", done, timeout=timeout, every=3)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- dev log ---\n{server.log_tail()}") from None
+
+
+def check_one_run_per_date(runs: list[dict], dates: list[dt.date], tenant_order: list[str]) -> None:
+    """The single-run backfill policy turns dates × tenants into one ranged run per date, from the
+    first to the last tenant partition: every tenant of a date in one run, so their work pools."""
+    ranges = []
+    for run in runs:
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        assert RANGE_START in tags and RANGE_END in tags, (
+            f"run {run['runId']} is not ranged: {tags}"
+        )
+        ranges.append((tags[RANGE_START], tags[RANGE_END]))
+    expected = [
+        (f"{day.isoformat()}|{tenant_order[0]}", f"{day.isoformat()}|{tenant_order[-1]}")
+        for day in dates
+    ]
+    assert sorted(ranges) == expected, f"runs per date: {sorted(ranges)}, expected {expected}"
+
+
+def check_batches_pooled_per_date(
+    engine, dates: list[dt.date], pooled: list[str], isolated: list[str]
+) -> None:
+    """Per date: one shared batch with the pooled tenants' calls, one per isolated tenant with its
+    own credentials; together exactly that date's finished calls, each once; all submitted."""
+    with engine.connect() as conn:
+        jobs = conn.execute(
+            text(
+                "SELECT batch_job_id, credentials_ref, status, provider_batch_id, request_count,"
+                " partitions FROM batch_jobs WHERE workflow = 'post_call'"
+            )
+        ).all()
+        requests = conn.execute(
+            text(
+                "SELECT batch_job_id, tenant_id, item_id, partition_date FROM batch_requests"
+                " WHERE workflow = 'post_call'"
+            )
+        ).all()
+        finished_calls = conn.execute(
+            text(
+                "SELECT call_id, tenant_id, (ended_at AT TIME ZONE 'UTC')::date FROM calls"
+                " WHERE ended_at IS NOT NULL"
+            )
+        ).all()
+
+    by_date: dict[dt.date, list] = {}
+    for job in jobs:
+        job_dates = {p["date"] for p in job.partitions}
+        assert len(job_dates) == 1, f"batch {job.batch_job_id} mixes dates: {job.partitions}"
+        by_date.setdefault(dt.date.fromisoformat(job_dates.pop()), []).append(job)
+    assert sorted(by_date) == dates, f"post_call batches for dates {sorted(by_date)}"
+
+    for day in dates:
+        summary = {
+            j.credentials_ref: sorted(p["tenant"] for p in j.partitions) for j in by_date[day]
+        }
+        expected = {"default": pooled, **{f"tenant:{t}": [t] for t in isolated}}
+        assert summary == expected, f"{day}: batches by credentials {summary}, expected {expected}"
+        for job in by_date[day]:
+            assert job.provider_batch_id and job.status in ("submitted", "ended", "ingested"), (
+                f"{day}: batch {job.batch_job_id} not submitted: {job.status}"
+            )
+            tenants = {p["tenant"] for p in job.partitions}
+            lines = [r for r in requests if r.batch_job_id == job.batch_job_id]
+            assert len(lines) == job.request_count, job
+            assert {r.tenant_id for r in lines} == tenants, f"{job.batch_job_id}: foreign lines"
+        sent = sorted(r.item_id for r in requests if r.partition_date == day)
+        due = sorted(c.call_id for c in finished_calls if c[2] == day)
+        assert sent == due, f"{day}: {len(sent)} calls sent, {len(due)} finished that day"
