@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import hypothesis
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
@@ -27,6 +28,10 @@ from batch_pipelines.emulator.config import EmulatorConfig
 from batch_pipelines.emulator.server import EmulatorServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Machines are small and shared: no per-example deadline (a slow example is not a failure).
+hypothesis.settings.register_profile("project", deadline=None)
+hypothesis.settings.load_profile("project")
 _SERVER_URL = os.environ.get(DATABASE_URL_ENV)
 _TEMPLATE_LOCK_KEY = 0x74706C  # "tpl"
 
