@@ -144,14 +144,21 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    server = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
     try:
-        return subprocess.call(command, env=env, cwd=Path(__file__).resolve().parent.parent)
-    except KeyboardInterrupt:
+        return server.wait()
+    except (KeyboardInterrupt, SystemExit):
         return 0
     finally:
-        for child in children:
-            child.terminate()
-            child.wait(timeout=10)
+        # dagster dev stops its webserver, daemon and code server on SIGTERM: give it the time;
+        # the emulator goes last, so runs still finishing can reach it.
+        for child in [server, *children]:
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    child.kill()
 
 
 def _free_port() -> int:

@@ -86,7 +86,8 @@ def cli(env: Mapping[str, str], *args: str, timeout: float = 120) -> str:
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 1.0) -> T:
-    """Call `probe` until it returns something truthy; fail naming `what` after `timeout` s."""
+    """Call `probe` until it returns something truthy; fail naming `what` after `timeout` s. An
+    AssertionError from `probe` fails at once; other errors (server not up yet) are retried."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while True:
@@ -94,7 +95,9 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
             value = probe()
             if value:
                 return value
-        except Exception as exc:  # the server may not be up yet
+        except AssertionError:
+            raise  # the probe saw something definitely wrong
+        except Exception as exc:  # the server may not be up yet, or still loading
             last_error = exc
         if time.monotonic() > deadline:
             raise AssertionError(
@@ -102,6 +105,10 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
                 + (f" (last error: {last_error!r})" if last_error else "")
             )
         time.sleep(every)
+
+
+class GraphQLError(Exception):
+    pass
 
 
 @dataclass
@@ -120,7 +127,7 @@ class DevServer:
         with urllib.request.urlopen(request, timeout=30) as response:
             payload = json.loads(response.read())
         if payload.get("errors"):
-            raise AssertionError(f"GraphQL errors: {payload['errors']}")
+            raise GraphQLError(f"GraphQL errors: {payload['errors']}")
         return payload["data"]
 
     def log_tail(self, chars: int = 4000) -> str:

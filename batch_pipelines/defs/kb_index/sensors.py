@@ -1,6 +1,10 @@
 import dagster as dg
 
-from batch_pipelines.defs.batching.partition_ranges import tenant_range_tags
+from batch_pipelines.defs.batching.partition_ranges import (
+    date_tenant_range_tags,
+    partitions_of_job,
+    tenant_range_tags,
+)
 from batch_pipelines.defs.kb_index.assets import kb_index, kb_index_job
 from batch_pipelines.defs.ledger.assets import cost_ledger
 from batch_pipelines.defs.resources import DatabaseResource
@@ -56,12 +60,23 @@ def kb_ledger_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | d
     )
     if not records.records:
         return dg.SkipReason("no new kb_index materializations")
-    partitions: set[str] = set()
+    partitions: list[dict[str, str]] = []
     for record in records.records:
         value = record.asset_materialization.metadata.get("ledger_partitions")
-        partitions.update(value.value if value is not None else [])
-    run_requests = [
-        dg.RunRequest(run_key=f"kb_ledger:{records.cursor}:{key}", partition_key=key)
-        for key in sorted(partitions)
-    ]
-    return dg.SensorResult(run_requests=run_requests, cursor=records.cursor)
+        for key in value.value if value is not None else []:
+            day, _, tenant = key.partition("|")
+            partitions.append({"date": day, "tenant": tenant})
+    if not partitions:
+        return dg.SensorResult(skip_reason="nothing billed", cursor=records.cursor)
+    # One run over the range, pooled like every other run (re-pricing is idempotent, so the
+    # partitions in between are harmless).
+    dates, tenants = partitions_of_job(partitions)
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"kb_ledger:{records.cursor}",
+                tags=date_tenant_range_tags(context.instance, dates, tenants),
+            )
+        ],
+        cursor=records.cursor,
+    )
