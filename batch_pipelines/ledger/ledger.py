@@ -247,20 +247,19 @@ _MAX_QUANTA_PER_TOKEN = 10**10
 
 
 def _prepare_work_tables(conn: Connection) -> None:
-    """Create the session's work tables once per connection; empty them (they empty themselves
-    at commit, but a caller may price several partitions in one transaction)."""
-    if not conn.info.get("bp_ledger_work_tables"):
-        exists = conn.execute(
-            text(
-                "SELECT to_regclass('pg_temp.bp_ledger_prices') IS NOT NULL"
-                " AND to_regprocedure('pg_temp.bp_ledger_quanta(numeric)') IS NOT NULL"
-            )
-        ).scalar_one()
-        if not exists:
-            for statement in _sql("ledger_temp_tables.sql").split(";\n"):
-                if statement.strip():
-                    conn.execute(text(statement))
-        conn.info["bp_ledger_work_tables"] = True
+    """Create the session's work tables if this connection lacks them; empty them (they empty
+    themselves at commit, but a caller may price several partitions in one transaction). Checked
+    every time, not remembered: a rolled-back transaction takes tables it created with it."""
+    exists = conn.execute(
+        text(
+            "SELECT to_regclass('pg_temp.bp_ledger_prices') IS NOT NULL"
+            " AND to_regprocedure('pg_temp.bp_ledger_quanta(numeric)') IS NOT NULL"
+        )
+    ).scalar_one()
+    if not exists:
+        for statement in _sql("ledger_temp_tables.sql").split(";\n"):
+            if statement.strip():
+                conn.execute(text(statement))
     conn.execute(text("; ".join(f"DELETE FROM pg_temp.{table}" for table in _WORK_TABLES)))
 
 
