@@ -33,7 +33,7 @@ dev: $(STAMP)
 	$(BIN)/batch-pipelines dev
 
 bench: $(STAMP)
-	@echo "make bench: not yet (issue 10)"
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) .batch_pipelines .pytest_cache

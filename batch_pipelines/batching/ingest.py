@@ -19,15 +19,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 
-from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+import orjson
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from batch_pipelines.batching import custom_ids, manifest
 from batch_pipelines.batching.planning import Checkpoint, spool_dir
 from batch_pipelines.batching.submission import provider_for_job
 from batch_pipelines.batching.workflow import InvalidAnswer, ManifestRow, Rendered, Workflow
-from batch_pipelines.db.tables import batch_jobs, batch_requests, llm_usage
+from batch_pipelines.db.tables import batch_jobs, batch_requests
 from batch_pipelines.ledger.usage import TokenUsage
 from batch_pipelines.providers.base import BatchProvider, ResultLine
 from batch_pipelines.providers.registry import ProviderRegistry
@@ -137,9 +137,23 @@ def ingest_job(
 
 
 def _load_job_state(conn: Connection, job, provider_batch_id: str, now: dt.datetime) -> _Job:
+    c = batch_requests.c
     rows = list(
         conn.execute(
-            select(batch_requests).where(batch_requests.c.batch_job_id == job.batch_job_id)
+            # What a manifest row and the line's status need, not the whole row.
+            select(
+                c.custom_id,
+                c.batch_job_id,
+                c.tenant_id,
+                c.vertical,
+                c.agent_id,
+                c.workflow,
+                c.item_id,
+                c.partition_date,
+                c.attempt,
+                c.notes,
+                c.status,
+            ).where(c.batch_job_id == job.batch_job_id)
         )
     )
     return _Job(
@@ -211,6 +225,8 @@ def _apply_lines(
     one statement, its answers stored together where the workflow has `store_many` (one line at
     a time otherwise, or when the batch write fails), its statuses in one update."""
     late: list[ManifestRow] = []
+    late_failed: list[tuple[str, str]] = []
+    failures: list[tuple[ManifestRow, str]] = []
     answered: list[tuple[ManifestRow, ResultLine]] = []
     for line in lines:
         result.lines += 1
@@ -224,24 +240,25 @@ def _apply_lines(
         result.failed_lines += 1
         reason = f"{line.outcome}: {line.error or 'no detail'}"
         if deadline_missed:
-            manifest.set_request_status(conn, [request.custom_id], "failed", error=reason)
+            late_failed.append((request.custom_id, reason))
             late.append(request)
         else:
-            _fail(conn, workflow, request, reason, result)
-    if not answered:
-        return late
-    # Billed whether or not the answer is usable: usage first, then the answers.
-    _insert_usage_rows(conn, state, answered, result)
-    succeeded: list[str] = []
-    outcomes = _store_answers(conn, workflow, state, answered)
-    for (request, _line), error in zip(answered, outcomes, strict=True):
-        if error is None:
-            succeeded.append(request.custom_id)
-            continue
-        result.invalid_answers += 1
-        _fail(conn, workflow, request, f"invalid answer: {error}", result)
-    manifest.set_request_status(conn, succeeded, "succeeded")
-    result.succeeded += len(succeeded)
+            failures.append((request, reason))
+    if answered:
+        # Billed whether or not the answer is usable: usage first, then the answers.
+        _insert_usage_rows(conn, state, answered, result)
+        succeeded: list[str] = []
+        outcomes = _store_answers(conn, workflow, state, answered)
+        for (request, _line), error in zip(answered, outcomes, strict=True):
+            if error is None:
+                succeeded.append(request.custom_id)
+                continue
+            result.invalid_answers += 1
+            failures.append((request, f"invalid answer: {error}"))
+        manifest.set_request_status(conn, succeeded, "succeeded")
+        result.succeeded += len(succeeded)
+    manifest.set_request_statuses(conn, "failed", late_failed)
+    _fail_many(conn, workflow, failures, result)
     return late
 
 
@@ -291,14 +308,18 @@ def _store_answers(
     return outcomes
 
 
-def _fail(
-    conn: Connection, workflow: Workflow, request: ManifestRow, reason: str, result: IngestResult
+def _fail_many(
+    conn: Connection,
+    workflow: Workflow,
+    failures: Sequence[tuple[ManifestRow, str]],
+    result: IngestResult,
 ) -> None:
-    outcome = manifest.fail_request(conn, request, reason, workflow.max_attempts, request.vertical)
-    if outcome == "retry":
-        result.retried += 1
-    else:
-        result.dead_lettered += 1
+    """`_fail` for many lines in a few statements."""
+    for outcome in manifest.fail_requests(conn, failures, workflow.max_attempts):
+        if outcome == "retry":
+            result.retried += 1
+        else:
+            result.dead_lettered += 1
 
 
 def _insert_usage_rows(
@@ -311,34 +332,30 @@ def _insert_usage_rows(
     ingested before) is left as it is and not counted again."""
     rows = [
         {
-            "provider": state.provider,
-            "provider_batch_id": state.provider_batch_id,
             "custom_id": request.custom_id,
-            "batch_job_id": state.batch_job_id,
             "tenant_id": request.tenant_id,
             "vertical": request.vertical,
             "agent_id": request.agent_id,
             "workflow": request.workflow,
             "model": line.model or state.model,
-            "mode": state.mode,
             "input_tokens": line.usage.input_tokens,
             "cached_input_tokens": line.usage.cached_input_tokens,
             "cache_write_tokens": line.usage.cache_write_tokens,
             "cache_write_1h_tokens": line.usage.cache_write_1h_tokens,
             "output_tokens": line.usage.output_tokens,
             "ledger_date": request.partition_date,
-            "occurred_at": state.occurred_at,
         }
         for request, line in answered
     ]
-    inserted = set(
-        conn.execute(
-            pg_insert(llm_usage)
-            .on_conflict_do_nothing(index_elements=["provider", "provider_batch_id", "custom_id"])
-            .returning(llm_usage.c.custom_id),
-            rows,
-        ).scalars()
-    )
+    params = {
+        "provider": state.provider,
+        "provider_batch_id": state.provider_batch_id,
+        "batch_job_id": state.batch_job_id,
+        "mode": state.mode,
+        "occurred_at": state.occurred_at,
+        "rows": orjson.dumps(rows).decode(),
+    }
+    inserted = set(conn.execute(_INSERT_USAGE, params).scalars())
     if not inserted:
         return
     totals = dict.fromkeys(_USAGE_FIELDS, 0)
@@ -351,26 +368,42 @@ def _insert_usage_rows(
 
 
 _USAGE_FIELDS = tuple(f.name for f in dataclass_fields(TokenUsage))
+# Many rows in one statement of constant text: the rows travel as one JSON document.
+_INSERT_USAGE = text(
+    """
+    INSERT INTO llm_usage (
+        provider, provider_batch_id, custom_id, batch_job_id, tenant_id, vertical, agent_id,
+        workflow, model, mode, input_tokens, cached_input_tokens, cache_write_tokens,
+        cache_write_1h_tokens, output_tokens, ledger_date, occurred_at)
+    SELECT
+        :provider, :provider_batch_id, u.custom_id, :batch_job_id, u.tenant_id, u.vertical,
+        u.agent_id, u.workflow, u.model, :mode, u.input_tokens, u.cached_input_tokens,
+        u.cache_write_tokens, u.cache_write_1h_tokens, u.output_tokens, u.ledger_date,
+        CAST(:occurred_at AS timestamptz)
+    FROM json_to_recordset(CAST(:rows AS json)) AS u (
+        custom_id text, tenant_id text, vertical text, agent_id text, workflow text, model text,
+        input_tokens bigint, cached_input_tokens bigint, cache_write_tokens bigint,
+        cache_write_1h_tokens bigint, output_tokens bigint, ledger_date date)
+    ON CONFLICT (provider, provider_batch_id, custom_id) DO NOTHING
+    RETURNING custom_id
+    """
+)
 
 
 def _fail_missing(
     conn: Connection, workflow: Workflow, state: _Job, result: IngestResult, deadline_missed: bool
 ) -> list[ManifestRow]:
     """Requests the provider returned nothing for: retried like failed lines."""
-    late = []
-    for custom_id, status in state.statuses.items():
-        if status != "submitted":
-            continue
-        request = state.requests[custom_id]
-        result.missing += 1
+    reason = "missing: the provider returned no result for this request"
+    missing = [custom_id for custom_id, status in state.statuses.items() if status == "submitted"]
+    for custom_id in missing:
         state.statuses[custom_id] = "done"
-        reason = "missing: the provider returned no result for this request"
-        if deadline_missed:
-            manifest.set_request_status(conn, [custom_id], "failed", error=reason)
-            late.append(request)
-        else:
-            _fail(conn, workflow, request, reason, result)
-    return late
+    result.missing += len(missing)
+    if deadline_missed:
+        manifest.set_request_status(conn, missing, "failed", error=reason)
+        return [state.requests[custom_id] for custom_id in missing]
+    _fail_many(conn, workflow, [(state.requests[c], reason) for c in missing], result)
+    return []
 
 
 def _send_sync(

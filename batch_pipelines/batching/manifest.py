@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, select, text, update
+import orjson
+from sqlalchemy import Connection, Engine, Row, Text, any_, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from batch_pipelines.batching import custom_ids
 from batch_pipelines.batching.workflow import ManifestRow, TenantContext, Workflow, WorkItem
@@ -71,6 +73,12 @@ def load_tenants(
     }
 
 
+def any_of(values: Iterable[str]) -> Any:
+    """`column == any_of(values)`: one array parameter (`= ANY(:values)`), so a statement over
+    thousands of ids stays short and is parsed and planned as quickly as one over a few."""
+    return any_(bindparam(None, list(values), type_=ARRAY(Text)))
+
+
 def items_with_requests(conn: Connection, workflow: str, item_ids: Sequence[str]) -> set[str]:
     """Items that already have a live or finished request (so must not get a new one)."""
     if not item_ids:
@@ -78,7 +86,7 @@ def items_with_requests(conn: Connection, workflow: str, item_ids: Sequence[str]
     rows = conn.execute(
         select(batch_requests.c.item_id).where(
             batch_requests.c.workflow == workflow,
-            batch_requests.c.item_id.in_(list(item_ids)),
+            batch_requests.c.item_id == any_of(item_ids),
             batch_requests.c.status.in_(LIVE_REQUEST_STATUSES + DONE_STATUSES),
         )
     )
@@ -146,7 +154,7 @@ def insert_pending(
         for r in new
     ]
     if rows:
-        conn.execute(batch_requests.insert(), rows)
+        conn.execute(_INSERT_PENDING, {"rows": orjson.dumps(rows).decode()})
     return [
         ManifestRow(
             custom_id=r["custom_id"],
@@ -164,6 +172,20 @@ def insert_pending(
     ]
 
 
+# Many new manifest rows in one statement of constant text: the rows travel as one JSON document.
+_INSERT_PENDING = text(
+    """
+    INSERT INTO batch_requests (custom_id, tenant_id, vertical, agent_id, workflow, item_id,
+                                partition_date, attempt, status)
+    SELECT custom_id, tenant_id, vertical, agent_id, workflow, item_id, partition_date, attempt,
+           status
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (
+        custom_id text, tenant_id text, vertical text, agent_id text, workflow text, item_id text,
+        partition_date date, attempt integer, status text)
+    """
+)
+
+
 def set_request_status(
     conn: Connection,
     custom_ids_: Sequence[str],
@@ -176,7 +198,7 @@ def set_request_status(
         return
     conn.execute(
         update(batch_requests)
-        .where(batch_requests.c.custom_id.in_(list(custom_ids_)))
+        .where(batch_requests.c.custom_id == any_of(custom_ids_))
         .values(status=status, error=error, updated_at=func.now(), **values)
     )
 
@@ -212,6 +234,81 @@ def fail_request(
         )
     )
     return "retry"
+
+
+def set_request_statuses(
+    conn: Connection, status: str, errors: Sequence[tuple[str, str | None]]
+) -> None:
+    """`set_request_status` for many requests, each with its own error text, in one statement."""
+    if not errors:
+        return
+    conn.execute(
+        _SET_STATUSES,
+        {
+            "status": status,
+            "rows": orjson.dumps([{"custom_id": c, "error": e} for c, e in errors]).decode(),
+        },
+    )
+
+
+def fail_requests(
+    conn: Connection, failures: Sequence[tuple[ManifestRow, str]], max_attempts: int
+) -> list[str]:
+    """`fail_request` for many failed lines at once (each request's own vertical, as ingest passes
+    it), in three statements whatever their number; returns each one's outcome, in order."""
+    outcomes = ["dead_letter" if r.attempt >= max_attempts else "retry" for r, _ in failures]
+    dead = [
+        (r.custom_id, f"gave up after {r.attempt} attempts: {reason}")
+        for (r, reason), outcome in zip(failures, outcomes, strict=True)
+        if outcome == "dead_letter"
+    ]
+    retry = [
+        (r, reason)
+        for (r, reason), outcome in zip(failures, outcomes, strict=True)
+        if outcome == "retry"
+    ]
+    set_request_statuses(conn, "dead_letter", dead)
+    set_request_statuses(conn, "failed", [(r.custom_id, reason) for r, reason in retry])
+    if retry:
+        rows = [
+            {
+                "custom_id": custom_ids.new_custom_id(
+                    r.tenant_id, r.workflow, r.item_id, r.attempt + 1
+                ),
+                "tenant_id": r.tenant_id,
+                "vertical": r.vertical,
+                "agent_id": r.agent_id,
+                "workflow": r.workflow,
+                "item_id": r.item_id,
+                "partition_date": r.partition_date,
+                "attempt": r.attempt + 1,
+                "status": "pending",
+                "error": f"retry of attempt {r.attempt}: {reason}",
+            }
+            for r, reason in retry
+        ]
+        conn.execute(_INSERT_RETRIES, {"rows": orjson.dumps(rows).decode()})
+    return outcomes
+
+
+_SET_STATUSES = text(
+    """
+    UPDATE batch_requests AS b SET status = :status, error = r.error, updated_at = now()
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (custom_id text, error text)
+    WHERE b.custom_id = r.custom_id
+    """
+)
+_INSERT_RETRIES = text(
+    """
+    INSERT INTO batch_requests (custom_id, tenant_id, vertical, agent_id, workflow, item_id,
+                                partition_date, attempt, status, error)
+    SELECT custom_id, tenant_id, vertical, agent_id, workflow, item_id, partition_date, attempt,
+           status, error
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (
+        custom_id text, tenant_id text, vertical text, agent_id text, workflow text, item_id text,
+        partition_date date, attempt integer, status text, error text)
+    """
+)
 
 
 def job_row(conn: Connection, batch_job_id: str, *, for_update: bool = False) -> Row | None:

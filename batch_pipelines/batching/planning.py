@@ -10,6 +10,7 @@ Rendering streams through a temporary file: only ids, sizes and prefix keys stay
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import tempfile
 from collections import defaultdict
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, select, text
 
 from batch_pipelines.batching import manifest
 from batch_pipelines.batching.manifest import NewRequest
@@ -183,6 +184,11 @@ def _render_to(
     skipped: list[tuple[str, str]] = []
     rejected: list[tuple[str, str]] = []
     unconfigured: list[tuple[str, str]] = []
+    # Per run, not per line: the adapter (or the configuration error) of each credentials, and
+    # the estimate of each (prompt, output) token count (many requests share one).
+    adapters: dict[str, BatchProvider | ProviderConfigError] = {}
+    estimates: dict[tuple[int, int], Decimal] = {}
+    mode = "self_hosted" if workflow.provider == "self_hosted" else "batch"
     for start in range(0, len(candidates), RENDER_CHUNK):
         chunk = candidates[start : start + RENDER_CHUNK]
         outcomes = workflow.render(conn, [manifest.work_item(r) for r in chunk], tenants)
@@ -204,11 +210,16 @@ def _render_to(
             credentials_ref = (
                 tenant_credentials_ref(tenant.tenant_id) if tenant.isolated else "default"
             )
-            try:
-                provider = providers.get(workflow.provider, credentials_ref, tenant.policy)
-            except ProviderConfigError as exc:
+            provider = adapters.get(credentials_ref)
+            if provider is None:
+                try:
+                    provider = providers.get(workflow.provider, credentials_ref, tenant.policy)
+                except ProviderConfigError as exc:
+                    provider = exc
+                adapters[credentials_ref] = provider
+            if isinstance(provider, ProviderConfigError):
                 # One tenant's missing key must not stop the others: its items wait, held.
-                unconfigured.append((request.custom_id, f"held: {exc}"))
+                unconfigured.append((request.custom_id, f"held: {provider}"))
                 continue
             encoded = provider.encode_line(
                 request.custom_id, workflow.model, workflow.endpoint, outcome.prompt
@@ -218,7 +229,12 @@ def _render_to(
                     (request.custom_id, f"request of {len(encoded)} bytes exceeds the batch limit")
                 )
                 continue
-            prompt_tokens, output_tokens = _estimate_tokens(outcome.prompt)
+            tokens = _estimate_tokens(outcome.prompt)
+            estimated_cost = estimates.get(tokens)
+            if estimated_cost is None:
+                estimated_cost = estimates[tokens] = estimate_cost_micro_usd(
+                    workflow.provider, workflow.model, mode, *tokens, now
+                )
             offset = scratch.tell()
             scratch.write(encoded)
             lines.append(
@@ -232,27 +248,29 @@ def _render_to(
                     prefix=prefix_key(outcome.prompt),
                     credentials_ref=credentials_ref,
                     max_shard_lines=shard_hints.get(request.custom_id),
-                    estimated_cost=estimate_cost_micro_usd(
-                        workflow.provider,
-                        workflow.model,
-                        "self_hosted" if workflow.provider == "self_hosted" else "batch",
-                        prompt_tokens,
-                        output_tokens,
-                        now,
-                    ),
+                    estimated_cost=estimated_cost,
                     notes=dict(outcome.notes),
                 )
             )
-    for custom_id, reason in skipped:
-        manifest.set_request_status(conn, [custom_id], "skipped", error=reason)
-    for custom_id, reason in rejected:
-        manifest.set_request_status(conn, [custom_id], "dead_letter", error=reason)
-    for custom_id, reason in unconfigured:
-        manifest.set_request_status(conn, [custom_id], "held", error=reason)
+    for status, outcomes in (
+        ("skipped", skipped),
+        ("dead_letter", rejected),
+        ("held", unconfigured),
+    ):
+        _set_statuses(conn, status, outcomes)
     result.held += len(unconfigured)
     result.skipped += len(skipped)
     result.rejected += len(rejected)
     return lines
+
+
+def _set_statuses(conn, status: str, outcomes: Sequence[tuple[str, str]]) -> None:
+    """`status` with each request's own reason: one statement per distinct reason."""
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for custom_id, reason in outcomes:
+        by_reason[reason].append(custom_id)
+    for reason, custom_ids in by_reason.items():
+        manifest.set_request_status(conn, custom_ids, status, error=reason)
 
 
 def _hold_over_budget(
@@ -276,13 +294,18 @@ def _hold_over_budget(
             keep.append(line)
         else:
             held.append(line)
-    for line in held:
-        manifest.set_request_status(
-            conn,
-            [line.request.custom_id],
-            "held",
-            error="held: the tenant's monthly budget would be exceeded",
-            estimated_cost_micro_usd=line.estimated_cost,
+    if held:
+        conn.execute(
+            _HOLD,
+            {
+                "error": "held: the tenant's monthly budget would be exceeded",
+                "rows": json.dumps(
+                    [
+                        {"custom_id": ln.request.custom_id, "cost": str(ln.estimated_cost)}
+                        for ln in held
+                    ]
+                ),
+            },
         )
     result.held += len(held)
     return keep
@@ -331,31 +354,48 @@ def _write_jobs(
                 )
             )
             conn.execute(
-                batch_requests.update()
-                .where(batch_requests.c.custom_id == bindparam("b_custom_id"))
-                .values(
-                    status="planned",
-                    batch_job_id=batch_job_id,
-                    notes=bindparam("b_notes"),
-                    estimated_cost_micro_usd=bindparam("b_cost"),
-                    error=None,
-                    not_before=None,
-                    max_shard_lines=None,
-                ),
-                [
-                    {
-                        "b_custom_id": ln.request.custom_id,
-                        "b_notes": ln.notes,
-                        "b_cost": ln.estimated_cost,
-                    }
-                    for ln in shard_lines
-                ],
+                _MARK_PLANNED,
+                {
+                    "batch_job_id": batch_job_id,
+                    # The notes serialised as a JSONB parameter would be (json.dumps).
+                    "rows": json.dumps(
+                        [
+                            {
+                                "custom_id": ln.request.custom_id,
+                                "notes": ln.notes,
+                                "cost": str(ln.estimated_cost),
+                            }
+                            for ln in shard_lines
+                        ]
+                    ),
+                },
             )
             _spool(scratch, batch_job_id, shard_lines)
             result.batch_job_ids.append(batch_job_id)
             result.planned += len(shard_lines)
             for ln in shard_lines:
                 result.requests_by_tenant[ln.request.tenant_id] += 1
+
+
+# Set-based updates of many manifest rows, each with its own values: the rows travel as one JSON
+# document, so a shard of 45,000 requests is one statement, not 45,000.
+_MARK_PLANNED = text(
+    """
+    UPDATE batch_requests AS b
+    SET status = 'planned', batch_job_id = :batch_job_id, notes = r.notes,
+        estimated_cost_micro_usd = r.cost, error = NULL, not_before = NULL, max_shard_lines = NULL
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (custom_id text, notes jsonb, cost numeric)
+    WHERE b.custom_id = r.custom_id
+    """
+)
+_HOLD = text(
+    """
+    UPDATE batch_requests AS b
+    SET status = 'held', error = :error, updated_at = now(), estimated_cost_micro_usd = r.cost
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (custom_id text, cost numeric)
+    WHERE b.custom_id = r.custom_id
+    """
+)
 
 
 def _spool(scratch, batch_job_id: str, lines: Iterable[_Line]) -> None:

@@ -9,14 +9,18 @@ synchronously). Jobs left in `submitting` by a crash are reconciled here too.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, or_, select, text
 
 from batch_pipelines.batching import manifest
-from batch_pipelines.batching.submission import provider_for_job, reconcile_job
+from batch_pipelines.batching.submission import reconcile_job
 from batch_pipelines.db.tables import batch_jobs, batch_requests
-from batch_pipelines.providers.base import BatchStatus, ProviderError
+from batch_pipelines.providers.base import BatchProvider, BatchStatus, ProviderError
 from batch_pipelines.providers.registry import ProviderRegistry
 
 # A job still `submitting` this long after its attempt, with no live submitter, is reconciled.
@@ -53,7 +57,11 @@ def poll(
     max_calls: int = 100,
     now: dt.datetime | None = None,
 ) -> PollResult:
-    """One bounded round: at most `max_calls` jobs, least recently polled first."""
+    """One bounded round: at most `max_calls` jobs, least recently polled first.
+
+    One database connection serves the whole round; the provider calls run a few at a time
+    (`POLL_CONCURRENCY`); progress that changes no job's status is written in one statement, and
+    each terminal transition (ended, failed) in a transaction of its own, as before."""
     now = now or manifest.utcnow()
     result = PollResult()
     with engine.connect() as conn:
@@ -72,53 +80,111 @@ def poll(
                 .limit(max_calls)
             )
         )
-    for job in jobs:
-        if job.status == "submitting":
-            try:
-                outcome = reconcile_job(engine, providers, job.batch_job_id)
-            except ProviderError as exc:
-                # An unreachable provider must not stop the tick for every other job.
-                result.errors[job.batch_job_id] = f"reconciliation deferred: {exc}"
-                continue
-            result.reconciled[job.batch_job_id] = outcome
-            continue
-        try:
-            with engine.connect() as conn:
-                provider = provider_for_job(conn, providers, job)
-            status = provider.retrieve(job.provider_batch_id)
-            if (
-                status.state == "in_progress"
-                and job.deadline_at is not None
-                and now > job.deadline_at
-            ):
-                status = provider.cancel(job.provider_batch_id)
-                result.cancelled_for_deadline.append(job.batch_job_id)
-        except ProviderError as exc:
-            result.errors[job.batch_job_id] = str(exc)
-            with engine.begin() as conn:
-                manifest.update_job(conn, job.batch_job_id, last_polled_at=now, error=str(exc))
-            continue
-        new_status = _record(engine, job, status, now)
-        if new_status == "ended":
-            result.ended.append(job.batch_job_id)
-        elif new_status == "failed":
-            result.failed[job.batch_job_id] = status.failure or "failed"
-        result.polled.append(
-            JobProgress(
-                batch_job_id=job.batch_job_id,
-                workflow=job.workflow,
-                provider=job.provider,
-                model=job.model,
-                provider_status=status.provider_status,
-                request_counts=dict(status.request_counts),
-                partitions=list(job.partitions),
-                status=new_status,
-            )
+        policies = manifest.tenant_policies(
+            conn,
+            {
+                job.credentials_ref.removeprefix("tenant:")
+                for job in jobs
+                if job.status == "submitted" and job.credentials_ref != "default"
+            },
         )
+        conn.commit()
+        todo: list[tuple[Any, BatchProvider]] = []
+        stop: BaseException | None = None
+        for job in jobs:
+            if job.status == "submitting":
+                try:
+                    outcome = reconcile_job(engine, providers, job.batch_job_id)
+                except ProviderError as exc:
+                    # An unreachable provider must not stop the tick for every other job.
+                    result.errors[job.batch_job_id] = f"reconciliation deferred: {exc}"
+                    continue
+                result.reconciled[job.batch_job_id] = outcome
+                continue
+            try:
+                todo.append((job, _adapter(providers, job, policies)))
+            except Exception as exc:  # a configuration error: the jobs before it are polled
+                stop = exc
+                break
+        _poll_jobs(conn, todo, now, result)
+    if stop is not None:
+        raise stop
     return result
 
 
-def _record(engine: Engine, job, status: BatchStatus, now: dt.datetime) -> str:
+# Provider calls of one tick in flight at once (each is a short GET; the database work is not
+# parallel).
+POLL_CONCURRENCY = 8
+
+
+def _adapter(providers: ProviderRegistry, job, policies: Mapping[str, Mapping]) -> BatchProvider:
+    """`submission.provider_for_job`, with the tenants' policies read once per tick."""
+    policy = None
+    if job.credentials_ref != "default":
+        policy = policies.get(job.credentials_ref.removeprefix("tenant:"))
+    return providers.get(job.provider, job.credentials_ref, policy)
+
+
+def _fetch(job, provider: BatchProvider, now: dt.datetime):
+    """The provider's view of the job (cancelled if it missed its deadline): (status, cancelled,
+    error). Only provider calls: safe to run in a worker thread."""
+    try:
+        status = provider.retrieve(job.provider_batch_id)
+        if status.state == "in_progress" and job.deadline_at is not None and now > job.deadline_at:
+            return provider.cancel(job.provider_batch_id), True, None
+        return status, False, None
+    except ProviderError as exc:
+        return None, False, exc
+
+
+def _poll_jobs(conn, todo: list[tuple[Any, BatchProvider]], now: dt.datetime, result) -> None:
+    if not todo:
+        return
+    with ThreadPoolExecutor(max_workers=min(POLL_CONCURRENCY, len(todo))) as pool:
+        futures = [pool.submit(_fetch, job, provider, now) for job, provider in todo]
+        progress: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        try:
+            for (job, _provider), future in zip(todo, futures, strict=True):
+                status, cancelled, error = future.result()
+                if cancelled:
+                    result.cancelled_for_deadline.append(job.batch_job_id)
+                if error is not None:
+                    result.errors[job.batch_job_id] = str(error)
+                    errors.append({"batch_job_id": job.batch_job_id, "error": str(error)})
+                    continue
+                if status.state in ("ended", "failed"):
+                    with conn.begin():
+                        new_status = _record(conn, job, status, now)
+                else:
+                    progress.append(_progress_row(job, status))
+                    new_status = "submitted"
+                if new_status == "ended":
+                    result.ended.append(job.batch_job_id)
+                elif new_status == "failed":
+                    result.failed[job.batch_job_id] = status.failure or "failed"
+                result.polled.append(
+                    JobProgress(
+                        batch_job_id=job.batch_job_id,
+                        workflow=job.workflow,
+                        provider=job.provider,
+                        model=job.model,
+                        provider_status=status.provider_status,
+                        request_counts=dict(status.request_counts),
+                        partitions=list(job.partitions),
+                        status=new_status,
+                    )
+                )
+        finally:
+            # What was learnt is written even if a later job's call blew up.
+            with conn.begin():
+                if progress:
+                    conn.execute(_PROGRESS, {"now": now, "rows": json.dumps(progress)})
+                if errors:
+                    conn.execute(_ERRORS, {"now": now, "rows": json.dumps(errors)})
+
+
+def _values(status: BatchStatus, now: dt.datetime) -> dict[str, Any]:
     values = {
         "provider_status": status.provider_status,
         "request_counts": dict(status.request_counts),
@@ -130,32 +196,76 @@ def _record(engine: Engine, job, status: BatchStatus, now: dt.datetime) -> str:
         values["error_file_id"] = status.error_file_id
     if status.usage:
         values["provider_usage"] = dict(status.usage)
-    with engine.begin() as conn:
-        if status.state == "ended":
-            # Only the poller that moves it from `submitted` marks it; a second one changes nothing.
-            moved = conn.execute(
-                batch_jobs.update()
-                .where(
-                    batch_jobs.c.batch_job_id == job.batch_job_id,
-                    batch_jobs.c.status == "submitted",
-                )
-                .values(status="ended", finished_at=now, **values)
-            ).rowcount
-            return "ended" if moved else "submitted"
-        if status.state == "failed":
-            moved = conn.execute(
-                batch_jobs.update()
-                .where(
-                    batch_jobs.c.batch_job_id == job.batch_job_id,
-                    batch_jobs.c.status == "submitted",
-                )
-                .values(status="failed", finished_at=now, **{**values, "error": status.failure})
-            ).rowcount
-            if moved:
-                _replan_failed_batch(conn, job, status.failure or "failed", now)
-            return "failed"
-        manifest.update_job(conn, job.batch_job_id, **values)
-        return "submitted"
+    return values
+
+
+def _progress_row(job, status: BatchStatus) -> dict[str, Any]:
+    """A job still running: what `_PROGRESS` writes (the same values `_record` would)."""
+    return {
+        "batch_job_id": job.batch_job_id,
+        "provider_status": status.provider_status,
+        "request_counts": dict(status.request_counts),
+        "set_files": bool(status.output_file_id or status.error_file_id),
+        "output_file_id": status.output_file_id,
+        "error_file_id": status.error_file_id,
+        "set_usage": bool(status.usage),
+        "provider_usage": dict(status.usage) if status.usage else None,
+    }
+
+
+_PROGRESS = text(
+    """
+    UPDATE batch_jobs AS j SET
+        provider_status = r.provider_status,
+        request_counts = r.request_counts,
+        last_polled_at = :now,
+        error = NULL,
+        output_file_id = CASE WHEN r.set_files THEN r.output_file_id ELSE j.output_file_id END,
+        error_file_id = CASE WHEN r.set_files THEN r.error_file_id ELSE j.error_file_id END,
+        provider_usage = CASE WHEN r.set_usage THEN r.provider_usage ELSE j.provider_usage END
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (
+        batch_job_id text, provider_status text, request_counts jsonb, set_files boolean,
+        output_file_id text, error_file_id text, set_usage boolean, provider_usage jsonb)
+    WHERE j.batch_job_id = r.batch_job_id
+    """
+)
+_ERRORS = text(
+    """
+    UPDATE batch_jobs AS j SET last_polled_at = :now, error = r.error
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (batch_job_id text, error text)
+    WHERE j.batch_job_id = r.batch_job_id
+    """
+)
+
+
+def _record(conn, job, status: BatchStatus, now: dt.datetime) -> str:
+    """Record a poll's answer in the caller's transaction; returns the job's status."""
+    values = _values(status, now)
+    if status.state == "ended":
+        # Only the poller that moves it from `submitted` marks it; a second one changes nothing.
+        moved = conn.execute(
+            batch_jobs.update()
+            .where(
+                batch_jobs.c.batch_job_id == job.batch_job_id,
+                batch_jobs.c.status == "submitted",
+            )
+            .values(status="ended", finished_at=now, **values)
+        ).rowcount
+        return "ended" if moved else "submitted"
+    if status.state == "failed":
+        moved = conn.execute(
+            batch_jobs.update()
+            .where(
+                batch_jobs.c.batch_job_id == job.batch_job_id,
+                batch_jobs.c.status == "submitted",
+            )
+            .values(status="failed", finished_at=now, **{**values, "error": status.failure})
+        ).rowcount
+        if moved:
+            _replan_failed_batch(conn, job, status.failure or "failed", now)
+        return "failed"
+    manifest.update_job(conn, job.batch_job_id, **values)
+    return "submitted"
 
 
 def _replan_failed_batch(conn, job, cause: str, now: dt.datetime) -> None:

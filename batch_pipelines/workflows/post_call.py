@@ -31,13 +31,15 @@ never from the answer, and must own the call. Storing is an upsert on `call_id`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+import orjson
+from sqlalchemy import Connection, and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from batch_pipelines.batching.workflow import (
@@ -565,6 +567,46 @@ class PostCallAnalytics:
         self, conn: Connection, request: ManifestRow, answer: ModelAnswer, batch_model: str
     ) -> None:
         """Validate `answer` and upsert the call's `call_analytics` row (tenant from the manifest)."""
+        values = self._validated(request, answer)
+        owner = conn.execute(
+            select(calls.c.tenant_id).where(calls.c.call_id == request.item_id)
+        ).scalar_one_or_none()
+        if owner != request.tenant_id:
+            raise _not_owned(request, owner)
+        conn.execute(_upsert_statement(), self._row(request, values, batch_model))
+
+    def store_many(
+        self, conn: Connection, items: Sequence[tuple[ManifestRow, ModelAnswer, str]]
+    ) -> list[Exception | None]:
+        """`store` for many answers at once (the engine's fast path): per item, None when stored,
+        or the exception `store` would have raised for it (nothing of that item is written). The
+        owners are read in one query and the rows upserted in one statement."""
+        outcomes: list[Exception | None] = [None] * len(items)
+        checked: dict[int, dict[str, Any]] = {}
+        for n, (request, answer, _model) in enumerate(items):
+            try:
+                checked[n] = self._validated(request, answer)
+            except (InvalidAnswer, ValueError, KeyError, TypeError) as exc:
+                outcomes[n] = exc
+        ids = list(dict.fromkeys(items[n][0].item_id for n in checked))
+        owners = dict(conn.execute(_OWNERS, {"ids": ids}).all()) if ids else {}
+        rows = []
+        for n, values in checked.items():
+            request, _answer, model = items[n]
+            owner = owners.get(request.item_id)
+            if owner != request.tenant_id:
+                outcomes[n] = _not_owned(request, owner)
+                continue
+            rows.append(self._row(request, values, model))
+        if len({row["call_id"] for row in rows}) == len(rows):
+            if rows:
+                conn.execute(_UPSERT_MANY, {"rows": _rows_json(rows)})
+        else:  # the same call twice: upserted in order, the last answer wins, as with `store`
+            for row in rows:
+                conn.execute(_upsert_statement(), row)
+        return outcomes
+
+    def _validated(self, request: ManifestRow, answer: ModelAnswer) -> dict[str, Any]:
         if request.workflow != self.name:
             raise ValueError(f"{self.name} cannot store a {request.workflow!r} request")
         if answer.json is None:
@@ -574,20 +616,11 @@ class PostCallAnalytics:
                 f"{WORKFLOW} answer: not JSON for schema {SCHEMA_NAME} (finish_reason="
                 f"{answer.finish_reason!r}, {length} characters of text)"
             )
-        values = validate_answer(answer.json)
-        owner = conn.execute(
-            select(calls.c.tenant_id).where(calls.c.call_id == request.item_id)
-        ).scalar_one_or_none()
-        if owner != request.tenant_id:
-            raise InvalidAnswer(
-                f"{WORKFLOW} result for call {request.item_id!r}: the call "
-                + (
-                    "does not exist"
-                    if owner is None
-                    else f"does not belong to {request.tenant_id!r}"
-                )
-            )
-        row = {
+        return validate_answer(answer.json)
+
+    @staticmethod
+    def _row(request: ManifestRow, values: Mapping[str, Any], batch_model: str) -> dict[str, Any]:
+        return {
             "call_id": request.item_id,
             "tenant_id": request.tenant_id,
             **values,
@@ -597,10 +630,64 @@ class PostCallAnalytics:
             "batch_job_id": request.batch_job_id,
             "custom_id": request.custom_id,
         }
-        statement = pg_insert(call_analytics).values(row)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[call_analytics.c.call_id],
-                set_={key: statement.excluded[key] for key in row if key != "call_id"},
-            )
-        )
+
+
+def _not_owned(request: ManifestRow, owner: str | None) -> InvalidAnswer:
+    return InvalidAnswer(
+        f"{WORKFLOW} result for call {request.item_id!r}: the call "
+        + ("does not exist" if owner is None else f"does not belong to {request.tenant_id!r}")
+    )
+
+
+_ROW_KEYS = (
+    "call_id",
+    "tenant_id",
+    "summary",
+    "sentiment",
+    "lead_score",
+    "topics",
+    "next_action",
+    "redactions",
+    "truncated",
+    "model",
+    "batch_job_id",
+    "custom_id",
+)
+
+
+_OWNERS = text("SELECT call_id, tenant_id FROM calls WHERE call_id = ANY(CAST(:ids AS text[]))")
+# `_upsert_statement` for many rows in one statement of constant text (the rows as one JSON).
+_UPSERT_MANY = text(
+    """
+    INSERT INTO call_analytics (call_id, tenant_id, summary, sentiment, lead_score, topics,
+                                next_action, redactions, truncated, model, batch_job_id, custom_id)
+    SELECT call_id, tenant_id, summary, sentiment, lead_score, topics, next_action, redactions,
+           truncated, model, batch_job_id, custom_id
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (
+        call_id text, tenant_id text, summary text, sentiment numeric, lead_score smallint,
+        topics jsonb, next_action text, redactions jsonb, truncated boolean, model text,
+        batch_job_id text, custom_id text)
+    ON CONFLICT (call_id) DO UPDATE SET
+        tenant_id = EXCLUDED.tenant_id, summary = EXCLUDED.summary,
+        sentiment = EXCLUDED.sentiment, lead_score = EXCLUDED.lead_score,
+        topics = EXCLUDED.topics, next_action = EXCLUDED.next_action,
+        redactions = EXCLUDED.redactions, truncated = EXCLUDED.truncated,
+        model = EXCLUDED.model, batch_job_id = EXCLUDED.batch_job_id,
+        custom_id = EXCLUDED.custom_id
+    """
+)
+
+
+def _rows_json(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as one JSON document for `_UPSERT_MANY` (the sentiment as exact decimal text)."""
+    return orjson.dumps([{**row, "sentiment": str(row["sentiment"])} for row in rows]).decode()
+
+
+@functools.cache
+def _upsert_statement():
+    """The upsert of one `call_analytics` row (built once; executed for one row or many)."""
+    statement = pg_insert(call_analytics)
+    return statement.on_conflict_do_update(
+        index_elements=[call_analytics.c.call_id],
+        set_={key: statement.excluded[key] for key in _ROW_KEYS if key != "call_id"},
+    )
