@@ -197,7 +197,9 @@ def test_an_engine_day_on_both_providers_writes_no_key_anywhere(
         recorded_errors = conn.execute(
             text("SELECT count(*) FROM batch_requests WHERE error IS NOT NULL")
         ).scalar_one()
-    assert keyed >= 2 and recorded_errors > 0  # the tenant key and the error paths were used
+    # Preconditions: the tenant-key and error paths were exercised (how many isolated batches a
+    # faulty day needs varies with the fault rolls).
+    assert keyed >= 1 and recorded_errors > 0
     endpoint = resolve_endpoint("anthropic", "tenant:vault", {"credentials": VAULT_CREDENTIALS})
     assert not endpoint.emulated and endpoint.api_key == SENTINELS["VAULT_ANTHROPIC_KEY"]
     out, err = capfd.readouterr()
