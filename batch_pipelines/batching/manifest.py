@@ -7,9 +7,11 @@ import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, Engine, Row, Text, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -133,43 +135,138 @@ class NewRequest:
     attempt: int = 1
 
 
+def new_requests(workflow: Workflow, new: Sequence[NewRequest]) -> list[ManifestRow]:
+    """Manifest rows for new items (or retries), each with a fresh signed id; nothing is written
+    (`insert_pending` writes them as `pending`; planning writes them once, in their final state)."""
+    ids = custom_ids.new_custom_ids(
+        workflow.name, [(r.item.tenant_id, r.item.item_id, r.attempt) for r in new]
+    )
+    return [
+        ManifestRow(
+            custom_id=custom_id,
+            batch_job_id=None,
+            tenant_id=r.item.tenant_id,
+            vertical=r.vertical,
+            agent_id=r.item.agent_id,
+            workflow=workflow.name,
+            item_id=r.item.item_id,
+            partition_date=r.item.partition_date,
+            attempt=r.attempt,
+            notes={},
+        )
+        for custom_id, r in zip(ids, new, strict=True)
+    ]
+
+
 def insert_pending(
     conn: Connection, workflow: Workflow, new: Sequence[NewRequest]
 ) -> list[ManifestRow]:
     """Manifest rows for new items (or retries), status `pending`, each with a fresh signed id."""
-    rows = [
-        {
-            "custom_id": custom_ids.new_custom_id(
-                r.item.tenant_id, workflow.name, r.item.item_id, r.attempt
-            ),
-            "tenant_id": r.item.tenant_id,
-            "vertical": r.vertical,
-            "agent_id": r.item.agent_id,
-            "workflow": workflow.name,
-            "item_id": r.item.item_id,
-            "partition_date": r.item.partition_date,
-            "attempt": r.attempt,
-            "status": "pending",
-        }
-        for r in new
-    ]
+    rows = new_requests(workflow, new)
     if rows:
-        conn.execute(_INSERT_PENDING, {"rows": orjson.dumps(rows).decode()})
-    return [
-        ManifestRow(
-            custom_id=r["custom_id"],
-            batch_job_id=None,
-            tenant_id=r["tenant_id"],
-            vertical=r["vertical"],
-            agent_id=r["agent_id"],
-            workflow=r["workflow"],
-            item_id=r["item_id"],
-            partition_date=r["partition_date"],
-            attempt=r["attempt"],
-            notes={},
+        conn.execute(
+            _INSERT_PENDING,
+            {
+                "rows": orjson.dumps(
+                    [
+                        {
+                            "custom_id": r.custom_id,
+                            "tenant_id": r.tenant_id,
+                            "vertical": r.vertical,
+                            "agent_id": r.agent_id,
+                            "workflow": r.workflow,
+                            "item_id": r.item_id,
+                            "partition_date": r.partition_date,
+                            "attempt": r.attempt,
+                            "status": "pending",
+                        }
+                        for r in rows
+                    ]
+                ).decode()
+            },
         )
-        for r in rows
-    ]
+    return rows
+
+
+@dataclass
+class RequestState:
+    """A manifest row not written yet and the state it will be written in (`insert_requests`)."""
+
+    row: ManifestRow
+    status: str = "pending"
+    error: str | None = None
+    batch_job_id: str | None = None
+    notes: Mapping[str, Any] | None = None
+    estimated_cost_micro_usd: Decimal = Decimal(0)
+
+
+_REQUEST_COLUMNS = (
+    "custom_id",
+    "batch_job_id",
+    "tenant_id",
+    "vertical",
+    "agent_id",
+    "workflow",
+    "item_id",
+    "partition_date",
+    "attempt",
+    "status",
+    "error",
+    "estimated_cost_micro_usd",
+    "notes",
+)
+_COPY_REQUESTS = f"COPY batch_requests ({', '.join(_REQUEST_COLUMNS)}) FROM STDIN"
+
+
+def insert_requests(conn: Connection, states: Iterable[RequestState]) -> int:
+    """Write new manifest rows, each in its given state, in one COPY (one JSON document where the
+    driver is not psycopg 3). `created_at` and `updated_at` are the transaction's time, as with
+    an insert followed by updates in the same transaction. Returns the number of rows."""
+
+    def values(s: RequestState) -> tuple:
+        r = s.row
+        return (
+            r.custom_id,
+            s.batch_job_id,
+            r.tenant_id,
+            r.vertical,
+            r.agent_id,
+            r.workflow,
+            r.item_id,
+            r.partition_date,
+            r.attempt,
+            s.status,
+            s.error,
+            s.estimated_cost_micro_usd,
+            orjson.dumps(s.notes).decode() if s.notes else "{}",
+        )
+
+    raw = conn.connection.driver_connection
+    count = 0
+    if isinstance(raw, psycopg.Connection):
+        with raw.cursor() as cursor, cursor.copy(_COPY_REQUESTS) as copy:
+            for state in states:
+                copy.write_row(values(state))
+                count += 1
+        return count
+    rows = [dict(zip(_REQUEST_COLUMNS, values(s), strict=True)) for s in states]
+    if rows:
+        for row in rows:
+            row["estimated_cost_micro_usd"] = str(row["estimated_cost_micro_usd"])
+        conn.execute(_INSERT_REQUESTS, {"rows": orjson.dumps(rows).decode()})
+    return len(rows)
+
+
+_INSERT_REQUESTS = text(
+    f"""
+    INSERT INTO batch_requests ({", ".join(_REQUEST_COLUMNS)})
+    SELECT {", ".join(_REQUEST_COLUMNS)}
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (
+        custom_id text, batch_job_id text, tenant_id text, vertical text, agent_id text,
+        workflow text, item_id text, partition_date date, attempt integer, status text,
+        error text, estimated_cost_micro_usd numeric, notes jsonb)
+    """
+)
 
 
 # Many new manifest rows in one statement of constant text: the rows travel as one JSON document.

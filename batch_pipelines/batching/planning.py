@@ -10,6 +10,7 @@ Rendering streams through a temporary file: only ids, sizes and prefix keys stay
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import tempfile
@@ -78,8 +79,14 @@ def _estimate_tokens(prompt) -> tuple[int, int]:
     """Rough prompt/output tokens for budget reservations: 4 bytes a token, the output cap."""
     if isinstance(prompt, EmbeddingInput):
         return sum(len(t.encode()) for t in prompt.texts) // 4 + 1, 0
-    size = sum(len(b.encode()) for b in prompt.static_blocks) + len(prompt.user.encode())
+    size = _utf8_size(tuple(prompt.static_blocks)) + len(prompt.user.encode())
     return size // 4 + 1, prompt.max_output_tokens
+
+
+@functools.lru_cache(maxsize=4096)
+def _utf8_size(blocks: tuple[str, ...]) -> int:
+    """UTF-8 bytes of static blocks (cached: a tenant's requests share them)."""
+    return sum(len(b.encode()) for b in blocks)
 
 
 def plan(
@@ -109,8 +116,9 @@ def plan(
                 if i.tenant_id in tenants
             ]
             taken = manifest.items_with_requests(conn, workflow.name, [i.item_id for i in due])
-            new_rows = manifest.insert_pending(
-                conn,
+            # Not written yet: each new row is written once, in its final state, after rendering
+            # (in this same transaction, so nothing else ever sees the difference).
+            new_rows = manifest.new_requests(
                 workflow,
                 [
                     NewRequest(i, tenants[i.tenant_id].vertical)
@@ -118,6 +126,7 @@ def plan(
                     if i.item_id not in taken
                 ],
             )
+        fresh = {r.custom_id: manifest.RequestState(r) for r in new_rows}
         candidates = queued + new_rows
         if not candidates:
             return result
@@ -135,9 +144,11 @@ def plan(
                 all_tenants,
                 now,
                 result,
+                fresh,
             )
-            lines = _hold_over_budget(conn, lines, now, result)
-            _write_jobs(conn, workflow, providers, scratch, lines, now, result)
+            lines = _hold_over_budget(conn, lines, now, result, fresh)
+            _write_jobs(conn, workflow, providers, scratch, lines, now, result, fresh)
+        manifest.insert_requests(conn, fresh.values())
         if checkpoint:
             checkpoint("after_plan_written")
     if checkpoint:
@@ -178,9 +189,14 @@ def _render_to(
     tenants: dict[str, TenantContext],
     now: dt.datetime,
     result: PlanResult,
+    fresh: dict[str, manifest.RequestState],
 ) -> list[_Line]:
     by_item = {r.item_id: r for r in candidates}
-    lines: list[_Line] = []
+    # Rendered (and written to the scratch file) tenant by tenant, so that each tenant's lines are
+    # contiguous there and land in the spool in long runs; returned in the candidates' order.
+    position = {r.item_id: n for n, r in enumerate(candidates)}
+    order = sorted(candidates, key=lambda r: (r.tenant_id, r.item_id))
+    numbered: list[tuple[int, _Line]] = []
     skipped: list[tuple[str, str]] = []
     rejected: list[tuple[str, str]] = []
     unconfigured: list[tuple[str, str]] = []
@@ -189,8 +205,8 @@ def _render_to(
     adapters: dict[str, BatchProvider | ProviderConfigError] = {}
     estimates: dict[tuple[int, int], Decimal] = {}
     mode = "self_hosted" if workflow.provider == "self_hosted" else "batch"
-    for start in range(0, len(candidates), RENDER_CHUNK):
-        chunk = candidates[start : start + RENDER_CHUNK]
+    for start in range(0, len(order), RENDER_CHUNK):
+        chunk = order[start : start + RENDER_CHUNK]
         outcomes = workflow.render(conn, [manifest.work_item(r) for r in chunk], tenants)
         for outcome in outcomes:
             request = by_item[outcome.item.item_id]
@@ -237,44 +253,60 @@ def _render_to(
                 )
             offset = scratch.tell()
             scratch.write(encoded)
-            lines.append(
-                _Line(
-                    request=request,
-                    offset=offset,
-                    nbytes=len(encoded),
-                    embedding_inputs=len(outcome.prompt.texts)
-                    if isinstance(outcome.prompt, EmbeddingInput)
-                    else 0,
-                    prefix=prefix_key(outcome.prompt),
-                    credentials_ref=credentials_ref,
-                    max_shard_lines=shard_hints.get(request.custom_id),
-                    estimated_cost=estimated_cost,
-                    notes=dict(outcome.notes),
+            numbered.append(
+                (
+                    position[request.item_id],
+                    _Line(
+                        request=request,
+                        offset=offset,
+                        nbytes=len(encoded),
+                        embedding_inputs=len(outcome.prompt.texts)
+                        if isinstance(outcome.prompt, EmbeddingInput)
+                        else 0,
+                        prefix=prefix_key(outcome.prompt),
+                        credentials_ref=credentials_ref,
+                        max_shard_lines=shard_hints.get(request.custom_id),
+                        estimated_cost=estimated_cost,
+                        notes=dict(outcome.notes),
+                    ),
                 )
             )
+    scratch.flush()
     for status, outcomes in (
         ("skipped", skipped),
         ("dead_letter", rejected),
         ("held", unconfigured),
     ):
-        _set_statuses(conn, status, outcomes)
+        _set_statuses(conn, status, outcomes, fresh)
     result.held += len(unconfigured)
     result.skipped += len(skipped)
     result.rejected += len(rejected)
-    return lines
+    numbered.sort(key=lambda nl: nl[0])
+    return [line for _, line in numbered]
 
 
-def _set_statuses(conn, status: str, outcomes: Sequence[tuple[str, str]]) -> None:
-    """`status` with each request's own reason: one statement per distinct reason."""
+def _set_statuses(
+    conn, status: str, outcomes: Sequence[tuple[str, str]], fresh: dict[str, manifest.RequestState]
+) -> None:
+    """`status` with each request's own reason: rows not written yet take it in memory, written
+    ones in one statement per distinct reason."""
     by_reason: dict[str, list[str]] = defaultdict(list)
     for custom_id, reason in outcomes:
-        by_reason[reason].append(custom_id)
+        state = fresh.get(custom_id)
+        if state is None:
+            by_reason[reason].append(custom_id)
+        else:
+            state.status, state.error = status, reason
     for reason, custom_ids in by_reason.items():
         manifest.set_request_status(conn, custom_ids, status, error=reason)
 
 
 def _hold_over_budget(
-    conn, lines: list[_Line], now: dt.datetime, result: PlanResult
+    conn,
+    lines: list[_Line],
+    now: dt.datetime,
+    result: PlanResult,
+    fresh: dict[str, manifest.RequestState],
 ) -> list[_Line]:
     """Items of a tenant whose month spend plus reservations would pass its budget are held (kept,
     never dropped); held items come back into every later plan and go when the budget allows."""
@@ -294,15 +326,24 @@ def _hold_over_budget(
             keep.append(line)
         else:
             held.append(line)
-    if held:
+    error = "held: the tenant's monthly budget would be exceeded"
+    written = []
+    for ln in held:
+        state = fresh.get(ln.request.custom_id)
+        if state is None:
+            written.append(ln)
+        else:
+            state.status, state.error = "held", error
+            state.estimated_cost_micro_usd = ln.estimated_cost
+    if written:
         conn.execute(
             _HOLD,
             {
-                "error": "held: the tenant's monthly budget would be exceeded",
+                "error": error,
                 "rows": json.dumps(
                     [
                         {"custom_id": ln.request.custom_id, "cost": str(ln.estimated_cost)}
-                        for ln in held
+                        for ln in written
                     ]
                 ),
             },
@@ -319,6 +360,7 @@ def _write_jobs(
     lines: list[_Line],
     now: dt.datetime,
     result: PlanResult,
+    fresh: dict[str, manifest.RequestState],
 ) -> None:
     groups: dict[tuple[str, int | None], list[_Line]] = defaultdict(list)
     for line in lines:
@@ -353,23 +395,32 @@ def _write_jobs(
                     deadline_at=deadline_at,
                 )
             )
-            conn.execute(
-                _MARK_PLANNED,
-                {
-                    "batch_job_id": batch_job_id,
-                    # The notes serialised as a JSONB parameter would be (json.dumps).
-                    "rows": json.dumps(
-                        [
-                            {
-                                "custom_id": ln.request.custom_id,
-                                "notes": ln.notes,
-                                "cost": str(ln.estimated_cost),
-                            }
-                            for ln in shard_lines
-                        ]
-                    ),
-                },
-            )
+            written = []
+            for ln in shard_lines:
+                state = fresh.get(ln.request.custom_id)
+                if state is None:
+                    written.append(ln)
+                else:
+                    state.status, state.batch_job_id = "planned", batch_job_id
+                    state.notes, state.estimated_cost_micro_usd = ln.notes, ln.estimated_cost
+            if written:
+                conn.execute(
+                    _MARK_PLANNED,
+                    {
+                        "batch_job_id": batch_job_id,
+                        # The notes serialised as a JSONB parameter would be (json.dumps).
+                        "rows": json.dumps(
+                            [
+                                {
+                                    "custom_id": ln.request.custom_id,
+                                    "notes": ln.notes,
+                                    "cost": str(ln.estimated_cost),
+                                }
+                                for ln in written
+                            ]
+                        ),
+                    },
+                )
             _spool(scratch, batch_job_id, shard_lines)
             result.batch_job_ids.append(batch_job_id)
             result.planned += len(shard_lines)
@@ -399,14 +450,38 @@ _HOLD = text(
 
 
 def _spool(scratch, batch_job_id: str, lines: Iterable[_Line]) -> None:
+    """Copy the lines from the scratch file into the job's spool file, each run of lines that lie
+    next to each other in the scratch file in one copy."""
+    runs: list[tuple[int, int]] = []
+    for line in lines:
+        if runs and runs[-1][0] + runs[-1][1] == line.offset:
+            runs[-1] = (runs[-1][0], runs[-1][1] + line.nbytes)
+        else:
+            runs.append((line.offset, line.nbytes))
     path = spool_dir() / f"{batch_job_id}.jsonl"
     partial = path.with_suffix(".partial")
+    source = scratch.fileno()
     with open(partial, "wb") as out:
-        for line in lines:
-            scratch.seek(line.offset)
-            out.write(scratch.read(line.nbytes))
+        target = out.fileno()
+        for offset, nbytes in runs:
+            _copy_range(source, target, offset, nbytes)
     os.replace(partial, path)
-    scratch.seek(0, os.SEEK_END)
+
+
+def _copy_range(source: int, target: int, offset: int, nbytes: int) -> None:
+    """Append `nbytes` of `source` from `offset` to `target` (in the kernel where it can)."""
+    while nbytes > 0:
+        try:
+            copied = os.copy_file_range(source, target, nbytes, offset)
+        except OSError:
+            copied = 0
+        if copied <= 0:  # not supported here (or nothing copied): read and write instead
+            data = os.pread(source, nbytes, offset)
+            if not data:
+                raise OSError(f"scratch file ended {nbytes} bytes early")
+            copied = os.write(target, data)
+        offset += copied
+        nbytes -= copied
 
 
 def due_tenants(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -63,7 +64,13 @@ class ResultLine:
 
 def prefix_key(prompt: Prompt) -> str:
     """A short stable key for a prompt's static prefix: equal keys can share a prompt cache."""
-    blocks = getattr(prompt, "static_blocks", ())
+    return _prefix_key(tuple(getattr(prompt, "static_blocks", ())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefix_key(blocks: tuple[str, ...]) -> str:
+    # Cached: the many requests of a tenant share their blocks (often the very same strings, whose
+    # hashes Python keeps), and hashing kilobytes of instructions per request adds up.
     digest = hashlib.sha256("\x1e".join(blocks).encode("utf-8")).hexdigest()
     return digest[:24]
 

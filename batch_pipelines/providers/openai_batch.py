@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import openai
@@ -114,8 +115,32 @@ def _error_text(line: Mapping[str, Any]) -> str:
 class OpenAIBatchProvider(BatchProvider):
     name = "openai"
 
-    def __init__(self, client: openai.OpenAI) -> None:
-        self.client = client
+    def __init__(
+        self,
+        client: openai.OpenAI | None = None,
+        *,
+        client_factory: Callable[[], openai.OpenAI] | None = None,
+    ) -> None:
+        """`client`, or `client_factory` to build it on first use: planning only encodes lines,
+        and building a client (its TLS context) costs more than encoding thousands of them."""
+        if client is None and client_factory is None:
+            raise TypeError("OpenAIBatchProvider needs a client or a client_factory")
+        self._client = client
+        self._client_factory = client_factory
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> openai.OpenAI:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    assert self._client_factory is not None
+                    self._client = self._client_factory()
+        return self._client
+
+    @client.setter
+    def client(self, value: openai.OpenAI) -> None:
+        self._client = value
 
     def limits(self, endpoint: str) -> ShardLimits:
         return _LIMITS

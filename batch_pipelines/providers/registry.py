@@ -113,15 +113,19 @@ class ProviderRegistry:
 
     def _build(self, provider: str, endpoint: Endpoint) -> BatchProvider:
         if provider in ("openai", "self_hosted"):
-            client = openai.OpenAI(
-                api_key=endpoint.api_key,
-                base_url=endpoint.base_url,
-                max_retries=self.max_retries,
-                timeout=self.timeout,
-            )
+
+            def client() -> openai.OpenAI:
+                return openai.OpenAI(
+                    api_key=endpoint.api_key,
+                    base_url=endpoint.base_url,
+                    max_retries=self.max_retries,
+                    timeout=self.timeout,
+                )
+
             if provider == "self_hosted":
-                return SelfHostedProvider(client, concurrency=self.self_hosted_concurrency)
-            return OpenAIBatchProvider(client)
+                return SelfHostedProvider(client(), concurrency=self.self_hosted_concurrency)
+            # Built on first use: planning never calls the API.
+            return OpenAIBatchProvider(client_factory=client)
         client = anthropic.Anthropic(
             api_key=endpoint.api_key,
             base_url=endpoint.base_url,

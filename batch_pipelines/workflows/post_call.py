@@ -483,12 +483,11 @@ class PostCallAnalytics:
         found: dict[str, tuple[str, str]] = {}
         for i in range(0, len(ids), _LOAD_CHUNK):
             chunk = list(ids[i : i + _LOAD_CHUNK])
-            rows = conn.execute(
-                select(calls.c.call_id, calls.c.tenant_id, calls.c.transcript).where(
-                    calls.c.call_id.in_(chunk)
-                )
+            # One array parameter, not 1,000 bound values: much less for the driver to build.
+            rows = conn.execute(_TRANSCRIPTS, {"ids": chunk})
+            found.update(
+                (call_id, (tenant_id, transcript)) for call_id, tenant_id, transcript in rows
             )
-            found.update((r.call_id, (r.tenant_id, r.transcript)) for r in rows)
         return found
 
     def render(
@@ -499,13 +498,17 @@ class PostCallAnalytics:
     ) -> list[RenderOutcome]:
         """Render every call; transcripts are loaded in chunks of 1,000 ids per query."""
         loaded = self._load_transcripts(conn, list(dict.fromkeys(i.item_id for i in items)))
-        return [self._render_one(item, loaded.get(item.item_id), tenants) for item in items]
+        # A tenant's static blocks once per call, not once per item: the same tuple of the same
+        # strings, which is also what lets the prefix key and size be cached downstream.
+        blocks: dict[str, tuple[str, ...]] = {}
+        return [self._render_one(item, loaded.get(item.item_id), tenants, blocks) for item in items]
 
     def _render_one(
         self,
         item: WorkItem,
         row: tuple[str, str] | None,
         tenants: Mapping[str, TenantContext],
+        blocks: dict[str, tuple[str, ...]],
     ) -> RenderOutcome:
         if row is None:
             return Rejected(item, f"call {item.item_id!r} not found")
@@ -545,8 +548,11 @@ class PostCallAnalytics:
             notes["omitted_chars"] = cut.omitted_chars
         notes["truncated"] = cut.truncated
         notes["transcript_tokens"] = estimate_tokens(cut.text)
+        static = blocks.get(tenant.tenant_id)
+        if static is None:
+            static = blocks[tenant.tenant_id] = self.static_blocks(tenant)
         prompt = ChatPrompt(
-            static_blocks=self.static_blocks(tenant),
+            static_blocks=static,
             user=user_message(cut.text),
             schema_name=SCHEMA_NAME,
             json_schema=ANSWER_SCHEMA,
@@ -656,6 +662,9 @@ _ROW_KEYS = (
 
 
 _OWNERS = text("SELECT call_id, tenant_id FROM calls WHERE call_id = ANY(CAST(:ids AS text[]))")
+_TRANSCRIPTS = text(
+    "SELECT call_id, tenant_id, transcript FROM calls WHERE call_id = ANY(CAST(:ids AS text[]))"
+)
 # `_upsert_statement` for many rows in one statement of constant text (the rows as one JSON).
 _UPSERT_MANY = text(
     """

@@ -27,7 +27,7 @@ preferred to a leak: a 10-digit order number becomes `[PHONE]`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 EMAIL = "EMAIL"
@@ -232,9 +232,9 @@ def _glued(text: str, start: int, end: int) -> bool:
     )
 
 
-def _redact_numbers(text: str, counts: dict[str, int]) -> str:
+def _redact_numbers(text: str, counts: dict[str, int], digit_runs: list[int]) -> str:
     spans: list[tuple[int, int, str]] = []
-    for run in _RUN.finditer(text):
+    for run in _matches_at(_RUN, text, _run_starts(text, digit_runs)):
         if sum(c.isdigit() for c in run.group(0)) < _MIN_DIGITS:
             continue  # the common case: a year, a price, a time
         groups = _groups(text, run.start(), run.end())
@@ -257,10 +257,146 @@ def _redact_numbers(text: str, counts: dict[str, int]) -> str:
     return "".join(out)
 
 
-def _sub(pattern: re.Pattern[str], kind: str, text: str, counts: dict[str, int]) -> str:
-    text, n = pattern.subn(PLACEHOLDERS[kind], text)
-    counts[kind] += n
-    return text
+# --- where matches can start ---------------------------------------------------------------------
+#
+# Scanning a whole transcript with each pattern tries a match at every character, and that is most
+# of the cost of redaction. Every pattern here can only match where something rarer is: an '@', a
+# run of digits, a top-level domain after a (spoken) dot. So each pass lists the positions where a
+# match could start (a superset of them), and tries the pattern only there, leftmost first,
+# skipping those inside a previous match: that is exactly the sequence of matches `finditer` and
+# `sub` find, because no other position can start a match. Lookbehinds still see the whole text.
+
+_DIGITS = re.compile(r"\d+")
+_LOCAL_BACKWARDS = re.compile(r"[\w.%+'-]*")  # the local-part characters of `_EMAIL`, reversed
+# The end of a spoken e-mail: the spoken dot and top-level domain that `_SPOKEN_EMAIL` ends with.
+_SPOKEN_TAIL = re.compile(rf"{_SPOKEN_DOT}(?:{_TLDS})(?![\w-])", re.IGNORECASE | re.UNICODE)
+# Where a `_SPOKEN_TAIL` can be: a '.' before a letter, or "dot" in any case (no other character
+# matches d, o or t ignoring case). It starts with a character set, which makes the scan quick.
+_TAIL_HINT = re.compile(r"[.dD](?:(?<=\.)[^\W\d_]|(?<=[dD])[oO][tT])")
+_OPENING = "(["
+# A spoken e-mail holds at most 40 runs of white space (5 joins and 4 dots of up to 4 runs each,
+# an 'at' of up to 4), so it starts within the 41 words before its end. Read backwards.
+_SPOKEN_WORDS_BACKWARDS = re.compile(r"(?:\S*+\s++){0,40}\S*+")
+
+
+def _matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match]:
+    """The matches `pattern.finditer(text)` finds, given (sorted) positions that include every
+    position where a match can start."""
+    last = 0
+    for start in starts:
+        if start < last:
+            continue
+        match = pattern.match(text, start)
+        if match is not None:
+            yield match
+            last = match.end()
+
+
+_RUN_LEADS = frozenset("+(" + " \t\u00a0\u202f")  # what a `_RUN` can have before its first digit
+
+
+def _run_starts(text: str, digit_runs: list[int]) -> list[int]:
+    """Where a `_RUN` can start: at a run of digits, or up to 3 characters before it ('+', one
+    space, '(') where those characters are of that kind (sorted)."""
+    starts = []
+    for run in digit_runs:
+        lead = run
+        while lead > run - 3 and lead > 0 and text[lead - 1] in _RUN_LEADS:
+            lead -= 1
+        starts.extend(range(lead, run + 1))
+    return sorted(set(starts))
+
+
+def _sub_at(
+    pattern: re.Pattern[str], kind: str, text: str, starts: Iterable[int], counts: dict[str, int]
+) -> str:
+    """`pattern.sub` with the kind's placeholder (counted), where matches can only start at
+    `starts` (sorted)."""
+    out, last = [], 0
+    for match in _matches_at(pattern, text, starts):
+        out.append(text[last : match.start()])
+        out.append(PLACEHOLDERS[kind])
+        counts[kind] += 1
+        last = match.end()
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _email_starts(text: str) -> list[int]:
+    """Where an `_EMAIL` can start: at the start of the run of local-part characters before an '@'
+    (its lookbehind allows no such character before the start, and only they come before the '@')."""
+    backwards = text[::-1]
+    size = len(text)
+    starts = []
+    at = text.find("@")
+    while at >= 0:
+        starts.append(at - len(_LOCAL_BACKWARDS.match(backwards, size - at).group(0)))
+        at = text.find("@", at + 1)
+    return starts
+
+
+def _redact_spoken_emails(text: str, counts: dict[str, int]) -> str:
+    """`_SPOKEN_EMAIL.sub` (counted), with the pattern tried only in the words before a spoken top-level
+    domain (every match ends at one; finditer finds every end, as no two can overlap)."""
+    ends = _spoken_tail_ends(text)
+    if not ends:
+        return text
+    backwards = text[::-1]
+    size = len(text)
+    # Windows [first start, last end] of the matches that can end at each end, overlapping ones
+    # merged: a match starting in a window ends at an end inside it.
+    windows: list[list[int]] = []
+    for end in ends:
+        start = end - len(_SPOKEN_WORDS_BACKWARDS.match(backwards, size - end).group(0))
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = end
+        else:
+            windows.append([start, end])
+    out, last = [], 0
+    for start, end in windows:
+        # One character past the window's last end, so its lookahead sees what follows: a match
+        # cannot end there (the last end is followed by neither a word character nor '-').
+        endpos = min(size, end + 1)
+        pos = max(start, last)
+        while (match := _SPOKEN_EMAIL.search(text, pos, endpos)) is not None:
+            out.append(text[last : match.start()])
+            out.append(PLACEHOLDERS[EMAIL])
+            counts[EMAIL] += 1
+            last = pos = match.end()
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _spoken_tail_ends(text: str) -> list[int]:
+    """The end of every `_SPOKEN_TAIL` match in `text` (sorted): those at a '.', and those of each
+    "dot" from the white space or the bracket before it (its three forms)."""
+    ends = set()
+    for hint in _TAIL_HINT.finditer(text):
+        at = hint.start()
+        if text[at] == ".":
+            starts = [at]
+        else:
+            starts = []
+            before = at
+            while before > 0 and text[before - 1].isspace():
+                before -= 1
+            if before < at:
+                starts.append(at - 1)  # `\s+dot\s+`
+            if before > 0 and text[before - 1] in _OPENING:
+                starts.append(before - 1)  # `\s*[(\[]\s*dot\s*[)\]]\s*`
+        for start in starts:
+            match = _SPOKEN_TAIL.match(text, start)
+            if match is not None:
+                ends.add(match.end())
+    return sorted(ends)
+
+
+def _digit_runs(text: str) -> list[int]:
+    return [m.start() for m in _DIGITS.finditer(text)]
 
 
 def redact_pii(text: str) -> Redaction:
@@ -269,10 +405,26 @@ def redact_pii(text: str) -> Redaction:
     counts = dict.fromkeys(PII_KINDS, 0)
     # E-mails first (they may contain digits that would otherwise look like phone numbers), then the
     # national ids that contain letters, then digit runs. Placeholders hold no digits, so no later
-    # pass can match inside an earlier placeholder.
-    text = _sub(_EMAIL, EMAIL, text, counts)
-    text = _sub(_SPOKEN_EMAIL, EMAIL, text, counts)
-    text = _sub(_UK_NI, NATIONAL_ID, text, counts)
-    text = _sub(_DNI, NATIONAL_ID, text, counts)
-    text = _redact_numbers(text, counts)
+    # pass can match inside an earlier placeholder. Each pass tries its pattern only where a match
+    # can start (see `_matches_at`), which gives the same matches as scanning the whole text.
+    if "@" in text:
+        text = _sub_at(_EMAIL, EMAIL, text, _email_starts(text), counts)
+    text = _redact_spoken_emails(text, counts)
+    runs = _digit_runs(text)
+    if runs:
+        # A UK NI number's digits start 2 or 3 characters in; a DNI's at 0 or 1; a run's at 0 to 3.
+        before = counts[NATIONAL_ID]
+        text = _sub_at(_UK_NI, NATIONAL_ID, text, _starts_at(runs, (2, 3), len(text)), counts)
+        if counts[NATIONAL_ID] != before:
+            runs = _digit_runs(text)
+            before = counts[NATIONAL_ID]
+        text = _sub_at(_DNI, NATIONAL_ID, text, _starts_at(runs, (0, 1), len(text)), counts)
+        if counts[NATIONAL_ID] != before:
+            runs = _digit_runs(text)
+        text = _redact_numbers(text, counts, runs)
     return Redaction(text=text, counts={COUNT_KEYS[k]: v for k, v in counts.items()})
+
+
+def _starts_at(digit_runs: list[int], offsets: tuple[int, ...], size: int) -> list[int]:
+    """The positions `offset` characters before the start of each run of digits (sorted)."""
+    return sorted({run - o for run in digit_runs for o in offsets if 0 <= run - o < size})

@@ -92,21 +92,44 @@ def clean_text(value: str | bytes | None) -> str:
     else:
         text = str(value)
     text = _resolve_surrogates(text).replace("\r\n", "\n").replace("\r", "\n")
-    # Each step can expose work for another (removing a control character can join a mojibake
-    # sequence; a repair can produce a C1 control or a decomposed character), so they run until
-    # nothing changes. Every step shortens or normalises the text, so this ends quickly.
-    for _ in range(_MAX_PASSES):
-        before = text
+    if not _is_settled(text):
+        # Each step can expose work for another (removing a control character can join a mojibake
+        # sequence; a repair can produce a C1 control or a decomposed character), so they run
+        # until nothing changes. Every step shortens or normalises the text, so this ends quickly.
+        for _ in range(_MAX_PASSES):
+            before = text
+            text = _CONTROL.sub("", text)
+            text = _MOJIBAKE.sub(_unmojibake, text)
+            text = unicodedata.normalize("NFC", text)
+            if text == before:
+                break
         text = _CONTROL.sub("", text)
-        text = _MOJIBAKE.sub(_unmojibake, text)
-        text = unicodedata.normalize("NFC", text)
-        if text == before:
-            break
-    text = _CONTROL.sub("", text)
-    text = _REPLACEMENT_RUN.sub(REPLACEMENT, text)
-    text = _TRAILING_SPACE.sub("", text)
-    text = _BLANK_LINES.sub("\n\n\n", text)
+    # Each substitution only where the cheap test says it can match (most text needs none).
+    if REPLACEMENT * 2 in text:
+        text = _REPLACEMENT_RUN.sub(REPLACEMENT, text)
+    if " \n" in text or "\t\n" in text or text.endswith((" ", "\t")):
+        text = _TRAILING_SPACE.sub("", text)
+    if "\n\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n\n", text)
     return text.strip()
+
+
+# A character that can start a mis-decoded UTF-8 sequence (see `_MOJIBAKE`).
+_MOJIBAKE_LEAD = re.compile("[\u00c2-\u00f4]")
+
+
+def _is_settled(text: str) -> bool:
+    """True when the loop of `clean_text` would leave `text` as it is: no control character (all
+    are non-printable, as are the BOM and noncharacters; tabs and newlines are kept), nothing that
+    can start a mojibake sequence, and already NFC. A cheap test that is exact where it says True."""
+    if text.isascii():
+        # ASCII is NFC and has no mojibake lead; the only controls are C0 and DEL.
+        return text.isprintable() or text.replace("\n", "").replace("\t", "").isprintable()
+    return (
+        text.replace("\n", "").replace("\t", "").isprintable()
+        and not _MOJIBAKE_LEAD.search(text)
+        and unicodedata.is_normalized("NFC", text)
+    )
 
 
 def is_blank(text: str) -> bool:
