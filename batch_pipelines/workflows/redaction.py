@@ -270,9 +270,10 @@ _DIGITS = re.compile(r"\d+")
 _LOCAL_BACKWARDS = re.compile(r"[\w.%+'-]*")  # the local-part characters of `_EMAIL`, reversed
 # The end of a spoken e-mail: the spoken dot and top-level domain that `_SPOKEN_EMAIL` ends with.
 _SPOKEN_TAIL = re.compile(rf"{_SPOKEN_DOT}(?:{_TLDS})(?![\w-])", re.IGNORECASE | re.UNICODE)
-# Where a `_SPOKEN_TAIL` can be: a '.' before a letter, or "dot" in any case (no other character
-# matches d, o or t ignoring case). It starts with a character set, which makes the scan quick.
-_TAIL_HINT = re.compile(r"[.dD](?:(?<=\.)[^\W\d_]|(?<=[dD])[oO][tT])")
+# In one scan: each run of digits (whole), and each place where a `_SPOKEN_TAIL` can be: a '.'
+# before a letter, or "dot" in any case (no other character matches d, o or t ignoring case). The
+# pattern starts with a character set, which makes the scan quick; the hints consume one character.
+_LANDMARKS = re.compile(r"[\d.dD](?:(?<=\d)\d*+|(?<=\.)(?=[^\W\d_])|(?<=[dD])(?=[oO][tT]))")
 _OPENING = "(["
 # A spoken e-mail holds at most 40 runs of white space (5 joins and 4 dots of up to 4 runs each,
 # an 'at' of up to 4), so it starts within the 41 words before its end. Read backwards.
@@ -337,10 +338,10 @@ def _email_starts(text: str) -> list[int]:
     return starts
 
 
-def _redact_spoken_emails(text: str, counts: dict[str, int]) -> str:
+def _redact_spoken_emails(text: str, counts: dict[str, int], hints: list[int]) -> str:
     """`_SPOKEN_EMAIL.sub` (counted), with the pattern tried only in the words before a spoken top-level
     domain (every match ends at one; finditer finds every end, as no two can overlap)."""
-    ends = _spoken_tail_ends(text)
+    ends = _spoken_tail_ends(text, hints)
     if not ends:
         return text
     backwards = text[::-1]
@@ -371,12 +372,11 @@ def _redact_spoken_emails(text: str, counts: dict[str, int]) -> str:
     return "".join(out)
 
 
-def _spoken_tail_ends(text: str) -> list[int]:
-    """The end of every `_SPOKEN_TAIL` match in `text` (sorted): those at a '.', and those of each
-    "dot" from the white space or the bracket before it (its three forms)."""
+def _spoken_tail_ends(text: str, hints: list[int]) -> list[int]:
+    """The end of every `_SPOKEN_TAIL` match in `text` (sorted), given the hints of `_landmarks`:
+    those at a '.', and those of each "dot" from the white space or the bracket before it."""
     ends = set()
-    for hint in _TAIL_HINT.finditer(text):
-        at = hint.start()
+    for at in hints:
         if text[at] == ".":
             starts = [at]
         else:
@@ -395,6 +395,16 @@ def _spoken_tail_ends(text: str) -> list[int]:
     return sorted(ends)
 
 
+def _landmarks(text: str) -> tuple[list[int], list[int]]:
+    """Where the runs of digits start, and where `_SPOKEN_TAIL` hints are ('.' or 'd')."""
+    runs: list[int] = []
+    hints: list[int] = []
+    for match in _LANDMARKS.finditer(text):
+        start = match.start()
+        (hints if text[start] in ".dD" else runs).append(start)
+    return runs, hints
+
+
 def _digit_runs(text: str) -> list[int]:
     return [m.start() for m in _DIGITS.finditer(text)]
 
@@ -409,8 +419,12 @@ def redact_pii(text: str) -> Redaction:
     # can start (see `_matches_at`), which gives the same matches as scanning the whole text.
     if "@" in text:
         text = _sub_at(_EMAIL, EMAIL, text, _email_starts(text), counts)
-    text = _redact_spoken_emails(text, counts)
-    runs = _digit_runs(text)
+    runs, hints = _landmarks(text)
+    if hints:
+        before = counts[EMAIL]
+        text = _redact_spoken_emails(text, counts, hints)
+        if counts[EMAIL] != before:
+            runs = _digit_runs(text)
     if runs:
         # A UK NI number's digits start 2 or 3 characters in; a DNI's at 0 or 1; a run's at 0 to 3.
         before = counts[NATIONAL_ID]

@@ -29,6 +29,7 @@ budget.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -114,22 +115,59 @@ def clean_text(value: str | bytes | None) -> str:
     return text.strip()
 
 
-# A character that can start a mis-decoded UTF-8 sequence (see `_MOJIBAKE`).
-_MOJIBAKE_LEAD = re.compile("[\u00c2-\u00f4]")
-
-
 def _is_settled(text: str) -> bool:
-    """True when the loop of `clean_text` would leave `text` as it is: no control character (all
-    are non-printable, as are the BOM and noncharacters; tabs and newlines are kept), nothing that
-    can start a mojibake sequence, and already NFC. A cheap test that is exact where it says True."""
-    if text.isascii():
-        # ASCII is NFC and has no mojibake lead; the only controls are C0 and DEL.
-        return text.isprintable() or text.replace("\n", "").replace("\t", "").isprintable()
-    return (
-        text.replace("\n", "").replace("\t", "").isprintable()
-        and not _MOJIBAKE_LEAD.search(text)
-        and unicodedata.is_normalized("NFC", text)
+    """True when the repair loop of `clean_text` would leave `text` as it is, tested one distinct
+    character at a time (`_settled_char`) with the answers kept: one pass over the text in C."""
+    if _SETTLED_CHARS.issuperset(text):
+        return True
+    for char in set(text).difference(_SETTLED_CHARS):
+        if char in _UNSETTLED_CHARS or not _settled_char(char):
+            return False
+    return True
+
+
+# Characters known to be settled (or not); bounded so that odd input cannot grow them forever.
+_SETTLED_CHARS: set[str] = {chr(c) for c in range(0x20, 0x7F)} | {"\t", "\n"}
+_UNSETTLED_CHARS: set[str] = set()
+_MAX_KNOWN_CHARS = 20_000
+
+
+def _settled_char(char: str) -> bool:
+    """Whether no step of the repair loop can change `char`, nor a text whose characters all are
+    such: printable (the loop removes only non-printable characters: controls, the BOM,
+    noncharacters), not a lead of a mojibake sequence (U+00C2-U+00F4), and NFC by the quick
+    check (canonical combining class 0, NFC_Quick_Check Yes: not changed by NFC alone, never
+    composed with what precedes it), so that any text of such characters is NFC."""
+    settled = (
+        char.isprintable()
+        and not "\u00c2" <= char <= "\u00f4"
+        and unicodedata.combining(char) == 0
+        and char not in _nfc_maybe()
+        and unicodedata.normalize("NFC", char) == char
     )
+    known = _SETTLED_CHARS if settled else _UNSETTLED_CHARS
+    if len(known) < _MAX_KNOWN_CHARS:
+        known.add(char)
+    return settled
+
+
+# No character after this one has a decomposition (U+2FA1D, the last CJK compatibility ideograph;
+# a test checks it against the running Python's Unicode data).
+_LAST_DECOMPOSABLE = 0x2FA1D
+
+
+@functools.cache
+def _nfc_maybe() -> frozenset[str]:
+    """The characters whose NFC_Quick_Check is Maybe: those that can compose with the character
+    before them (the second of a canonical pair; Hangul medial vowels and final consonants)."""
+    found = {chr(c) for c in range(0x1161, 0x1176)} | {chr(c) for c in range(0x11A8, 0x11C3)}
+    for code in range(_LAST_DECOMPOSABLE + 1):
+        decomposition = unicodedata.decomposition(chr(code))
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2:
+                found.add(chr(int(parts[1], 16)))
+    return frozenset(found)
 
 
 def is_blank(text: str) -> bool:

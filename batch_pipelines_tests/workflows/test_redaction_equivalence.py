@@ -296,6 +296,26 @@ def test_every_removed_control_character_is_non_printable() -> None:
     assert printable == []
 
 
+def test_no_character_decomposes_past_the_last_one_cleaning_looks_at() -> None:
+    import unicodedata
+
+    assert unicodedata.decomposition(chr(text_cleaning._LAST_DECOMPOSABLE))
+    later = range(text_cleaning._LAST_DECOMPOSABLE + 1, 0x110000)
+    assert not [hex(c) for c in later if unicodedata.decomposition(chr(c))]
+
+
+def test_no_character_that_composes_with_the_one_before_counts_as_settled() -> None:
+    import unicodedata
+
+    seconds = {
+        chr(int(d.split()[1], 16))
+        for d in map(unicodedata.decomposition, map(chr, range(0x110000)))
+        if d and not d.startswith("<") and len(d.split()) == 2
+    }
+    assert seconds and not [c for c in seconds if text_cleaning._settled_char(c)]
+    assert not text_cleaning._settled_char("\u1161")  # Hangul medial vowel (composed by rule)
+
+
 def test_spoken_dot_letters_match_only_themselves_ignoring_case() -> None:
     # `_TAIL_HINT` looks for "dot" as [dD][oO][tT]: no other character may match them in the
     # case-insensitive `_SPOKEN_TAIL`.
