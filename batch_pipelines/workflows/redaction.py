@@ -232,7 +232,7 @@ def _glued(text: str, start: int, end: int) -> bool:
     )
 
 
-def _redact_numbers(text: str, counts: dict[str, int], digit_runs: list[int]) -> str:
+def _redact_numbers(text: str, counts: dict[str, int], digit_runs: list[tuple[int, int]]) -> str:
     spans: list[tuple[int, int, str]] = []
     for run in _matches_at(_RUN, text, _run_starts(text, digit_runs)):
         if sum(c.isdigit() for c in run.group(0)) < _MIN_DIGITS:
@@ -296,11 +296,11 @@ def _matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> I
 _RUN_LEADS = frozenset("+(" + " \t\u00a0\u202f")  # what a `_RUN` can have before its first digit
 
 
-def _run_starts(text: str, digit_runs: list[int]) -> list[int]:
+def _run_starts(text: str, digit_runs: list[tuple[int, int]]) -> list[int]:
     """Where a `_RUN` can start: at a run of digits, or up to 3 characters before it ('+', one
     space, '(') where those characters are of that kind (sorted)."""
     starts = []
-    for run in digit_runs:
+    for run, _end in digit_runs:
         lead = run
         while lead > run - 3 and lead > 0 and text[lead - 1] in _RUN_LEADS:
             lead -= 1
@@ -395,18 +395,52 @@ def _spoken_tail_ends(text: str, hints: list[int]) -> list[int]:
     return sorted(ends)
 
 
-def _landmarks(text: str) -> tuple[list[int], list[int]]:
-    """Where the runs of digits start, and where `_SPOKEN_TAIL` hints are ('.' or 'd')."""
-    runs: list[int] = []
+def _landmarks(text: str) -> tuple[list[tuple[int, int]], list[int]]:
+    """The runs of digits (start, end), and where `_SPOKEN_TAIL` hints are ('.' or 'd')."""
+    runs: list[tuple[int, int]] = []
     hints: list[int] = []
     for match in _LANDMARKS.finditer(text):
         start = match.start()
-        (hints if text[start] in ".dD" else runs).append(start)
+        if text[start] in ".dD":
+            hints.append(start)
+        else:
+            runs.append(match.span())
     return runs, hints
 
 
-def _digit_runs(text: str) -> list[int]:
-    return [m.start() for m in _DIGITS.finditer(text)]
+def _digit_runs(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _DIGITS.finditer(text)]
+
+
+def _ni_starts(text: str, runs: list[tuple[int, int]]) -> list[int]:
+    """Where a `_UK_NI` can start: two letters right before a run of at least 2 digits, or two
+    letters and a space (sorted)."""
+    starts = set()
+    for run, end in runs:
+        if end - run < 2 or run < 2:
+            continue
+        if text[run - 2].isalpha() and text[run - 1].isalpha():
+            starts.add(run - 2)
+        elif (
+            run >= 3
+            and text[run - 1] == " "
+            and text[run - 3].isalpha()
+            and text[run - 2].isalpha()
+        ):
+            starts.add(run - 3)
+    return sorted(starts)
+
+
+def _dni_starts(text: str, runs: list[tuple[int, int]]) -> list[int]:
+    """Where a `_DNI` can start: at a run of at least 8 digits, or at an X, Y or Z right before a
+    run of at least 7 (sorted)."""
+    starts = []
+    for run, end in runs:
+        if end - run >= 7 and run >= 1 and text[run - 1] in "XYZ":
+            starts.append(run - 1)
+        if end - run >= 8:
+            starts.append(run)
+    return starts
 
 
 def redact_pii(text: str) -> Redaction:
@@ -428,17 +462,12 @@ def redact_pii(text: str) -> Redaction:
     if runs:
         # A UK NI number's digits start 2 or 3 characters in; a DNI's at 0 or 1; a run's at 0 to 3.
         before = counts[NATIONAL_ID]
-        text = _sub_at(_UK_NI, NATIONAL_ID, text, _starts_at(runs, (2, 3), len(text)), counts)
+        text = _sub_at(_UK_NI, NATIONAL_ID, text, _ni_starts(text, runs), counts)
         if counts[NATIONAL_ID] != before:
             runs = _digit_runs(text)
             before = counts[NATIONAL_ID]
-        text = _sub_at(_DNI, NATIONAL_ID, text, _starts_at(runs, (0, 1), len(text)), counts)
+        text = _sub_at(_DNI, NATIONAL_ID, text, _dni_starts(text, runs), counts)
         if counts[NATIONAL_ID] != before:
             runs = _digit_runs(text)
         text = _redact_numbers(text, counts, runs)
     return Redaction(text=text, counts={COUNT_KEYS[k]: v for k, v in counts.items()})
-
-
-def _starts_at(digit_runs: list[int], offsets: tuple[int, ...], size: int) -> list[int]:
-    """The positions `offset` characters before the start of each run of digits (sorted)."""
-    return sorted({run - o for run in digit_runs for o in offsets if 0 <= run - o < size})
