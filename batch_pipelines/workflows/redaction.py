@@ -234,7 +234,7 @@ def _glued(text: str, start: int, end: int) -> bool:
 
 def _redact_numbers(text: str, counts: dict[str, int], digit_runs: list[tuple[int, int]]) -> str:
     spans: list[tuple[int, int, str]] = []
-    for run in _matches_at(_RUN, text, _run_starts(text, digit_runs)):
+    for run in _matches_at(_RUN, text, _run_starts(text, _runs_in_long_numbers(digit_runs))):
         if sum(c.isdigit() for c in run.group(0)) < _MIN_DIGITS:
             continue  # the common case: a year, a price, a time
         groups = _groups(text, run.start(), run.end())
@@ -291,6 +291,30 @@ def _matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> I
         if match is not None:
             yield match
             last = match.end()
+
+
+# Two digits of one `_RUN` are at most 5 characters apart: ')', a separator of up to 3, '('.
+_MAX_GAP_IN_RUN = 5
+
+
+def _runs_in_long_numbers(digit_runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The digit runs of clusters (runs at most `_MAX_GAP_IN_RUN` apart) that hold `_MIN_DIGITS`
+    digits or more. A `_RUN` lies inside one cluster, so one with enough digits to be redacted is
+    in these; and the matches of one cluster cannot reach the candidates of another (each starts at
+    most 3 characters before its first digit, and ends at most 1 after its last)."""
+    kept: list[tuple[int, int]] = []
+    cluster: list[tuple[int, int]] = []
+    digits = 0
+    for run in digit_runs:
+        if cluster and run[0] - cluster[-1][1] > _MAX_GAP_IN_RUN:
+            if digits >= _MIN_DIGITS:
+                kept.extend(cluster)
+            cluster, digits = [], 0
+        cluster.append(run)
+        digits += run[1] - run[0]
+    if digits >= _MIN_DIGITS:
+        kept.extend(cluster)
+    return kept
 
 
 _RUN_LEADS = frozenset("+(" + " \t\u00a0\u202f")  # what a `_RUN` can have before its first digit
