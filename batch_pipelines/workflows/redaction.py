@@ -211,12 +211,16 @@ def _groups(text: str, start: int, end: int) -> list[_Group]:
                 start=m.start() + (0 if raw.startswith("+") else lead),
                 end=m.end(),
                 # ASCII, so that the shape rules below also hold for Arabic-Indic or full-width digits.
-                digits="".join(str(int(d)) for d in m.group(1) or m.group(2)),
+                digits=_ascii_digits(m.group(1) or m.group(2)),
                 plus=raw.startswith("+"),
                 bracketed="(" in raw or ")" in raw,
             )
         )
     return found
+
+
+def _ascii_digits(digits: str) -> str:
+    return digits if digits.isascii() else "".join(str(int(d)) for d in digits)
 
 
 def _glued(text: str, start: int, end: int) -> bool:
@@ -270,10 +274,13 @@ _DIGITS = re.compile(r"\d+")
 _LOCAL_BACKWARDS = re.compile(r"[\w.%+'-]*")  # the local-part characters of `_EMAIL`, reversed
 # The end of a spoken e-mail: the spoken dot and top-level domain that `_SPOKEN_EMAIL` ends with.
 _SPOKEN_TAIL = re.compile(rf"{_SPOKEN_DOT}(?:{_TLDS})(?![\w-])", re.IGNORECASE | re.UNICODE)
-# In one scan: each run of digits (whole), and each place where a `_SPOKEN_TAIL` can be: a '.'
-# before a letter, or "dot" in any case (no other character matches d, o or t ignoring case). The
-# pattern starts with a character set, which makes the scan quick; the hints consume one character.
-_LANDMARKS = re.compile(r"[\d.dD](?:(?<=\d)\d*+|(?<=\.)(?=[^\W\d_])|(?<=[dD])(?=[oO][tT]))")
+# In one scan: each run of digits (whole), and each '.' before a letter, where a `_SPOKEN_TAIL`
+# can be. The pattern starts with a character set, which makes the scan quick.
+_LANDMARKS = re.compile(r"[\d.](?:(?<=\d)\d*+|(?<=\.)(?=[^\W\d_]))")
+# The other place one can be: "dot" in any case (no other character matches d, o or t ignoring
+# case), looked for only in text that has one.
+_DOT_WORD = re.compile(r"[dD][oO][tT]")
+_DOT_SPELLINGS = tuple(a + b + c for a in "dD" for b in "oO" for c in "tT")
 _OPENING = "(["
 # A spoken e-mail holds at most 40 runs of white space (5 joins and 4 dots of up to 4 runs each,
 # an 'at' of up to 4), so it starts within the 41 words before its end. Read backwards.
@@ -420,15 +427,17 @@ def _spoken_tail_ends(text: str, hints: list[int]) -> list[int]:
 
 
 def _landmarks(text: str) -> tuple[list[tuple[int, int]], list[int]]:
-    """The runs of digits (start, end), and where `_SPOKEN_TAIL` hints are ('.' or 'd')."""
+    """The runs of digits (start, end), and where `_SPOKEN_TAIL` hints are ('.' or 'dot')."""
     runs: list[tuple[int, int]] = []
     hints: list[int] = []
     for match in _LANDMARKS.finditer(text):
-        start = match.start()
-        if text[start] in ".dD":
-            hints.append(start)
+        if text[match.start()] == ".":
+            hints.append(match.start())
         else:
             runs.append(match.span())
+    if any(spelling in text for spelling in _DOT_SPELLINGS):
+        hints.extend(m.start() for m in _DOT_WORD.finditer(text))
+        hints.sort()
     return runs, hints
 
 
