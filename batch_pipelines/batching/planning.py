@@ -42,6 +42,7 @@ from batch_pipelines.providers.base import BatchProvider, ProviderConfigError, p
 from batch_pipelines.providers.registry import ProviderRegistry, tenant_credentials_ref
 
 RENDER_CHUNK = 1000
+_SCRATCH_BUFFER = 1 << 20
 Checkpoint = Callable[[str], None]
 
 
@@ -133,7 +134,8 @@ def plan(
         all_tenants = tenants | manifest.load_tenants(
             conn, {r.tenant_id for r in candidates} - tenants.keys()
         )
-        with tempfile.TemporaryFile(dir=spool_dir()) as scratch:
+        # A large buffer: lines of ~8 KB would otherwise each be a system call.
+        with tempfile.TemporaryFile(dir=spool_dir(), buffering=_SCRATCH_BUFFER) as scratch:
             lines = _render_to(
                 scratch,
                 conn,
