@@ -240,6 +240,31 @@ def test_a_usage_row_moved_to_another_partition_moves_its_ledger_row(engine, acm
         assert all(c(conn, d, "acme").passed for c in CHECKS for d in (DAY, later))
 
 
+def test_a_new_partition_whose_usage_row_is_priced_elsewhere_takes_it_over(engine, acme) -> None:
+    # The new partition is priced before the old one is re-priced: its plain insert meets the
+    # moved row's ledger row, is rolled back, and the partition is upserted instead.
+    later = dt.date(2026, 11, 26)
+    with engine.begin() as conn:
+        job = add_job(conn, "post_call")
+        moved = add_usage(conn, "acme", job, TokenUsage(1000, 0, 0, 0, 100))
+        add_usage(conn, "acme", job, TokenUsage(1000, 0, 0, 0, 100), ledger_date=later)
+    with engine.connect() as conn:
+        price_partition(conn, DAY, "acme")
+        conn.execute(
+            text("UPDATE llm_usage SET ledger_date = :d WHERE usage_id = :u"),
+            {"d": later, "u": moved},
+        )
+        conn.commit()
+        totals = price_partition(conn, later, "acme")
+        assert totals.requests == 2
+        assert totals.cost_micro_usd == Decimal("210")
+        assert price_partition(conn, DAY, "acme").requests == 0
+        dates = conn.execute(text("SELECT usage_id, ledger_date FROM cost_ledger ORDER BY 1")).all()
+        assert [d for _, d in dates] == [later, later] and dates[0][0] == moved
+        assert _assert_rows_equal_price_line(conn, "acme") == 2
+        assert all(c(conn, d, "acme").passed for c in CHECKS for d in (DAY, later))
+
+
 def test_a_failed_pricing_writes_nothing(engine, acme) -> None:
     with engine.begin() as conn:
         job = add_job(conn, "kb_index")
