@@ -234,14 +234,17 @@ def _insert_new_partition(
     """Price a partition that has no ledger rows with a plain INSERT (no conflict handling to pay
     for), returning its totals; None when it has ledger rows, or when one of its usage rows is
     priced under another partition (the insert is then rolled back): those need the upsert."""
+    # Ordered by the index's columns so that it is read through the index whatever the (often
+    # stale, during a range run) statistics say: EXISTS or a bare LIMIT 1 may choose a sequential
+    # scan hoping to stop early, and read the whole ledger when the partition is empty.
     has_rows = conn.execute(
         text(
-            "SELECT EXISTS (SELECT 1 FROM cost_ledger"
-            " WHERE ledger_date = :ledger_date AND tenant_id = :tenant_id)"
+            "SELECT 1 FROM cost_ledger WHERE ledger_date = :ledger_date AND tenant_id = :tenant_id"
+            " ORDER BY ledger_date, tenant_id LIMIT 1"
         ),
         params,
-    ).scalar_one()
-    if has_rows:
+    ).first()
+    if has_rows is not None:
         return None
     insert = text(_sql("ledger_insert.sql").format(priced_rows=priced_rows, totals=_TOTALS))
     try:
