@@ -3,9 +3,12 @@
 Pricing a partition
 -------------------
 `price_partition` brings the partition's ledger rows in line with its usage rows in one
-transaction: a set-based ``INSERT … SELECT … ON CONFLICT (usage_id) DO UPDATE`` that rewrites only
-rows whose figures changed, and deletes ledger rows whose usage row moved to another partition.
-Pricing it again is idempotent (and writes nothing when nothing changed); it is how a price
+transaction, set-based. A partition without ledger rows (the common case: its first pricing) gets
+a plain ``INSERT … SELECT`` that also returns its totals (``ledger_insert.sql``); one with ledger
+rows, or whose first insert meets a usage row priced under another partition, gets an
+``INSERT … SELECT … ON CONFLICT (usage_id) DO UPDATE`` that rewrites only rows whose figures
+changed and deletes ledger rows whose usage row moved to another partition
+(``ledger_upsert.sql``). Both insert ``ledger_priced_rows.sql``. Pricing it again is idempotent (and writes nothing when nothing changed); it is how a price
 correction is applied: fix ``price_overrides.yaml`` (bump its version), then re-materialise the
 affected partitions (a backfill).
 
@@ -15,8 +18,10 @@ time-of-day bucket for models priced by time of day, the prompt-size bucket for 
 derived from the model's genai-prices entry (`_price_flags`). For each key, `price_line` prices a
 representative usage; the unit prices it reports (``LinePrice.unit_prices``, exact decimal strings)
 go into a session-local work table and are applied to every row in SQL with price_line's
-class-by-class arithmetic and rounding (``ledger_insert.sql``; whole quanta in bigint when every
-price has at most 6 decimals, NUMERIC with half-even rounding otherwise). The result is identical
+class-by-class arithmetic and rounding (``ledger_priced_rows.sql``; whole quanta in bigint when
+every price has at most 6 decimals, NUMERIC with half-even rounding otherwise). The key bounds
+and resolved prices are kept in `price_cache` across the partitions of a run, so a range run reads
+each partition's usage rows twice (its keys, then the insert) and prices nothing twice. The result is identical
 to calling `price_line` on each row, which ``batch_pipelines_tests/ledger/test_ledger.py`` checks
 row by row, ties included.
 
@@ -46,6 +51,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
 from batch_pipelines.ledger import pricing
 from batch_pipelines.ledger.pricing import PriceOverrides, default_overrides
@@ -132,6 +138,7 @@ def price_partition(
     same `overrides` resolve each price key once, not once per partition.
     """
     ov = default_overrides() if overrides is None else overrides
+    cache = {} if price_cache is None else price_cache
     params = {"ledger_date": ledger_date, "tenant_id": tenant_id}
     with transaction(conn):
         # Two runs pricing the same partition at once would collide on usage_id: serialise them.
@@ -140,38 +147,41 @@ def price_partition(
             {"key": f"{ledger_date.isoformat()}|{tenant_id}"},
         )
         _prepare_work_tables(conn)
-
-        combos = conn.execute(
-            text(
-                "SELECT DISTINCT provider, model, mode FROM llm_usage"
-                " WHERE ledger_date = :ledger_date AND tenant_id = :tenant_id"
-            ),
-            params,
-        ).all()
+        keys = _usage_keys(conn, params, ov, cache)
+        flags = {
+            (k.provider, k.model, k.mode): cache[_flags_key(k.provider, k.model, k.mode, ov)]
+            for k in keys
+        }
         _load(
-            conn, "bp_ledger_flags", [_price_flags(c.provider, c.model, c.mode, ov) for c in combos]
+            conn,
+            "bp_ledger_prices",
+            [
+                {
+                    **_price_key(k, tenant_id, ov, cache),
+                    "time_bounds": flags[k.provider, k.model, k.mode]["time_bounds"],
+                    "tier_starts": flags[k.provider, k.model, k.mode]["tier_starts"],
+                }
+                for k in keys
+            ],
         )
-        keys = conn.execute(
-            text(
-                "WITH keyed AS (" + _sql("ledger_usage_keys.sql") + ")"
-                " SELECT provider, model, mode, price_day, time_bucket, tier_bucket,"
-                " min(occurred_at) AS sample_at, min(prompt_tokens) AS sample_prompt,"
-                " max(output_tokens) AS max_output, count(*) AS n"
-                " FROM keyed GROUP BY 1, 2, 3, 4, 5, 6"
-            ),
-            params,
-        ).all()
-        cache = {} if price_cache is None else price_cache
-        _load(conn, "bp_ledger_prices", [_price_key(k, tenant_id, ov, cache) for k in keys])
-        allocations = _self_hosted_allocations(conn, ledger_date, tenant_id, combos, ov)
+        allocations = _self_hosted_allocations(conn, ledger_date, tenant_id, keys, ov)
         _load(
             conn,
             "bp_ledger_allocations",
             [{"usage_id": k, "allocated": str(v)} for k, v in allocations.items()],
         )
-        insert = _sql("ledger_insert.sql").format(usage_keys=_sql("ledger_usage_keys.sql"))
-        conn.execute(text(insert), params)
-        totals = partition_totals(conn, ledger_date, tenant_id)
+        priced_rows = _sql("ledger_priced_rows.sql").format(
+            allocated="a.allocated" if allocations else "NULL::numeric",
+            allocations_join=(
+                "LEFT JOIN pg_temp.bp_ledger_allocations AS a ON a.usage_id = u.usage_id"
+                if allocations
+                else ""
+            ),
+        )
+        totals = _insert_new_partition(conn, params, priced_rows) if keys else None
+        if totals is None:
+            conn.execute(text(_sql("ledger_upsert.sql").format(priced_rows=priced_rows)), params)
+            totals = partition_totals(conn, ledger_date, tenant_id)
         expected = sum(k.n for k in keys)
         if totals.requests != expected:  # a key without a price: a bug, never a silent gap
             raise RuntimeError(
@@ -181,28 +191,99 @@ def price_partition(
     return totals
 
 
+def _usage_keys(
+    conn: Connection, params: dict[str, Any], ov: PriceOverrides, cache: dict[tuple, Any]
+) -> list[Any]:
+    """The partition's price keys (ledger_usage_keys.sql), with the bucket bounds of every
+    combination in it known (in `cache`) and loaded.
+
+    Only combinations priced by time of day or prompt tier have bounds (a bp_ledger_flags row);
+    the others are keyed alike with or without one. So the keys are read with the bounds known so
+    far, and read again only when the partition brings a combination with bounds not yet loaded.
+    """
+    bounded = [
+        {"provider": key[2], "model": key[3], "mode": key[4], **value}
+        for key, value in cache.items()
+        if key[0] == "flags" and key[1] == id(ov) and (value["time_bounds"] or value["tier_starts"])
+    ]
+    loaded = {(f["provider"], f["model"], f["mode"]) for f in bounded}
+    _load(conn, "bp_ledger_flags", bounded)
+    query = text(_sql("ledger_usage_keys.sql"))
+    keys = conn.execute(query, params).all()
+    new: list[dict[str, Any]] = []
+    for combo in sorted({(k.provider, k.model, k.mode) for k in keys}):
+        fkey = _flags_key(*combo, ov)
+        if fkey not in cache:
+            cache[fkey] = _price_flags(*combo, ov)
+        flags = cache[fkey]
+        if combo not in loaded and (flags["time_bounds"] or flags["tier_starts"]):
+            new.append({"provider": combo[0], "model": combo[1], "mode": combo[2], **flags})
+    if new:
+        _load(conn, "bp_ledger_flags", new)
+        keys = conn.execute(query, params).all()
+    return keys
+
+
+def _flags_key(provider: str, model: str, mode: str, ov: PriceOverrides) -> tuple:
+    return ("flags", id(ov), provider, model, mode)
+
+
+def _insert_new_partition(
+    conn: Connection, params: dict[str, Any], priced_rows: str
+) -> PartitionTotals | None:
+    """Price a partition that has no ledger rows with a plain INSERT (no conflict handling to pay
+    for), returning its totals; None when it has ledger rows, or when one of its usage rows is
+    priced under another partition (the insert is then rolled back): those need the upsert."""
+    # Ordered by the index's columns so that it is read through the index whatever the (often
+    # stale, during a range run) statistics say: EXISTS or a bare LIMIT 1 may choose a sequential
+    # scan hoping to stop early, and read the whole ledger when the partition is empty.
+    has_rows = conn.execute(
+        text(
+            "SELECT 1 FROM cost_ledger WHERE ledger_date = :ledger_date AND tenant_id = :tenant_id"
+            " ORDER BY ledger_date, tenant_id LIMIT 1"
+        ),
+        params,
+    ).first()
+    if has_rows is not None:
+        return None
+    insert = text(_sql("ledger_insert.sql").format(priced_rows=priced_rows, totals=_TOTALS))
+    try:
+        with conn.begin_nested():
+            row = conn.execute(insert, params).one()._mapping
+    except IntegrityError as e:
+        if getattr(e.orig, "sqlstate", None) != _UNIQUE_VIOLATION:
+            raise
+        return None
+    return _totals(params["ledger_date"], params["tenant_id"], row)
+
+
+_UNIQUE_VIOLATION = "23505"
+_TOTALS = """SELECT count(*) AS requests,
+       coalesce(sum(input_tokens), 0) AS input_tokens,
+       coalesce(sum(cached_input_tokens), 0) AS cached_input_tokens,
+       coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
+       coalesce(sum(output_tokens), 0) AS output_tokens,
+       coalesce(sum(cost_micro_usd), 0) AS cost,
+       coalesce(sum(sync_cost_micro_usd), 0) AS sync_cost,
+       coalesce(sum(batch_discount_micro_usd), 0) AS batch_discount,
+       coalesce(sum(cache_read_savings_micro_usd), 0) AS cache_read_savings,
+       coalesce(sum(cache_write_premium_micro_usd), 0) AS cache_write_premium"""
+
+
 def partition_totals(conn: Connection, ledger_date: dt.date, tenant_id: str) -> PartitionTotals:
     """What the partition's ledger rows add up to (exact sums by Postgres)."""
     row = (
         conn.execute(
-            text(
-                "SELECT count(*) AS requests,"
-                " coalesce(sum(input_tokens), 0) AS input_tokens,"
-                " coalesce(sum(cached_input_tokens), 0) AS cached_input_tokens,"
-                " coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,"
-                " coalesce(sum(output_tokens), 0) AS output_tokens,"
-                " coalesce(sum(cost_micro_usd), 0) AS cost,"
-                " coalesce(sum(sync_cost_micro_usd), 0) AS sync_cost,"
-                " coalesce(sum(batch_discount_micro_usd), 0) AS batch_discount,"
-                " coalesce(sum(cache_read_savings_micro_usd), 0) AS cache_read_savings,"
-                " coalesce(sum(cache_write_premium_micro_usd), 0) AS cache_write_premium"
-                " FROM cost_ledger WHERE ledger_date = :d AND tenant_id = :t"
-            ),
+            text(_TOTALS + " FROM cost_ledger WHERE ledger_date = :d AND tenant_id = :t"),
             {"d": ledger_date, "t": tenant_id},
         )
         .one()
         ._mapping
     )
+    return _totals(ledger_date, tenant_id, row)
+
+
+def _totals(ledger_date: dt.date, tenant_id: str, row: Any) -> PartitionTotals:
     return PartitionTotals(
         ledger_date=ledger_date,
         tenant_id=tenant_id,
@@ -228,7 +309,8 @@ _WORK_TABLES = {
         " cache_write_1h numeric, output numeric, sync_input numeric, sync_output numeric,"
         " q_input bigint, q_cached_input bigint, q_cache_write_5m bigint, q_cache_write_1h bigint,"
         " q_output bigint, q_sync_input bigint, q_sync_output bigint,"
-        " pricing_source text, pricing_version text, unit_prices jsonb"
+        " pricing_source text, pricing_version text, unit_prices jsonb,"
+        " time_bounds numeric[], tier_starts bigint[]"
     ),
     "bp_ledger_allocations": "usage_id bigint, allocated numeric",
 }

@@ -1,5 +1,8 @@
 -- Session-local work objects of price_partition, created once per connection (the tables are
 -- emptied per use). Real tables rather than inline VALUES, so the planner knows their sizes.
+
+-- Bucket bounds of the (provider, model, mode) combinations priced by time of day or by prompt
+-- tier; other combinations have no row (bucket 0).
 CREATE TEMP TABLE IF NOT EXISTS bp_ledger_flags (
     provider text NOT NULL, model text NOT NULL, mode text NOT NULL,
     time_bounds numeric[], tier_starts bigint[]
@@ -7,6 +10,7 @@ CREATE TEMP TABLE IF NOT EXISTS bp_ledger_flags (
 
 -- Unit prices in USD per 1M tokens (an absent class costs 0); q_* are the same prices in quanta
 -- (0.000001 micro-dollars) per token, set when every price has at most 6 decimals (`exact`).
+-- time_bounds / tier_starts: the key's model's bucket bounds (its bp_ledger_flags row's).
 CREATE TEMP TABLE IF NOT EXISTS bp_ledger_prices (
     provider text NOT NULL, model text NOT NULL, mode text NOT NULL, price_day date NOT NULL,
     time_bucket int NOT NULL, tier_bucket int NOT NULL,
@@ -17,7 +21,8 @@ CREATE TEMP TABLE IF NOT EXISTS bp_ledger_prices (
     q_input bigint NOT NULL, q_cached_input bigint NOT NULL, q_cache_write_5m bigint NOT NULL,
     q_cache_write_1h bigint NOT NULL, q_output bigint NOT NULL,
     q_sync_input bigint NOT NULL, q_sync_output bigint NOT NULL,
-    pricing_source text NOT NULL, pricing_version text NOT NULL, unit_prices jsonb NOT NULL
+    pricing_source text NOT NULL, pricing_version text NOT NULL, unit_prices jsonb NOT NULL,
+    time_bounds numeric[], tier_starts bigint[]
 ) ON COMMIT DELETE ROWS;
 
 CREATE TEMP TABLE IF NOT EXISTS bp_ledger_allocations (

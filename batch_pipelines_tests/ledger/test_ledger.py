@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from batch_pipelines.ledger.ledger import (
     SELF_HOSTED_WINDOW_SECONDS,
@@ -240,6 +241,31 @@ def test_a_usage_row_moved_to_another_partition_moves_its_ledger_row(engine, acm
         assert all(c(conn, d, "acme").passed for c in CHECKS for d in (DAY, later))
 
 
+def test_a_new_partition_whose_usage_row_is_priced_elsewhere_takes_it_over(engine, acme) -> None:
+    # The new partition is priced before the old one is re-priced: its plain insert meets the
+    # moved row's ledger row, is rolled back, and the partition is upserted instead.
+    later = dt.date(2026, 11, 26)
+    with engine.begin() as conn:
+        job = add_job(conn, "post_call")
+        moved = add_usage(conn, "acme", job, TokenUsage(1000, 0, 0, 0, 100))
+        add_usage(conn, "acme", job, TokenUsage(1000, 0, 0, 0, 100), ledger_date=later)
+    with engine.connect() as conn:
+        price_partition(conn, DAY, "acme")
+        conn.execute(
+            text("UPDATE llm_usage SET ledger_date = :d WHERE usage_id = :u"),
+            {"d": later, "u": moved},
+        )
+        conn.commit()
+        totals = price_partition(conn, later, "acme")
+        assert totals.requests == 2
+        assert totals.cost_micro_usd == Decimal("210")
+        assert price_partition(conn, DAY, "acme").requests == 0
+        dates = conn.execute(text("SELECT usage_id, ledger_date FROM cost_ledger ORDER BY 1")).all()
+        assert [d for _, d in dates] == [later, later] and dates[0][0] == moved
+        assert _assert_rows_equal_price_line(conn, "acme") == 2
+        assert all(c(conn, d, "acme").passed for c in CHECKS for d in (DAY, later))
+
+
 def test_a_failed_pricing_writes_nothing(engine, acme) -> None:
     with engine.begin() as conn:
         job = add_job(conn, "kb_index")
@@ -368,3 +394,61 @@ def test_a_ledger_row_without_vertical_or_for_another_tenant_fails(engine, price
     assert details["without_tenant_or_vertical"] == 1
     assert details["attribution_differs_from_usage_or_request"] == 1
     assert details["sample_ledger_ids"] == [first, second]
+
+
+# ---- references (statement-level triggers in place of foreign keys, migration 0003) --------------
+
+
+def _violation(conn, sql: str, params: dict | None = None) -> str:
+    """The constraint a statement violates (it must raise foreign_key_violation)."""
+    with pytest.raises(IntegrityError) as raised, conn.begin_nested():
+        conn.execute(text(sql), params or {})
+    assert raised.value.orig.sqlstate == "23503"
+    return raised.value.orig.diag.constraint_name
+
+
+def test_a_ledger_row_must_reference_a_usage_row_and_a_tenant(engine, priced) -> None:
+    copy = (
+        "INSERT INTO cost_ledger (usage_id, tenant_id, vertical, workflow, provider, model, mode,"
+        " ledger_date, cost_micro_usd, sync_cost_micro_usd, pricing_source, pricing_version,"
+        " unit_prices) SELECT {usage}, {tenant}, vertical, workflow, provider, model, mode,"
+        " ledger_date, 0, 0, 'x', 'x', '{{}}' FROM cost_ledger LIMIT 1"
+    )
+    with engine.begin() as conn:
+        assert _violation(conn, copy.format(usage="-1", tenant="tenant_id")) == (
+            "fk_cost_ledger_usage_id_llm_usage"
+        )
+        unpriced = conn.execute(
+            text("SELECT max(usage_id) FROM llm_usage WHERE tenant_id = 'beta'")
+        ).scalar_one()
+        first = conn.execute(text("SELECT min(usage_id) FROM cost_ledger")).scalar_one()
+        assert _violation(conn, copy.format(usage=unpriced, tenant="'nobody'")) == (
+            "fk_cost_ledger_tenant_id_tenants"
+        )
+        assert _violation(conn, "UPDATE cost_ledger SET usage_id = -usage_id") == (
+            "fk_cost_ledger_usage_id_llm_usage"
+        )
+        # a referenced usage row keeps its id; a referenced tenant stays
+        assert _violation(conn, "UPDATE llm_usage SET usage_id = -usage_id") == (
+            "fk_cost_ledger_usage_id_llm_usage"
+        )
+        add_tenant(conn, "solo")  # referenced by a ledger row only
+        conn.execute(
+            text("UPDATE cost_ledger SET tenant_id = 'solo' WHERE usage_id = :u"), {"u": first}
+        )
+        for change in ("UPDATE tenants SET tenant_id = 'solo-2'", "DELETE FROM tenants"):
+            assert _violation(conn, f"{change} WHERE tenant_id = 'solo'") == (
+                "fk_cost_ledger_tenant_id_tenants"
+            )
+        assert conn.execute(text("SELECT count(*) FROM cost_ledger")).scalar() == 2
+
+
+def test_deleting_or_truncating_usage_rows_deletes_their_ledger_rows(engine, priced) -> None:
+    with engine.begin() as conn:
+        first = conn.execute(text("SELECT min(usage_id) FROM cost_ledger")).scalar_one()
+        conn.execute(text("DELETE FROM llm_usage WHERE usage_id = :u"), {"u": first})
+        left = conn.execute(text("SELECT usage_id FROM cost_ledger")).scalars().all()
+        assert len(left) == 1 and first not in left
+        assert check_priced_exactly_once(conn, DAY, "acme").passed
+        conn.execute(text("TRUNCATE llm_usage CASCADE"))
+        assert conn.execute(text("SELECT count(*) FROM cost_ledger")).scalar() == 0
