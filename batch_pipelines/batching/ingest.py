@@ -22,7 +22,9 @@ redoes: the job is still `ended`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import logging
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -119,7 +121,7 @@ def ingest_job(
     """Ingest one ended job. Safe to run twice or concurrently: the second waits, then finds it done."""
     now = now or manifest.utcnow()
     result = IngestResult(batch_job_id)
-    with manifest.job_lock(engine, f"ingest:{batch_job_id}", wait=True):
+    with _old_objects_frozen(), manifest.job_lock(engine, f"ingest:{batch_job_id}", wait=True):
         with engine.begin() as conn:
             set_async_commit(conn)  # made durable by the final commit, like the chunks
             job = manifest.job_row(conn, batch_job_id, for_update=True)
@@ -171,6 +173,20 @@ def ingest_job(
                 )
             raise
     return result
+
+
+@contextlib.contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Keep the objects that existed before the ingest out of the cyclic garbage collector's
+    full collections while it runs (`gc.freeze`), and hand them back after (`gc.unfreeze`).
+    Ingest allocates several objects per line, which triggers full collections; each one would
+    otherwise scan every object of the process (hundreds of milliseconds in a Dagster worker).
+    Nothing is leaked: the frozen objects are collectable again afterwards."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 # What the reader needs of a job's manifest rows, in `ManifestRow` order, then the status (the
