@@ -54,7 +54,7 @@ from batch_pipelines.providers.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)
 CHUNK_LINES = 500  # lines per transaction
-WRITERS = 2  # chunks written at once, each on its own connection, while the next one is read
+WRITERS = 3  # chunks written at once, each on its own connection, while the next one is read
 
 
 @dataclass
