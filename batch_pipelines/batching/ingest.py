@@ -27,7 +27,7 @@ import datetime as dt
 import gc
 import logging
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -273,11 +273,24 @@ def _write_results(
         if checkpoint:
             checkpoint("mid_ingest")
 
-    chunks = _read_chunks(lines, state, CHUNK_LINES)
-    if WRITERS <= 1:
-        for chunk in chunks:
-            applied(_write_chunk(engine, workflow, state, chunk, deadline_missed))
-        return late
+    # Closed on the way out whatever happens: closes the provider's download stream.
+    with contextlib.closing(_read_chunks(lines, state, CHUNK_LINES)) as chunks:
+        if WRITERS <= 1:
+            for chunk in chunks:
+                applied(_write_chunk(engine, workflow, state, chunk, deadline_missed))
+        else:
+            _write_in_parallel(engine, workflow, state, chunks, deadline_missed, applied)
+    return late
+
+
+def _write_in_parallel(
+    engine: Engine,
+    workflow: Workflow,
+    state: _Job,
+    chunks: Iterator[_Chunk],
+    deadline_missed: bool,
+    applied: Callable[[tuple[IngestResult, list[ManifestRow]]], None],
+) -> None:
     with ThreadPoolExecutor(WRITERS, thread_name_prefix="ingest-writer") as pool:
         pending: deque[Future[tuple[IngestResult, list[ManifestRow]]]] = deque()
         try:
@@ -293,7 +306,6 @@ def _write_results(
             for future in pending:
                 future.cancel()
             raise
-    return late
 
 
 def _write_chunk(
