@@ -26,8 +26,9 @@ import contextlib
 import datetime as dt
 import gc
 import logging
+import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -261,26 +262,32 @@ def _write_results(
     checkpoint: Checkpoint | None,
 ) -> list[ManifestRow]:
     """Read the lines here and write them chunk by chunk on up to `WRITERS` connections at once
-    (at most `WRITERS` chunks in flight, plus the one being read). Returns the requests to send
-    synchronously (deadline missed). On any failure, no new chunk starts, the chunks in flight
-    finish (each commits whole or not at all) and the failure is raised."""
+    (at most `WRITERS` chunks in flight, plus the one being read). The chunks' statements run in
+    parallel but they commit in file order, each after the one before it: however the ingest
+    stops, what it committed is a prefix of the file's chunks. On any failure no new chunk
+    starts, the chunks in flight roll back and the failure is raised. Returns the requests to
+    send synchronously (deadline missed)."""
     late: list[ManifestRow] = []
-
-    def applied(outcome: tuple[IngestResult, list[ManifestRow]]) -> None:
-        chunk_result, chunk_late = outcome
-        result.add(chunk_result)
-        late.extend(chunk_late)
-        if checkpoint:
-            checkpoint("mid_ingest")
-
     # Closed on the way out whatever happens: closes the provider's download stream.
     with contextlib.closing(_read_chunks(lines, state, CHUNK_LINES)) as chunks:
         if WRITERS <= 1:
             for chunk in chunks:
-                applied(_write_chunk(engine, workflow, state, chunk, deadline_missed))
+                outcome = _write_chunk(engine, workflow, state, chunk, deadline_missed)
+                if checkpoint:
+                    checkpoint("mid_ingest")
+                result.add(outcome[0])
+                late += outcome[1]
         else:
-            _write_in_parallel(engine, workflow, state, chunks, deadline_missed, applied)
+            for chunk_result, chunk_late in _write_in_parallel(
+                engine, workflow, state, chunks, deadline_missed, checkpoint
+            ):
+                result.add(chunk_result)
+                late += chunk_late
     return late
+
+
+class _Stopped(Exception):
+    """The ingest stopped before this chunk's turn to commit: it rolls back."""
 
 
 def _write_in_parallel(
@@ -289,33 +296,66 @@ def _write_in_parallel(
     state: _Job,
     chunks: Iterator[_Chunk],
     deadline_missed: bool,
-    applied: Callable[[tuple[IngestResult, list[ManifestRow]]], None],
-) -> None:
+    checkpoint: Checkpoint | None,
+) -> Iterator[tuple[IngestResult, list[ManifestRow]]]:
+    stop = threading.Event()
+    previous = threading.Event()
+    previous.set()  # the first chunk commits when it is ready
+    pending: deque[Future[tuple[IngestResult, list[ManifestRow]]]] = deque()
     with ThreadPoolExecutor(WRITERS, thread_name_prefix="ingest-writer") as pool:
-        pending: deque[Future[tuple[IngestResult, list[ManifestRow]]]] = deque()
         try:
             for chunk in chunks:
                 while pending and (len(pending) >= WRITERS or pending[0].done()):
-                    applied(pending.popleft().result())
+                    yield pending.popleft().result()
+                committed = threading.Event()
                 pending.append(
-                    pool.submit(_write_chunk, engine, workflow, state, chunk, deadline_missed)
+                    pool.submit(
+                        _write_chunk,
+                        engine,
+                        workflow,
+                        state,
+                        chunk,
+                        deadline_missed,
+                        turn=(previous, committed, stop, checkpoint),
+                    )
                 )
+                previous = committed
             while pending:
-                applied(pending.popleft().result())
+                yield pending.popleft().result()
         except BaseException:
+            stop.set()  # the chunks waiting for their turn roll back
             for future in pending:
                 future.cancel()
             raise
 
 
 def _write_chunk(
-    engine: Engine, workflow: Workflow, state: _Job, chunk: _Chunk, deadline_missed: bool
+    engine: Engine,
+    workflow: Workflow,
+    state: _Job,
+    chunk: _Chunk,
+    deadline_missed: bool,
+    turn: tuple[threading.Event, threading.Event, threading.Event, Checkpoint | None] | None = None,
 ) -> tuple[IngestResult, list[ManifestRow]]:
-    """One chunk in one transaction of its own (a writer thread's)."""
+    """One chunk in one transaction of its own. With `turn` (a writer thread's chunk): commit
+    only once the chunk before it committed, unless the ingest stopped meanwhile; then pass the
+    checkpoint and let the next chunk commit."""
     result = IngestResult(state.batch_job_id)
     with engine.begin() as conn:
         set_async_commit(conn)
         late = _apply_chunk(conn, workflow, state, chunk, result, deadline_missed)
+        if turn is not None:
+            previous, _committed, stop, _checkpoint = turn
+            while not previous.wait(0.05):
+                if stop.is_set():
+                    raise _Stopped
+            if stop.is_set():
+                raise _Stopped
+    if turn is not None:
+        _previous, committed, _stop, checkpoint = turn
+        if checkpoint:
+            checkpoint("mid_ingest")
+        committed.set()
     return result, late
 
 
