@@ -1,39 +1,61 @@
 """Ingest: stream a finished batch's results into results, usage rows and the manifest.
 
-Lines are read one at a time from the provider's files and applied in chunks, one transaction per
-chunk; each line's result and its `llm_usage` row commit together. A line is attributed only if its
-custom id is in this job's manifest with a matching signature; anything else (unknown, forged, from
-another batch) is counted, logged and attributed to no one. Ingesting the same file twice changes
-nothing: a request that is no longer `submitted` is skipped, and `llm_usage` is unique on
-(provider, provider_batch_id, custom_id). Failed, expired and cancelled lines, invalid answers and
-lines missing from the files are retried alone or dead-lettered; if the job missed its deadline,
-they are sent through the synchronous API instead, and their usage rows say `mode = 'sync'`.
+Lines are read one at a time from the provider's files (never a whole file in memory) and applied
+in chunks, one transaction per chunk: each line's result, its `llm_usage` row and its manifest
+status commit together. This thread reads, parses and attributes the lines while up to `WRITERS`
+earlier chunks are written, each on a connection of its own (COPY for the result and usage rows,
+one statement for the statuses). A line is attributed only if its custom id is in this job's
+manifest with a matching signature; anything else (unknown, forged, from another batch) is
+counted, logged and attributed to no one. Ingesting the same file twice changes nothing: a request
+that is no longer `submitted` is skipped, and `llm_usage` is unique on (provider,
+provider_batch_id, custom_id). Failed, expired and cancelled lines, invalid answers and lines
+missing from the files are retried alone or dead-lettered; if the job missed its deadline, they
+are sent through the synchronous API instead, and their usage rows say `mode = 'sync'`.
+
+Crash safety: a chunk commits whole or not at all, in any order relative to the chunks written
+beside it, so an ingest stopped anywhere is re-run from the file and applies exactly the lines
+whose chunk did not commit. The chunks (and the job's bookkeeping before them) commit without
+waiting for the disk (`synchronous_commit = off`); the commit that marks the job `ingested` waits,
+and so makes all of them durable at once. A server crash before it loses only work that the re-run
+redoes: the job is still `ended`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import logging
-from collections import Counter
-from collections.abc import Iterable, Sequence
+import threading
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
 
 import orjson
-from sqlalchemy import Connection, Engine, select, text
+import psycopg
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from batch_pipelines.batching import custom_ids, manifest
 from batch_pipelines.batching.planning import Checkpoint, spool_dir
 from batch_pipelines.batching.submission import provider_for_job
-from batch_pipelines.batching.workflow import InvalidAnswer, ManifestRow, Rendered, Workflow
-from batch_pipelines.db.tables import batch_jobs, batch_requests
+from batch_pipelines.batching.workflow import (
+    InvalidAnswer,
+    ManifestRow,
+    Rendered,
+    StoresMany,
+    Workflow,
+)
+from batch_pipelines.db.bulk import copy_rows, set_async_commit
+from batch_pipelines.db.tables import batch_jobs
 from batch_pipelines.ledger.usage import TokenUsage
 from batch_pipelines.providers.base import BatchProvider, ResultLine
 from batch_pipelines.providers.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)
-CHUNK_LINES = 500
+CHUNK_LINES = 500  # lines per transaction
+WRITERS = 3  # chunks written at once, each on its own connection, while the next one is read
 
 
 @dataclass
@@ -76,6 +98,18 @@ class _Job:
     statuses: dict[str, str]
 
 
+@dataclass
+class _Chunk:
+    """Lines read and attributed by the reader, to be applied in one transaction."""
+
+    lines: int = 0
+    answered: list[tuple[ManifestRow, ResultLine]] = field(default_factory=list)
+    failed: list[tuple[ManifestRow, str]] = field(default_factory=list)  # with the reason
+    unattributed: list[str] = field(default_factory=list)  # ids not in this job's manifest
+    forged: int = 0
+    duplicate: int = 0
+
+
 def ingest_job(
     engine: Engine,
     workflow: Workflow,
@@ -88,8 +122,9 @@ def ingest_job(
     """Ingest one ended job. Safe to run twice or concurrently: the second waits, then finds it done."""
     now = now or manifest.utcnow()
     result = IngestResult(batch_job_id)
-    with manifest.job_lock(engine, f"ingest:{batch_job_id}", wait=True):
+    with _old_objects_frozen(), manifest.job_lock(engine, f"ingest:{batch_job_id}", wait=True):
         with engine.begin() as conn:
+            set_async_commit(conn)  # made durable by the final commit, like the chunks
             job = manifest.job_row(conn, batch_job_id, for_update=True)
             if job is None:
                 raise LookupError(f"no batch job {batch_job_id}")
@@ -106,16 +141,21 @@ def ingest_job(
         try:
             status = provider.retrieve(job.provider_batch_id)
             deadline_missed = job.deadline_at is not None and now >= job.deadline_at
-            late: list[ManifestRow] = []
-            for chunk in _chunks(provider.iter_results(status), CHUNK_LINES):
-                with engine.begin() as conn:
-                    late += _apply_lines(conn, workflow, state, chunk, result, deadline_missed)
-                if checkpoint:
-                    checkpoint("mid_ingest")
+            late = _write_results(
+                engine,
+                workflow,
+                state,
+                provider.iter_results(status),
+                result,
+                deadline_missed,
+                checkpoint,
+            )
             with engine.begin() as conn:
+                set_async_commit(conn)
                 late += _fail_missing(conn, workflow, state, result, deadline_missed)
             if late:
                 _send_sync(engine, workflow, provider, job, late, result, now)
+            # A synchronous commit: every commit of this ingest is on disk once it returns.
             with engine.begin() as conn:
                 manifest.update_job(
                     conn,
@@ -136,26 +176,39 @@ def ingest_job(
     return result
 
 
+@contextlib.contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Keep the objects that existed before the ingest out of the cyclic garbage collector's
+    full collections while it runs (`gc.freeze`), and hand them back after (`gc.unfreeze`).
+    Ingest allocates several objects per line, which triggers full collections; each one would
+    otherwise scan every object of the process (hundreds of milliseconds in a Dagster worker).
+    Nothing is leaked: the frozen objects are collectable again afterwards."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+# What the reader needs of a job's manifest rows, in `ManifestRow` order, then the status (the
+# notes as JSON text: orjson parses them faster than the driver's JSON loader).
+_JOB_REQUESTS = text(
+    """
+    SELECT custom_id, batch_job_id, tenant_id, vertical, agent_id, workflow, item_id,
+           partition_date, attempt, CAST(notes AS text), status
+    FROM batch_requests WHERE batch_job_id = :batch_job_id
+    """
+)
+
+
 def _load_job_state(conn: Connection, job, provider_batch_id: str, now: dt.datetime) -> _Job:
-    c = batch_requests.c
-    rows = list(
-        conn.execute(
-            # What a manifest row and the line's status need, not the whole row.
-            select(
-                c.custom_id,
-                c.batch_job_id,
-                c.tenant_id,
-                c.vertical,
-                c.agent_id,
-                c.workflow,
-                c.item_id,
-                c.partition_date,
-                c.attempt,
-                c.notes,
-                c.status,
-            ).where(c.batch_job_id == job.batch_job_id)
-        )
-    )
+    requests: dict[str, ManifestRow] = {}
+    statuses: dict[str, str] = {}
+    loads = orjson.loads
+    rows = conn.execute(_JOB_REQUESTS, {"batch_job_id": job.batch_job_id}).all()
+    for custom_id, *fields, notes, status in rows:
+        requests[custom_id] = ManifestRow(custom_id, *fields, loads(notes) if notes else {})
+        statuses[custom_id] = status
     return _Job(
         batch_job_id=job.batch_job_id,
         provider=job.provider,
@@ -163,54 +216,147 @@ def _load_job_state(conn: Connection, job, provider_batch_id: str, now: dt.datet
         mode=job.mode,
         model=job.model,
         occurred_at=job.finished_at or now,
-        requests={r.custom_id: manifest.manifest_row(r) for r in rows},
-        statuses={r.custom_id: r.status for r in rows},
+        requests=requests,
+        statuses=statuses,
     )
 
 
-def _chunks(lines: Iterable[ResultLine], size: int) -> Iterable[list[ResultLine]]:
-    chunk: list[ResultLine] = []
+def _read_chunks(lines: Iterable[ResultLine], state: _Job, size: int) -> Iterator[_Chunk]:
+    """Attribute each line to this job's manifest row (in this thread: it alone tracks which
+    requests have had their line) and cut them into chunks of `size` lines."""
+    requests, statuses = state.requests, state.statuses
+    signed = custom_ids.signature_matches
+    chunk = _Chunk()
     for line in lines:
-        chunk.append(line)
-        if len(chunk) >= size:
+        chunk.lines += 1
+        request = requests.get(line.custom_id)
+        if request is None:
+            chunk.unattributed.append(line.custom_id)
+        elif not signed(
+            request.custom_id, request.tenant_id, request.workflow, request.item_id, request.attempt
+        ):
+            chunk.forged += 1
+            log.warning("batch %s: rejected a result line with a bad signature", state.batch_job_id)
+        elif statuses.get(request.custom_id) != "submitted":
+            chunk.duplicate += 1
+        else:
+            statuses[request.custom_id] = "done"
+            if line.outcome == "succeeded" and line.usage is not None and line.answer is not None:
+                chunk.answered.append((request, line))
+            else:
+                chunk.failed.append((request, f"{line.outcome}: {line.error or 'no detail'}"))
+        if chunk.lines >= size:
             yield chunk
-            chunk = []
-    if chunk:
+            chunk = _Chunk()
+    if chunk.lines:
         yield chunk
 
 
-def _attribute(
-    conn: Connection, state: _Job, line: ResultLine, result: IngestResult
-) -> ManifestRow | None:
-    request = state.requests.get(line.custom_id)
-    if request is None:
-        known = (
-            line.custom_id
-            and conn.execute(
-                select(batch_requests.c.batch_job_id).where(
-                    batch_requests.c.custom_id == line.custom_id
+def _write_results(
+    engine: Engine,
+    workflow: Workflow,
+    state: _Job,
+    lines: Iterable[ResultLine],
+    result: IngestResult,
+    deadline_missed: bool,
+    checkpoint: Checkpoint | None,
+) -> list[ManifestRow]:
+    """Read the lines here and write them chunk by chunk on up to `WRITERS` connections at once
+    (at most `WRITERS` chunks in flight, plus the one being read). The chunks' statements run in
+    parallel but they commit in file order, each after the one before it: however the ingest
+    stops, what it committed is a prefix of the file's chunks. On any failure no new chunk
+    starts, the chunks in flight roll back and the failure is raised. Returns the requests to
+    send synchronously (deadline missed)."""
+    late: list[ManifestRow] = []
+    # Closed on the way out whatever happens: closes the provider's download stream.
+    with contextlib.closing(_read_chunks(lines, state, CHUNK_LINES)) as chunks:
+        if WRITERS <= 1:
+            for chunk in chunks:
+                outcome = _write_chunk(engine, workflow, state, chunk, deadline_missed)
+                if checkpoint:
+                    checkpoint("mid_ingest")
+                result.add(outcome[0])
+                late += outcome[1]
+        else:
+            for chunk_result, chunk_late in _write_in_parallel(
+                engine, workflow, state, chunks, deadline_missed, checkpoint
+            ):
+                result.add(chunk_result)
+                late += chunk_late
+    return late
+
+
+class _Stopped(Exception):
+    """The ingest stopped before this chunk's turn to commit: it rolls back."""
+
+
+def _write_in_parallel(
+    engine: Engine,
+    workflow: Workflow,
+    state: _Job,
+    chunks: Iterator[_Chunk],
+    deadline_missed: bool,
+    checkpoint: Checkpoint | None,
+) -> Iterator[tuple[IngestResult, list[ManifestRow]]]:
+    stop = threading.Event()
+    previous = threading.Event()
+    previous.set()  # the first chunk commits when it is ready
+    pending: deque[Future[tuple[IngestResult, list[ManifestRow]]]] = deque()
+    with ThreadPoolExecutor(WRITERS, thread_name_prefix="ingest-writer") as pool:
+        try:
+            for chunk in chunks:
+                while pending and (len(pending) >= WRITERS or pending[0].done()):
+                    yield pending.popleft().result()
+                committed = threading.Event()
+                pending.append(
+                    pool.submit(
+                        _write_chunk,
+                        engine,
+                        workflow,
+                        state,
+                        chunk,
+                        deadline_missed,
+                        turn=(previous, committed, stop, checkpoint),
+                    )
                 )
-            ).first()
-        )
-        reason = "other_batch" if known else "unknown"
-        result.rejected[reason] += 1
-        log.warning(
-            "batch %s: rejected a result line (%s id %r)",
-            state.batch_job_id,
-            reason,
-            line.custom_id[:64],
-        )
-        return None
-    if not custom_ids.signature_matches(
-        request.custom_id, request.tenant_id, request.workflow, request.item_id, request.attempt
-    ):
-        result.rejected["forged"] += 1
-        log.warning("batch %s: rejected a result line with a bad signature", state.batch_job_id)
-        return None
-    if state.statuses.get(request.custom_id) != "submitted":
-        result.rejected["duplicate"] += 1
-        return None
-    return request
+                previous = committed
+            while pending:
+                yield pending.popleft().result()
+        except BaseException:
+            stop.set()  # the chunks waiting for their turn roll back
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _write_chunk(
+    engine: Engine,
+    workflow: Workflow,
+    state: _Job,
+    chunk: _Chunk,
+    deadline_missed: bool,
+    turn: tuple[threading.Event, threading.Event, threading.Event, Checkpoint | None] | None = None,
+) -> tuple[IngestResult, list[ManifestRow]]:
+    """One chunk in one transaction of its own. With `turn` (a writer thread's chunk): commit
+    only once the chunk before it committed, unless the ingest stopped meanwhile; then pass the
+    checkpoint and let the next chunk commit."""
+    result = IngestResult(state.batch_job_id)
+    with engine.begin() as conn:
+        set_async_commit(conn)
+        late = _apply_chunk(conn, workflow, state, chunk, result, deadline_missed)
+        if turn is not None:
+            previous, _committed, stop, _checkpoint = turn
+            while not previous.wait(0.05):
+                if stop.is_set():
+                    raise _Stopped
+            if stop.is_set():
+                raise _Stopped
+    if turn is not None:
+        _previous, committed, _stop, checkpoint = turn
+        if checkpoint:
+            checkpoint("mid_ingest")
+        committed.set()
+    return result, late
 
 
 def _apply_lines(
@@ -221,29 +367,42 @@ def _apply_lines(
     result: IngestResult,
     deadline_missed: bool,
 ) -> list[ManifestRow]:
-    """Apply a chunk of lines in the caller's transaction, set-based: the chunk's usage rows in
-    one statement, its answers stored together where the workflow has `store_many` (one line at
-    a time otherwise, or when the batch write fails), its statuses in one update."""
+    """Attribute and apply `lines` in the caller's transaction, as one chunk."""
+    late: list[ManifestRow] = []
+    for chunk in _read_chunks(lines, state, max(1, len(lines))):
+        late += _apply_chunk(conn, workflow, state, chunk, result, deadline_missed)
+    return late
+
+
+def _apply_chunk(
+    conn: Connection,
+    workflow: Workflow,
+    state: _Job,
+    chunk: _Chunk,
+    result: IngestResult,
+    deadline_missed: bool,
+) -> list[ManifestRow]:
+    """Apply a chunk in the caller's transaction, set-based: its usage rows with one COPY, its
+    answers stored together where the workflow `StoresMany` (one line at a time otherwise, or
+    when the batch write fails), its statuses in one update."""
+    result.lines += chunk.lines
+    if chunk.forged:
+        result.rejected["forged"] += chunk.forged
+    if chunk.duplicate:
+        result.rejected["duplicate"] += chunk.duplicate
+    if chunk.unattributed:
+        _reject_unattributed(conn, state, chunk.unattributed, result)
     late: list[ManifestRow] = []
     late_failed: list[tuple[str, str]] = []
     failures: list[tuple[ManifestRow, str]] = []
-    answered: list[tuple[ManifestRow, ResultLine]] = []
-    for line in lines:
-        result.lines += 1
-        request = _attribute(conn, state, line, result)
-        if request is None:
-            continue
-        state.statuses[request.custom_id] = "done"
-        if line.outcome == "succeeded" and line.usage is not None and line.answer is not None:
-            answered.append((request, line))
-            continue
+    for request, reason in chunk.failed:
         result.failed_lines += 1
-        reason = f"{line.outcome}: {line.error or 'no detail'}"
         if deadline_missed:
             late_failed.append((request.custom_id, reason))
             late.append(request)
         else:
             failures.append((request, reason))
+    answered = chunk.answered
     if answered:
         # Billed whether or not the answer is usable: usage first, then the answers.
         _insert_usage_rows(conn, state, answered, result)
@@ -262,8 +421,40 @@ def _apply_lines(
     return late
 
 
+_KNOWN_IDS = text(
+    "SELECT custom_id FROM batch_requests WHERE custom_id = ANY(CAST(:ids AS text[]))"
+)
+
+
+def _reject_unattributed(
+    conn: Connection, state: _Job, ids: Sequence[str], result: IngestResult
+) -> None:
+    """Lines whose id is not in this job's manifest: another batch's, or no one's."""
+    named = list({custom_id for custom_id in ids if custom_id})
+    known = set(conn.execute(_KNOWN_IDS, {"ids": named}).scalars()) if named else set()
+    for custom_id in ids:
+        reason = "other_batch" if custom_id in known else "unknown"
+        result.rejected[reason] += 1
+        log.warning(
+            "batch %s: rejected a result line (%s id %r)",
+            state.batch_job_id,
+            reason,
+            custom_id[:64],
+        )
+
+
 # What a workflow's `store` may raise for an answer that cannot be stored: the line is retried.
-_STORE_ERRORS = (InvalidAnswer, DataError, IntegrityError, ValueError, KeyError, TypeError)
+# (psycopg's own errors come from COPY, which SQLAlchemy does not wrap.)
+_STORE_ERRORS = (
+    InvalidAnswer,
+    DataError,
+    IntegrityError,
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    ValueError,
+    KeyError,
+    TypeError,
+)
 
 
 def _store_answers(
@@ -275,21 +466,18 @@ def _store_answers(
     """Store every answer; per line, None or the error that made it unusable. Nothing of a line
     whose answer failed is kept (each `store` runs in a savepoint, as does a whole `store_many`)."""
     items = [(request, line.answer, line.model or state.model) for request, line in answered]
-    store_many = getattr(workflow, "store_many", None)
-    if store_many is not None and len(items) > 1:
-        savepoint = conn.begin_nested()
+    if isinstance(workflow, StoresMany) and len(items) > 1:
         try:
-            outcomes = list(store_many(conn, items))
+            with conn.begin_nested():
+                outcomes = list(workflow.store_many(conn, items))
+                if len(outcomes) != len(items):
+                    raise RuntimeError(
+                        f"{workflow.name}.store_many returned {len(outcomes)} outcomes for "
+                        f"{len(items)} answers"
+                    )
         except _STORE_ERRORS:
-            # The batch write failed: store line by line, so only the culprit fails.
-            savepoint.rollback()
+            pass  # the batch write failed: store line by line, so only the culprit fails
         else:
-            savepoint.commit()
-            if len(outcomes) != len(items):
-                raise RuntimeError(
-                    f"{workflow.name}.store_many returned {len(outcomes)} outcomes for "
-                    f"{len(items)} answers"
-                )
             for error in outcomes:
                 if error is not None and not isinstance(error, _STORE_ERRORS):
                     raise error
@@ -322,52 +510,91 @@ def _fail_many(
             result.dead_lettered += 1
 
 
+_USAGE_COLUMNS = (
+    "provider",
+    "provider_batch_id",
+    "custom_id",
+    "batch_job_id",
+    "tenant_id",
+    "vertical",
+    "agent_id",
+    "workflow",
+    "model",
+    "mode",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "ledger_date",
+    "occurred_at",
+)
+
+
 def _insert_usage_rows(
     conn: Connection,
     state: _Job,
     answered: Sequence[tuple[ManifestRow, ResultLine]],
     result: IngestResult,
 ) -> None:
-    """The lines' `llm_usage` rows in one statement; a row already there (the same provider line
-    ingested before) is left as it is and not counted again."""
+    """The lines' `llm_usage` rows with one COPY; if one is already there (the same provider
+    line ingested before), with one INSERT that leaves those as they are and does not count them
+    again."""
+    provider, batch_id, job_id = state.provider, state.provider_batch_id, state.batch_job_id
+    mode, model, occurred_at = state.mode, state.model, state.occurred_at
     rows = [
-        {
-            "custom_id": request.custom_id,
-            "tenant_id": request.tenant_id,
-            "vertical": request.vertical,
-            "agent_id": request.agent_id,
-            "workflow": request.workflow,
-            "model": line.model or state.model,
-            "input_tokens": line.usage.input_tokens,
-            "cached_input_tokens": line.usage.cached_input_tokens,
-            "cache_write_tokens": line.usage.cache_write_tokens,
-            "cache_write_1h_tokens": line.usage.cache_write_1h_tokens,
-            "output_tokens": line.usage.output_tokens,
-            "ledger_date": request.partition_date,
-        }
+        (
+            provider,
+            batch_id,
+            request.custom_id,
+            job_id,
+            request.tenant_id,
+            request.vertical,
+            request.agent_id,
+            request.workflow,
+            line.model or model,
+            mode,
+            usage.input_tokens,
+            usage.cached_input_tokens,
+            usage.cache_write_tokens,
+            usage.cache_write_1h_tokens,
+            usage.output_tokens,
+            request.partition_date,
+            occurred_at,
+        )
         for request, line in answered
+        if (usage := line.usage) is not None
     ]
-    params = {
+    try:
+        with conn.begin_nested():
+            copy_rows(conn, "llm_usage", _USAGE_COLUMNS, rows)
+        counted = answered
+    except psycopg.errors.UniqueViolation:
+        inserted = set(conn.execute(_INSERT_USAGE, _usage_params(state, rows)).scalars())
+        counted = [(r, line) for r, line in answered if r.custom_id in inserted]
+    result.usage = result.usage + TokenUsage.sum(line.usage for _r, line in counted)
+    result.partitions.update((r.partition_date, r.tenant_id) for r, _line in counted)
+
+
+def _usage_params(state: _Job, rows: Sequence[tuple]) -> dict:
+    """`_INSERT_USAGE`'s parameters for rows made for `_USAGE_COLUMNS`."""
+    per_row = ("custom_id", "tenant_id", "vertical", "agent_id", "workflow", "model")
+    tokens = _USAGE_COLUMNS[10:16]  # the token counts and the ledger date
+    return {
         "provider": state.provider,
         "provider_batch_id": state.provider_batch_id,
         "batch_job_id": state.batch_job_id,
         "mode": state.mode,
         "occurred_at": state.occurred_at,
-        "rows": orjson.dumps(rows).decode(),
+        "rows": orjson.dumps(
+            [
+                dict(zip(per_row + tokens, (row[2], *row[4:9], *row[10:16]), strict=True))
+                for row in rows
+            ]
+        ).decode(),
     }
-    inserted = set(conn.execute(_INSERT_USAGE, params).scalars())
-    if not inserted:
-        return
-    totals = dict.fromkeys(_USAGE_FIELDS, 0)
-    for request, line in answered:
-        if request.custom_id in inserted:
-            for name in _USAGE_FIELDS:
-                totals[name] += getattr(line.usage, name)
-            result.partitions.add((request.partition_date, request.tenant_id))
-    result.usage = result.usage + TokenUsage(**totals)
 
 
-_USAGE_FIELDS = tuple(f.name for f in dataclass_fields(TokenUsage))
 # Many rows in one statement of constant text: the rows travel as one JSON document.
 _INSERT_USAGE = text(
     """

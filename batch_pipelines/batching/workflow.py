@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection
 
@@ -136,7 +136,14 @@ class InvalidAnswer(ValueError):
     is retried, then dead-lettered with this message."""
 
 
+# What `store_many` is given per answer: the manifest row, the answer, the model the batch ran on.
+StoreItem = tuple[ManifestRow, ModelAnswer, str]
+
+
 class Workflow(Protocol):
+    """A workflow the engine can run. One may also implement `StoresMany` (ingest then stores a
+    chunk's answers with one call instead of one `store` per line)."""
+
     name: str  # 'post_call' | 'lead_scoring' | 'kb_index'
     provider: str  # 'openai' | 'anthropic' | 'self_hosted'
     model: str
@@ -168,3 +175,20 @@ class Workflow(Protocol):
         """Validate `answer` and write the workflow's result rows for `request.item_id` (idempotent
         upsert), inside the caller's transaction. Raise `InvalidAnswer` if it is not acceptable."""
         ...
+
+
+@runtime_checkable
+class StoresMany(Protocol):
+    """Optional for a `Workflow`: store many answers at once (ingest's fast path).
+
+    `store_many(conn, items)` must mean exactly `store` for each item, in order, inside the
+    caller's transaction: it returns one outcome per item, None when the item was stored, or the
+    exception `store` would have raised for it (`InvalidAnswer` and the like), and nothing of a
+    failed item is written. An exception raised instead of returned fails the whole call: the
+    engine rolls it back (it runs in a savepoint) and falls back to `store` line by line, so the
+    other lines still go through.
+    """
+
+    def store_many(
+        self, conn: Connection, items: Sequence[StoreItem]
+    ) -> Sequence[Exception | None]: ...

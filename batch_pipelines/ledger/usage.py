@@ -15,7 +15,7 @@ part, as the ``llm_usage`` / ``cost_ledger`` tables define it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -42,14 +42,15 @@ class TokenUsage:
     """Completion tokens (reasoning / thinking tokens included)."""
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int):
+        # Runs for every billed line ingested: a fixed tuple of names, not `dataclasses.fields`.
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
+            if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ValueError(
-                    f"TokenUsage.{f.name} must be an int, got {type(value).__name__} {value!r}"
+                    f"TokenUsage.{name} must be an int, got {type(value).__name__} {value!r}"
                 )
             if value < 0:
-                raise ValueError(f"TokenUsage.{f.name} must not be negative, got {value}")
+                raise ValueError(f"TokenUsage.{name} must not be negative, got {value}")
         if self.cache_write_1h_tokens > self.cache_write_tokens:
             raise ValueError(
                 f"cache_write_1h_tokens ({self.cache_write_1h_tokens}) cannot exceed "
@@ -74,8 +75,24 @@ class TokenUsage:
         if not isinstance(other, TokenUsage):
             return NotImplemented
         return TokenUsage(
-            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+            self.input_tokens + other.input_tokens,
+            self.cached_input_tokens + other.cached_input_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+            self.output_tokens + other.output_tokens,
         )
+
+    @classmethod
+    def sum(cls, usages: Iterable[TokenUsage]) -> TokenUsage:
+        """The total of many usages (one object, not one per addition)."""
+        totals = [0, 0, 0, 0, 0]
+        for u in usages:
+            totals[0] += u.input_tokens
+            totals[1] += u.cached_input_tokens
+            totals[2] += u.cache_write_tokens
+            totals[3] += u.cache_write_1h_tokens
+            totals[4] += u.output_tokens
+        return cls(*totals)
 
     # ---- normalisers -------------------------------------------------------------------------
 
@@ -159,6 +176,9 @@ class TokenUsage:
         )
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(TokenUsage))
+
+
 def _mapping(value: object, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError(f"{where} must be a mapping, got {type(value).__name__}")
@@ -166,7 +186,7 @@ def _mapping(value: object, where: str) -> Mapping[str, Any]:
 
 
 def _count(value: object, key: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ValueError(f"{where}: {key} must be an int, got {type(value).__name__} {value!r}")
     if value < 0:
         raise ValueError(f"{where}: {key} must not be negative, got {value}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ from batch_pipelines.providers.base import (
     ProviderError,
     ResultLine,
     ShardLimits,
+    jsonl_lines,
 )
 
 MESSAGES = "/v1/messages"
@@ -66,8 +66,8 @@ def parse_message(message: Mapping[str, Any]) -> tuple[ModelAnswer, TokenUsage]:
             texts.append(block.get("text") or "")
     text = "".join(texts)
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
         parsed = None
     if isinstance(parsed, dict):
         return ModelAnswer(model=model, json=parsed, finish_reason=finish), usage
@@ -148,13 +148,12 @@ class AnthropicBatchProvider(BatchProvider):
             with self.client.messages.batches.with_streaming_response.results(
                 status.provider_batch_id
             ) as response:
-                for raw in response.iter_lines():
-                    if raw.strip():
-                        yield self._parse_line(raw)
+                for raw in jsonl_lines(response.iter_bytes()):
+                    yield self._parse_line(raw)
         except anthropic.APIError as exc:
             raise ProviderError(f"Anthropic results download failed: {exc}") from exc
 
-    def _parse_line(self, raw: str) -> ResultLine:
+    def _parse_line(self, raw: str | bytes) -> ResultLine:
         try:
             line = orjson.loads(raw)
             custom_id = str(line["custom_id"])

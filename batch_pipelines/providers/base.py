@@ -62,6 +62,26 @@ class ResultLine:
     error: str | None = None
 
 
+def jsonl_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The non-blank lines of a JSONL stream given as byte chunks of any size, without their
+    newline. Lines end at `\\n` only, as JSONL defines them (a JSON string may hold U+2028 or
+    U+0085 unescaped, which text-mode line splitting would cut on); one line at a time is held,
+    never the whole file."""
+    rest = b""
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if rest:
+            chunk = rest + chunk
+        lines = chunk.split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            if line and not line.isspace():
+                yield line
+    if rest and not rest.isspace():
+        yield rest
+
+
 def prefix_key(prompt: Prompt) -> str:
     """A short stable key for a prompt's static prefix: equal keys can share a prompt cache."""
     return _prefix_key(tuple(getattr(prompt, "static_blocks", ())))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -21,6 +20,7 @@ from batch_pipelines.providers.base import (
     ProviderError,
     ResultLine,
     ShardLimits,
+    jsonl_lines,
     prefix_key,
 )
 
@@ -91,9 +91,11 @@ def parse_response_body(endpoint: str, body: Mapping[str, Any]) -> tuple[ModelAn
     if content is None:
         text = message.get("refusal") or ""
         return ModelAnswer(model=model, text=text, finish_reason=finish), usage
+    if not isinstance(content, str):
+        raise TypeError(f"message content is a {type(content).__name__}, not a string")
     try:
-        parsed = json.loads(content)
-    except ValueError:
+        parsed = orjson.loads(content)
+    except orjson.JSONDecodeError:
         return ModelAnswer(model=model, text=content, finish_reason=finish), usage
     if not isinstance(parsed, dict):
         return ModelAnswer(model=model, text=content, finish_reason=finish), usage
@@ -224,9 +226,8 @@ class OpenAIBatchProvider(BatchProvider):
     def _iter_file(self, file_id: str, endpoint: str) -> Iterator[ResultLine]:
         try:
             with self.client.files.with_streaming_response.content(file_id) as response:
-                for raw in response.iter_lines():
-                    if raw.strip():
-                        yield self.parse_line(raw, endpoint)
+                for raw in jsonl_lines(response.iter_bytes()):
+                    yield self.parse_line(raw, endpoint)
         except openai.APIError as exc:
             raise ProviderError(f"OpenAI file download failed: {exc}") from exc
 

@@ -9,7 +9,9 @@ Keys are read from the environment when a client is built and are never stored o
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,6 +86,14 @@ def uses_emulator() -> bool:
     )
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context (the system's trust store) for every client of this process: loading the
+    CA certificates takes tens of milliseconds, once per client otherwise, i.e. once per isolated
+    tenant's credentials. Each adapter still has its own client and connection pool."""
+    return ssl.create_default_context()
+
+
 class ProviderRegistry:
     """Builds (and reuses) one adapter per (provider, credentials)."""
 
@@ -120,6 +130,7 @@ class ProviderRegistry:
                     base_url=endpoint.base_url,
                     max_retries=self.max_retries,
                     timeout=self.timeout,
+                    http_client=openai.DefaultHttpxClient(verify=_tls_context()),
                 )
 
             if provider == "self_hosted":
@@ -131,5 +142,6 @@ class ProviderRegistry:
             base_url=endpoint.base_url,
             max_retries=self.max_retries,
             timeout=self.timeout,
+            http_client=anthropic.DefaultHttpxClient(verify=_tls_context()),
         )
         return AnthropicBatchProvider(client)

@@ -644,3 +644,95 @@ def test_store_refuses_a_manifest_row_whose_tenant_does_not_own_the_call(engine:
                 conn, forged, ModelAnswer(model="m", json=valid_answer()), "m"
             )
         assert _stored(conn) == []
+
+
+def _row_values(row: Any) -> tuple:
+    return (
+        row.call_id,
+        row.tenant_id,
+        row.summary,
+        row.sentiment,
+        row.lead_score,
+        row.topics,
+        row.next_action,
+        row.redactions,
+        row.truncated,
+        row.model,
+        row.batch_job_id,
+        row.custom_id,
+    )
+
+
+def test_store_many_writes_exactly_what_store_writes_item_by_item(engine: Engine) -> None:
+    """The bulk path (COPY) and `store` agree on every column, and on what they refuse."""
+    answers = [
+        valid_answer(),
+        valid_answer(sentiment=-0.33333, topics=["Parking", "parking", "refund"]),
+        valid_answer(lead_score=101),  # invalid
+        valid_answer(summary="  trimmed  "),
+    ]
+    notes = [{"redactions": {"email": 1, "phone": 2}, "truncated": True}, {}, {}, {"x": 1}]
+    results = {}
+    for mode in ("store", "store_many"):
+        with engine.connect() as conn:  # rolled back: both modes start from the same rows
+            add_tenant(conn, "acme", redact_pii=True)
+            add_tenant(conn, "thief")
+            requests = [
+                add_manifest_row(
+                    conn, add_call(conn, f"call-{n}", "acme", at(DAY, 9)), notes=notes[n]
+                )
+                for n in range(4)
+            ]
+            owned = add_call(conn, "call-owned", "acme", at(DAY, 9))
+            requests.append(add_manifest_row(conn, WorkItem(owned.item_id, "thief", DAY)))
+            answers_ = [*answers, valid_answer()]
+            items = [
+                (r, ModelAnswer(model="m", json=a), "gpt-4o-mini")
+                for r, a in zip(requests, answers_, strict=True)
+            ]
+            workflow = PostCallAnalytics()
+            if mode == "store":
+                outcomes = []
+                for item in items:
+                    savepoint = conn.begin_nested()
+                    try:
+                        workflow.store(conn, *item)
+                    except InvalidAnswer as exc:
+                        savepoint.rollback()
+                        outcomes.append(str(exc))
+                    else:
+                        savepoint.commit()
+                        outcomes.append(None)
+            else:
+                outcomes = [None if e is None else str(e) for e in workflow.store_many(conn, items)]
+            stored = sorted(_row_values(r) for r in _stored(conn))
+            results[mode] = (outcomes, stored)
+            conn.rollback()
+    assert results["store_many"] == results["store"]
+    outcomes, stored = results["store"]
+    assert [o is None for o in outcomes] == [True, True, False, True, False]
+    assert "does not belong to 'thief'" in outcomes[4]
+    assert [row[0] for row in stored] == ["call-0", "call-1", "call-3"]
+
+
+def test_store_many_upserts_calls_that_already_have_a_result(engine: Engine) -> None:
+    """A re-ingest: the bulk write meets existing rows and upserts instead (last answer wins)."""
+    workflow = PostCallAnalytics()
+    with engine.begin() as conn:
+        add_tenant(conn, "acme")
+        requests = [
+            add_manifest_row(conn, add_call(conn, f"call-{n}", "acme", at(DAY, 9)))
+            for n in range(3)
+        ]
+        workflow.store(conn, requests[1], ModelAnswer(model="m", json=valid_answer()), "m")
+        items = [
+            (r, ModelAnswer(model="m", json=valid_answer(lead_score=40 + n)), "m2")
+            for n, r in enumerate(requests)
+        ]
+        assert workflow.store_many(conn, items) == [None, None, None]
+        rows = {row.call_id: row for row in _stored(conn)}
+    assert {c: (r.lead_score, r.model) for c, r in rows.items()} == {
+        "call-0": (40, "m2"),
+        "call-1": (41, "m2"),
+        "call-2": (42, "m2"),
+    }
