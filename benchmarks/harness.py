@@ -214,7 +214,13 @@ def emulator(home: Path | None = None, **flags) -> Iterator:
 
 
 class PeakRss:
-    """Samples the resident memory of this process and its children (recursively) every 50 ms."""
+    """Samples the resident memory of this process and its children (recursively) every 50 ms.
+
+    A child caught between fork and exec (Dagster starts a few per run to capture logs) still
+    shares this process's pages and reports this process's whole RSS as its own: counting it
+    would double the figure for that sample. Such a child still runs this process's command line,
+    so children with our command line are left out (the benchmarks start no worker of their own).
+    """
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
@@ -222,6 +228,7 @@ class PeakRss:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
         self._proc = psutil.Process()
+        self._cmdline = self._proc.cmdline()
 
     def sample(self) -> int:
         total = 0
@@ -230,6 +237,8 @@ class PeakRss:
         with contextlib.suppress(psutil.Error):
             for child in self._proc.children(recursive=True):
                 with contextlib.suppress(psutil.Error):
+                    if child.cmdline() == self._cmdline:
+                        continue  # not exec'd yet: this process's own pages
                     total += child.memory_info().rss
         self.peak = max(self.peak, total)
         return total

@@ -10,17 +10,26 @@ again. More than one: the job is `needs_attention` with the candidates listed, f
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 
 from batch_pipelines.batching import manifest
-from batch_pipelines.batching.planning import Checkpoint, spool_dir
+from batch_pipelines.batching.planning import RENDER_CHUNK, Checkpoint, spool_dir
 from batch_pipelines.batching.workflow import Rendered, Workflow
 from batch_pipelines.db.tables import batch_jobs
-from batch_pipelines.providers.base import BatchProvider, BatchStatus, ProviderError
+from batch_pipelines.providers.base import (
+    BatchProvider,
+    BatchStatus,
+    ProviderError,
+    RequestLines,
+)
 from batch_pipelines.providers.registry import ProviderRegistry
 
 
@@ -114,23 +123,23 @@ def _submit_locked(
             return False
         manifest.update_job(conn, batch_job_id, status="submitting", submitted_at=manifest.utcnow())
         provider = provider_for_job(conn, providers, job)
-    lines = list(_request_lines(engine, workflow, provider, job))
-    input_file_id = job.input_file_id
-    if input_file_id is None:
-        input_file_id = provider.upload(batch_job_id, lines)
-        if input_file_id:
-            with engine.begin() as conn:
-                manifest.update_job(conn, batch_job_id, input_file_id=input_file_id)
-    if checkpoint:
-        checkpoint("after_upload")
-    try:
-        status = provider.create(batch_job_id, job.endpoint, input_file_id, lines)
-    except ProviderError as exc:
-        # The create may or may not have reached the provider: reconcile now rather than guess.
-        outcome = _reconcile_locked(engine, providers, batch_job_id)
-        if outcome == "adopted":
-            return True
-        raise ProviderError(f"{exc} (job {batch_job_id} is {outcome})") from exc
+    with _request_lines(engine, workflow, provider, job) as lines:
+        input_file_id = job.input_file_id
+        if input_file_id is None:
+            input_file_id = provider.upload(batch_job_id, lines)
+            if input_file_id:
+                with engine.begin() as conn:
+                    manifest.update_job(conn, batch_job_id, input_file_id=input_file_id)
+        if checkpoint:
+            checkpoint("after_upload")
+        try:
+            status = provider.create(batch_job_id, job.endpoint, input_file_id, lines)
+        except ProviderError as exc:
+            # The create may or may not have reached the provider: reconcile now, not guess.
+            outcome = _reconcile_locked(engine, providers, batch_job_id)
+            if outcome == "adopted":
+                return True
+            raise ProviderError(f"{exc} (job {batch_job_id} is {outcome})") from exc
     if checkpoint:
         checkpoint("after_create")
     record_submitted(engine, batch_job_id, status)
@@ -154,28 +163,55 @@ def record_submitted(engine: Engine, batch_job_id: str, status: BatchStatus) -> 
         manifest.set_request_status(conn, requests, "submitted")
 
 
+@contextlib.contextmanager
 def _request_lines(
     engine: Engine, workflow: Workflow, provider: BatchProvider, job
-) -> Iterator[bytes]:
-    """The planned lines from the spool, or rendered again from the manifest with the same ids."""
+) -> Iterator[RequestLines]:
+    """The planned lines as a file: the spool when it is whole, or else the lines rendered again
+    from the manifest with the same ids into a scratch file (removed afterwards). Streamed both
+    ways: a shard is never held in memory whole."""
     path = spool_dir() / f"{job.batch_job_id}.jsonl"
-    if path.exists():
-        with open(path, "rb") as spool:
-            lines = spool.readlines()
-        if len(lines) == job.request_count:
-            yield from lines
-            return
+    if path.exists() and _count_lines(path) == job.request_count:
+        yield RequestLines(path)
+        return
+    fd, name = tempfile.mkstemp(dir=spool_dir(), prefix=f"{job.batch_job_id}.", suffix=".render")
+    scratch = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _render_lines(engine, workflow, provider, job, out)
+        yield RequestLines(scratch)
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in a file (a last line without its newline counts), read in blocks."""
+    count = 0
+    last = b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+def _render_lines(engine: Engine, workflow: Workflow, provider: BatchProvider, job, out) -> None:
     with engine.connect() as conn:
         requests = manifest.job_requests(conn, job.batch_job_id)
         tenants = manifest.load_tenants(conn, {r.tenant_id for r in requests})
         by_item = {r.item_id: r for r in requests}
-        for outcome in workflow.render(conn, [manifest.work_item(r) for r in requests], tenants):
-            request = by_item[outcome.item.item_id]
-            if not isinstance(outcome, Rendered):
-                # The item changed since planning (e.g. its transcript was emptied): the line
-                # is left out and ingest finds it missing, which retries or dead-letters it.
-                continue
-            yield provider.encode_line(request.custom_id, job.model, job.endpoint, outcome.prompt)
+        for start in range(0, len(requests), RENDER_CHUNK):
+            chunk = requests[start : start + RENDER_CHUNK]
+            for outcome in workflow.render(conn, [manifest.work_item(r) for r in chunk], tenants):
+                request = by_item[outcome.item.item_id]
+                if not isinstance(outcome, Rendered):
+                    # The item changed since planning (e.g. its transcript was emptied): the
+                    # line is left out and ingest finds it missing, which retries or
+                    # dead-letters it.
+                    continue
+                out.write(
+                    provider.encode_line(request.custom_id, job.model, job.endpoint, outcome.prompt)
+                )
 
 
 def reconcile_job(engine: Engine, providers: ProviderRegistry, batch_job_id: str) -> str:

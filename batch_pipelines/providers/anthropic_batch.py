@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import anthropic
@@ -15,6 +15,7 @@ from batch_pipelines.providers.base import (
     BatchProvider,
     BatchStatus,
     ProviderError,
+    RequestLines,
     ResultLine,
     ShardLimits,
     jsonl_lines,
@@ -94,7 +95,7 @@ class AnthropicBatchProvider(BatchProvider):
             orjson.dumps({"custom_id": custom_id, "params": message_params(model, prompt)}) + b"\n"
         )
 
-    def upload(self, batch_job_id: str, lines: Iterable[bytes]) -> str | None:
+    def upload(self, batch_job_id: str, lines: RequestLines) -> str | None:
         return None
 
     def create(
@@ -102,7 +103,7 @@ class AnthropicBatchProvider(BatchProvider):
         batch_job_id: str,
         endpoint: str,
         input_file_id: str | None,
-        lines: Iterable[bytes] | None,
+        lines: RequestLines | None,
     ) -> BatchStatus:
         requests = [orjson.loads(line) for line in lines or ()]
         try:

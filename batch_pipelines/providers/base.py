@@ -8,7 +8,8 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
 
 from batch_pipelines.batching.workflow import ModelAnswer, Prompt
 from batch_pipelines.ledger.usage import TokenUsage
@@ -32,6 +33,23 @@ class ShardLimits:
     max_lines: int
     max_bytes: int
     max_embedding_inputs: int | None = None
+
+
+@dataclass(frozen=True)
+class RequestLines:
+    """A job's request lines (JSONL, each ending in a newline) as a file on disk: opened or
+    iterated anew each time, never held in memory whole (a shard can be ~200 MB)."""
+
+    path: Path
+
+    def open(self) -> BinaryIO:
+        return open(self.path, "rb")
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self.open() as handle:
+            for line in handle:
+                if line.strip():
+                    yield line
 
 
 @dataclass(frozen=True)
@@ -108,8 +126,9 @@ class BatchProvider(ABC):
         """One request as a JSONL line (ending in a newline), exactly as it will be sent."""
 
     @abstractmethod
-    def upload(self, batch_job_id: str, lines: Iterable[bytes]) -> str | None:
-        """Send the request lines ahead of creation (OpenAI Files); None where there is no upload."""
+    def upload(self, batch_job_id: str, lines: RequestLines) -> str | None:
+        """Send the request lines ahead of creation (OpenAI Files), streamed from their file; None
+        where there is no upload."""
 
     @abstractmethod
     def create(
@@ -117,7 +136,7 @@ class BatchProvider(ABC):
         batch_job_id: str,
         endpoint: str,
         input_file_id: str | None,
-        lines: Iterable[bytes] | None,
+        lines: RequestLines | None,
     ) -> BatchStatus:
         """Create the provider batch, tagged with our `batch_job_id` where the API allows."""
 

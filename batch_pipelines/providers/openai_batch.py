@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import openai
@@ -18,6 +17,7 @@ from batch_pipelines.providers.base import (
     BatchState,
     BatchStatus,
     ProviderError,
+    RequestLines,
     ResultLine,
     ShardLimits,
     jsonl_lines,
@@ -156,15 +156,14 @@ class OpenAIBatchProvider(BatchProvider):
         }
         return orjson.dumps(line) + b"\n"
 
-    def upload(self, batch_job_id: str, lines: Iterable[bytes]) -> str | None:
-        data = io.BytesIO()
-        for line in lines:
-            data.write(line)
-        data.seek(0)
+    def upload(self, batch_job_id: str, lines: RequestLines) -> str | None:
+        # An open file, not a path or bytes: the SDK reads a path into memory whole, but streams a
+        # file object into the multipart body (and seeks back to its start to retry).
         try:
-            uploaded = self.client.files.create(
-                file=(f"{batch_job_id}.jsonl", data, "application/jsonl"), purpose="batch"
-            )
+            with lines.open() as handle:
+                uploaded = self.client.files.create(
+                    file=(f"{batch_job_id}.jsonl", handle, "application/jsonl"), purpose="batch"
+                )
         except openai.APIError as exc:
             raise ProviderError(f"OpenAI file upload failed: {exc}") from exc
         return uploaded.id
@@ -174,7 +173,7 @@ class OpenAIBatchProvider(BatchProvider):
         batch_job_id: str,
         endpoint: str,
         input_file_id: str | None,
-        lines: Iterable[bytes] | None,
+        lines: RequestLines | None,
     ) -> BatchStatus:
         if input_file_id is None:
             raise ValueError("OpenAI batches need an uploaded input file")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +20,13 @@ import orjson
 
 from batch_pipelines.batching.workflow import Prompt
 from batch_pipelines.db.settings import home_dir
-from batch_pipelines.providers.base import BatchProvider, BatchStatus, ResultLine, ShardLimits
+from batch_pipelines.providers.base import (
+    BatchProvider,
+    BatchStatus,
+    RequestLines,
+    ResultLine,
+    ShardLimits,
+)
 from batch_pipelines.providers.openai_batch import CHAT, EMBEDDINGS, OpenAIBatchProvider
 
 _LIMITS = ShardLimits(max_lines=10_000, max_bytes=200_000_000, max_embedding_inputs=50_000)
@@ -50,7 +56,7 @@ class SelfHostedProvider(BatchProvider):
     def encode_line(self, custom_id: str, model: str, endpoint: str, prompt: Prompt) -> bytes:
         return self._lines.encode_line(custom_id, model, endpoint, prompt)
 
-    def upload(self, batch_job_id: str, lines: Iterable[bytes]) -> str | None:
+    def upload(self, batch_job_id: str, lines: RequestLines) -> str | None:
         return None
 
     def create(
@@ -58,7 +64,7 @@ class SelfHostedProvider(BatchProvider):
         batch_job_id: str,
         endpoint: str,
         input_file_id: str | None,
-        lines: Iterable[bytes] | None,
+        lines: RequestLines | None,
     ) -> BatchStatus:
         # The id names the endpoint so that reading results back knows how to parse them.
         kind = "emb" if endpoint == EMBEDDINGS else "chat"

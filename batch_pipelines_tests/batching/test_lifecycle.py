@@ -381,3 +381,29 @@ def test_custom_ids_are_valid_for_both_providers_and_bound_to_their_row() -> Non
     assert not custom_ids.signature_matches(cid, "acme", "post_call", "call-1", 2)
     forged = cid[:-1] + ("A" if cid[-1] != "A" else "B")
     assert not custom_ids.signature_matches(forged, "acme", "post_call", "call-1", 1)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_job_whose_spool_is_gone_is_rendered_again_from_a_scratch_file(
+    engine, emulator, providers, provider
+) -> None:
+    """Submission streams the request lines from a file: the spool, or (spool lost) the same lines
+    rendered again into a scratch file that is removed afterwards."""
+    from batch_pipelines.batching.planning import spool_dir
+
+    for tenant in ("acme", "zeta"):
+        add_tenant(engine, tenant)
+        add_calls(engine, tenant, 3)
+    workflow = CallSummaries(provider)
+    planned = plan(engine, workflow, providers, [DAY])
+    (job_id,) = planned.batch_job_ids
+    spooled = (spool_dir() / f"{job_id}.jsonl").read_bytes()
+    (spool_dir() / f"{job_id}.jsonl").unlink()
+    submitted = submit_planned(engine, workflow, providers)
+    assert submitted.submitted == [job_id]
+    assert list(spool_dir().glob(f"{job_id}*")) == []  # no scratch file left behind
+    sent = {r.custom_id for r in emulator.received_requests(provider) if r.custom_id}
+    assert len(sent) == 6
+    assert sent == {
+        line.split(b'"custom_id":"')[1].split(b'"')[0].decode() for line in spooled.splitlines()
+    }
