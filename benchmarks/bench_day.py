@@ -25,7 +25,6 @@ import dagster as dg
 
 from batch_pipelines.db import dagster_storage_url
 from batch_pipelines.db.settings import DATABASE_URL_ENV
-from batch_pipelines.providers.openai_batch import OpenAIBatchProvider
 from batch_pipelines.run_day import run_day
 from batch_pipelines.workflows.post_call import PostCallAnalytics
 from benchmarks import data
@@ -38,22 +37,6 @@ LEADS_PER_TENANT = 10
 DOCS_PER_TENANT = 3
 TARGET_SECONDS = 600.0
 TARGET_BYTES = 2 * 1024**3
-
-
-def transcript_bytes_for(prompt_tokens: int) -> int:
-    """Transcript size that makes a post-call request about `prompt_tokens` tokens (4 bytes each,
-    the emulator's estimate), given the static prefix, schema and wrapper around it."""
-    from batch_pipelines.batching.workflow import TenantContext, WorkItem
-
-    workflow = PostCallAnalytics()
-    tenant = TenantContext("t", "A Typical Business Name Ltd", "sales", "growth", {}, {})
-    outcome = workflow._render_one(
-        WorkItem("c", "t", data.DAY), ("t", "x"), {"t": tenant}
-    )  # the prompt around a one-byte transcript
-    line = OpenAIBatchProvider(None).encode_line(  # type: ignore[arg-type]
-        "x" * 45, workflow.model, workflow.endpoint, outcome.prompt
-    )
-    return max(400, prompt_tokens * 4 - len(line))
 
 
 @dataclass
@@ -97,7 +80,7 @@ def _one_day(url: str) -> DayOutcome:
 def run(server: BenchServer, scale: float, repeats: int) -> list[Figure]:
     per_tenant = max(1, round(CALLS * scale / TENANTS))
     leads = max(1, round(LEADS_PER_TENANT * min(scale * 10, 1)))
-    size = transcript_bytes_for(PROMPT_TOKENS)
+    size = data.transcript_bytes_for(PostCallAnalytics(), PROMPT_TOKENS)
     source = server.create("day_src")
     with server.use(source) as engine:
         data.seed(

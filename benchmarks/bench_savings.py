@@ -97,18 +97,6 @@ class ProfileAPostCall(PostCallAnalytics):
         return (self._instructions, *rest)
 
 
-def _transcript_bytes(workflow: PostCallAnalytics) -> int:
-    from batch_pipelines.batching.workflow import TenantContext, WorkItem
-    from batch_pipelines.providers.openai_batch import OpenAIBatchProvider
-
-    tenant = TenantContext("t", "A Typical Business Name Ltd", "sales", "growth", {}, {})
-    outcome = workflow._render_one(WorkItem("c", "t", data.DAY), ("t", "x"), {"t": tenant})
-    line = OpenAIBatchProvider(None).encode_line(  # type: ignore[arg-type]
-        "x" * 45, "gpt-4o-mini", "/v1/chat/completions", outcome.prompt
-    )
-    return max(400, PROMPT_TOKENS * 4 - len(line))
-
-
 def _windows(engine) -> list[list[str]]:
     """The first call of each tenant, then the rest in `LATER_WINDOWS` slices."""
     with engine.connect() as conn:
@@ -206,7 +194,7 @@ def _profile_day(cold, warm) -> dict[str, float]:
 
 def run(server: BenchServer, scale: float, repeats: int) -> list[Figure]:
     per_tenant = max(2, round(MEASURED_PER_TENANT * scale))
-    size = _transcript_bytes(ProfileAPostCall())
+    size = data.transcript_bytes_for(ProfileAPostCall(), PROMPT_TOKENS)
     source = server.create("savings_src")
     with server.use(source) as engine:
         data.seed(engine, tenants=TENANTS, calls_per_tenant=per_tenant, transcript_bytes=size)

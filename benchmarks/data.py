@@ -13,7 +13,10 @@ import datetime as dt
 
 from sqlalchemy import Engine, text
 
+from batch_pipelines.batching.workflow import Rendered, TenantContext, WorkItem
 from batch_pipelines.db.seed import seed_demo
+from batch_pipelines.providers.openai_batch import OpenAIBatchProvider
+from batch_pipelines.workflows.post_call import PostCallAnalytics
 
 DAY = dt.date(2026, 11, 25)
 BASE_CALLS_PER_TENANT = 8
@@ -77,6 +80,19 @@ def seed(
             conn.execute(
                 text("UPDATE tenants SET policy = policy || '{\"monthly_budget_usd\": null}'")
             )
+
+
+def transcript_bytes_for(workflow: PostCallAnalytics, prompt_tokens: int) -> int:
+    """Transcript size that makes a post-call request of `workflow` about `prompt_tokens` tokens
+    (4 bytes each, the emulator's estimate), given the static prefix, schema and wrapper around it."""
+    tenant = TenantContext("t", "A Typical Business Name Ltd", "sales", "growth", {}, {})
+    # The prompt around a one-byte transcript, encoded as a batch line.
+    outcome = workflow.render_one(WorkItem("c", "t", DAY), ("t", "x"), {"t": tenant})
+    if not isinstance(outcome, Rendered):
+        raise RuntimeError(f"the size probe did not render: {outcome}")
+    provider = OpenAIBatchProvider(client_factory=lambda: None)  # encodes only, never calls
+    line = provider.encode_line("x" * 45, workflow.model, workflow.endpoint, outcome.prompt)
+    return max(400, prompt_tokens * 4 - len(line))
 
 
 _ASIDE = "interval '30 days'"

@@ -531,15 +531,19 @@ class PostCallAnalytics:
         # A tenant's static blocks once per call, not once per item: the same tuple of the same
         # strings, which is also what lets the prefix key and size be cached downstream.
         blocks: dict[str, tuple[str, ...]] = {}
-        return [self._render_one(item, loaded.get(item.item_id), tenants, blocks) for item in items]
+        return [self.render_one(item, loaded.get(item.item_id), tenants, blocks) for item in items]
 
-    def _render_one(
+    def render_one(
         self,
         item: WorkItem,
         row: tuple[str, str] | None,
         tenants: Mapping[str, TenantContext],
-        blocks: dict[str, tuple[str, ...]],
+        blocks: dict[str, tuple[str, ...]] | None = None,
     ) -> RenderOutcome:
+        """Render one call from its loaded `(owner tenant id, transcript)` row (None: not found),
+        without the database; `blocks` caches tenants' static blocks across calls."""
+        if blocks is None:
+            blocks = {}
         if row is None:
             return Rejected(item, f"call {item.item_id!r} not found")
         owner, raw = row
