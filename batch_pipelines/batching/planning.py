@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,11 @@ from batch_pipelines.providers.base import BatchProvider, ProviderConfigError, p
 from batch_pipelines.providers.registry import ProviderRegistry, tenant_credentials_ref
 
 RENDER_CHUNK = 1000
+# A spool file no job will read is removed once it is this old: younger, it may belong to a plan
+# whose transaction has not committed yet.
+ORPHAN_SPOOL_AGE = dt.timedelta(hours=1)
+# Jobs whose spool is never read again (an ingested job's is removed by the ingest itself).
+_SPOOL_DONE_STATUSES = ("ingested", "failed")
 _SCRATCH_BUFFER = 1 << 20
 Checkpoint = Callable[[str], None]
 
@@ -106,6 +112,7 @@ def plan(
     result = PlanResult()
     with engine.begin() as conn:
         manifest.lock_workflow(conn, workflow.name)
+        remove_orphan_spools(conn)
         tenants = manifest.load_tenants(conn, tenant_ids)
         queued, shard_hints = _queued_requests(conn, workflow, partition_dates, tenant_ids, now)
         result.retries = sum(1 for r in queued if r.attempt > 1)
@@ -484,6 +491,42 @@ def _copy_range(source: int, target: int, offset: int, nbytes: int) -> None:
             copied = os.write(target, data)
         offset += copied
         nbytes -= copied
+
+
+def remove_orphan_spools(conn, *, min_age: dt.timedelta = ORPHAN_SPOOL_AGE) -> int:
+    """Delete the spool files older than `min_age` that no job will read: those of a plan that
+    crashed before its commit (no such job), of a job that failed, and half-written or scratch
+    files. They hold rendered prompts, tenant data that should not outlive its use. Removing one
+    in error loses nothing: submission renders a missing spool again from the manifest. Returns
+    the number of files removed."""
+    cutoff = time.time() - min_age.total_seconds()
+    old: dict[str, list[Path]] = defaultdict(list)  # by batch job id (the name's first part)
+    for path in spool_dir().iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                old[path.name.split(".", 1)[0]].append(path)
+        except FileNotFoundError:  # removed meanwhile (an ingest, another plan)
+            continue
+    if not old:
+        return 0
+    live = set(
+        conn.execute(
+            select(batch_jobs.c.batch_job_id).where(
+                batch_jobs.c.batch_job_id.in_(list(old)),
+                batch_jobs.c.status.not_in(_SPOOL_DONE_STATUSES),
+            )
+        ).scalars()
+    )
+    removed = 0
+    for job_id, paths in old.items():
+        for path in paths:
+            # A live job's spool stays; its scratch (`.render`) and half-written (`.partial`)
+            # files that old are left over from a crash.
+            if job_id in live and path.suffix == ".jsonl" and path.name == f"{job_id}.jsonl":
+                continue
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def due_tenants(

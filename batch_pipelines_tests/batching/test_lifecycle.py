@@ -407,3 +407,48 @@ def test_a_job_whose_spool_is_gone_is_rendered_again_from_a_scratch_file(
     assert sent == {
         line.split(b'"custom_id":"')[1].split(b'"')[0].decode() for line in spooled.splitlines()
     }
+
+
+def test_old_spool_files_no_job_will_read_are_removed_by_the_next_plan(
+    engine, emulator, providers
+) -> None:
+    """A plan that crashed before its commit leaves a spool file (rendered prompts, tenant data)
+    for a job that does not exist; a failed job's spool is never read again. The next plan removes
+    such files once they are an hour old, and keeps the spool of every job still to be sent and
+    every file young enough to belong to a plan that has not committed yet."""
+    import os
+    import time
+
+    from batch_pipelines.batching.planning import spool_dir
+
+    add_tenant(engine, "acme")
+    add_calls(engine, "acme", 2)
+    add_calls(engine, "acme", 2, day=DAY + dt.timedelta(days=1))
+    workflow = CallSummaries("openai")
+    (live_job,) = plan(engine, workflow, providers, [DAY]).batch_job_ids
+    (failed_job,) = plan(engine, workflow, providers, [DAY + dt.timedelta(days=1)]).batch_job_ids
+    with engine.begin() as conn:
+        conn.execute(
+            batch_jobs.update()
+            .where(batch_jobs.c.batch_job_id == failed_job)
+            .values(status="failed", error="test: whole batch failed")
+        )
+    spool = spool_dir()
+    (spool / "bj_crashed.jsonl").write_bytes(b'{"custom_id": "x"}\n')
+    (spool / f"{live_job}.partial").write_bytes(b"half")
+    (spool / "bj_young_crash.jsonl").write_bytes(b'{"custom_id": "y"}\n')
+    hour_ago = time.time() - 3700
+    for name in (f"{live_job}.jsonl", f"{failed_job}.jsonl", "bj_crashed.jsonl",
+                 f"{live_job}.partial"):  # fmt: skip
+        os.utime(spool / name, (hour_ago, hour_ago))
+
+    assert plan(engine, workflow, providers, [DAY]).batch_job_ids == []  # nothing new is due
+
+    left = {p.name for p in spool.iterdir()}
+    assert f"{live_job}.jsonl" in left  # still to be submitted
+    assert "bj_young_crash.jsonl" in left  # may belong to a plan not committed yet
+    assert f"{failed_job}.jsonl" not in left
+    assert "bj_crashed.jsonl" not in left
+    assert f"{live_job}.partial" not in left
+    # The live job's spool is still what submission sends.
+    assert submit_planned(engine, workflow, providers).submitted[0] == live_job
