@@ -157,6 +157,13 @@ kb_documents = Table(
     Index(None, "uploaded_at", "doc_id"),
     Index(None, "tenant_id"),
 )
+# kb_upload_sensor's watermark scan (`workflows/kb_uploads.py`): changes in the order of their time
+# (an upload, a re-upload or a deletion), then doc id.
+Index(
+    "ix_kb_documents_changed_at_doc_id",
+    func.greatest(kb_documents.c.uploaded_at, kb_documents.c.deleted_at),
+    kb_documents.c.doc_id,
+)
 
 batch_jobs = Table(
     "batch_jobs",

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from batch_pipelines.batching.workflow import (
@@ -587,3 +587,23 @@ def test_a_model_change_re_embeds_everything_and_search_can_filter_by_model(
     assert sum(len(p.texts) for _, p in plan(kb, other, ["plumber-b"])) == n_chunks
     assert other.search(kb, "plumber-b", "boiler service", embed_query=fake_embed) == []
     assert wf.search(kb, "plumber-b", "boiler service", embed_query=fake_embed)
+
+
+def test_the_upload_sensors_scan_after_its_watermark_reads_the_changed_at_index(kb: Engine) -> None:
+    """kb_upload_sensor runs `documents_changed_since` every tick: its scan past the watermark must
+    be an index range scan on (greatest(uploaded_at, deleted_at), doc_id), not a read of every
+    document (seq scans are disabled so the tiny table cannot hide a plan that cannot use it)."""
+    from batch_pipelines.workflows.kb_uploads import _CHANGED_AT
+
+    since = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    query = (
+        select(kb_documents.c.doc_id)
+        .where(tuple_(_CHANGED_AT, kb_documents.c.doc_id) > tuple_(since, "a-parking"))
+        .order_by(_CHANGED_AT, kb_documents.c.doc_id)
+        .limit(100)
+    )
+    with kb.begin() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(conn.execute(text(f"EXPLAIN {compiled}")).scalars())
+    assert "ix_kb_documents_changed_at_doc_id" in plan, plan
