@@ -662,13 +662,16 @@ def _send_sync(
                 submitted_at=now,
             )
         )
-        retries = manifest.insert_pending(
-            conn,
-            workflow,
+        retries = manifest.new_requests(
+            workflow.name,
             [manifest.NewRequest(manifest.work_item(r), r.vertical, r.attempt + 1) for r in late],
         )
-        manifest.set_request_status(
-            conn, [r.custom_id for r in retries], "submitted", batch_job_id=sync_job_id
+        manifest.insert_requests(
+            conn,
+            (
+                manifest.RequestState(r, status="submitted", batch_job_id=sync_job_id)
+                for r in retries
+            ),
         )
         tenants = manifest.load_tenants(conn, {r.tenant_id for r in retries})
         rendered = {

@@ -135,11 +135,11 @@ class NewRequest:
     attempt: int = 1
 
 
-def new_requests(workflow: Workflow, new: Sequence[NewRequest]) -> list[ManifestRow]:
-    """Manifest rows for new items (or retries), each with a fresh signed id; nothing is written
-    (`insert_pending` writes them as `pending`; planning writes them once, in their final state)."""
+def new_requests(workflow: str, new: Sequence[NewRequest]) -> list[ManifestRow]:
+    """Manifest rows of workflow `workflow` for new items (or retries), each with a fresh signed
+    id; nothing is written (`insert_requests` writes them, in the state each is given)."""
     ids = custom_ids.new_custom_ids(
-        workflow.name, [(r.item.tenant_id, r.item.item_id, r.attempt) for r in new]
+        workflow, [(r.item.tenant_id, r.item.item_id, r.attempt) for r in new]
     )
     return [
         ManifestRow(
@@ -148,7 +148,7 @@ def new_requests(workflow: Workflow, new: Sequence[NewRequest]) -> list[Manifest
             tenant_id=r.item.tenant_id,
             vertical=r.vertical,
             agent_id=r.item.agent_id,
-            workflow=workflow.name,
+            workflow=workflow,
             item_id=r.item.item_id,
             partition_date=r.item.partition_date,
             attempt=r.attempt,
@@ -162,29 +162,8 @@ def insert_pending(
     conn: Connection, workflow: Workflow, new: Sequence[NewRequest]
 ) -> list[ManifestRow]:
     """Manifest rows for new items (or retries), status `pending`, each with a fresh signed id."""
-    rows = new_requests(workflow, new)
-    if rows:
-        conn.execute(
-            _INSERT_PENDING,
-            {
-                "rows": orjson.dumps(
-                    [
-                        {
-                            "custom_id": r.custom_id,
-                            "tenant_id": r.tenant_id,
-                            "vertical": r.vertical,
-                            "agent_id": r.agent_id,
-                            "workflow": r.workflow,
-                            "item_id": r.item_id,
-                            "partition_date": r.partition_date,
-                            "attempt": r.attempt,
-                            "status": "pending",
-                        }
-                        for r in rows
-                    ]
-                ).decode()
-            },
-        )
+    rows = new_requests(workflow.name, new)
+    insert_requests(conn, (RequestState(r) for r in rows))
     return rows
 
 
@@ -265,20 +244,6 @@ _INSERT_REQUESTS = text(
         custom_id text, batch_job_id text, tenant_id text, vertical text, agent_id text,
         workflow text, item_id text, partition_date date, attempt integer, status text,
         error text, estimated_cost_micro_usd numeric, notes jsonb)
-    """
-)
-
-
-# Many new manifest rows in one statement of constant text: the rows travel as one JSON document.
-_INSERT_PENDING = text(
-    """
-    INSERT INTO batch_requests (custom_id, tenant_id, vertical, agent_id, workflow, item_id,
-                                partition_date, attempt, status)
-    SELECT custom_id, tenant_id, vertical, agent_id, workflow, item_id, partition_date, attempt,
-           status
-    FROM json_to_recordset(CAST(:rows AS json)) AS r (
-        custom_id text, tenant_id text, vertical text, agent_id text, workflow text, item_id text,
-        partition_date date, attempt integer, status text)
     """
 )
 
@@ -366,25 +331,17 @@ def fail_requests(
     ]
     set_request_statuses(conn, "dead_letter", dead)
     set_request_statuses(conn, "failed", [(r.custom_id, reason) for r, reason in retry])
-    if retry:
-        rows = [
-            {
-                "custom_id": custom_ids.new_custom_id(
-                    r.tenant_id, r.workflow, r.item_id, r.attempt + 1
-                ),
-                "tenant_id": r.tenant_id,
-                "vertical": r.vertical,
-                "agent_id": r.agent_id,
-                "workflow": r.workflow,
-                "item_id": r.item_id,
-                "partition_date": r.partition_date,
-                "attempt": r.attempt + 1,
-                "status": "pending",
-                "error": f"retry of attempt {r.attempt}: {reason}",
-            }
-            for r, reason in retry
+    retries: list[RequestState] = []
+    for workflow in sorted({r.workflow for r, _ in retry}):
+        failed = [(r, reason) for r, reason in retry if r.workflow == workflow]
+        rows = new_requests(
+            workflow, [NewRequest(work_item(r), r.vertical, r.attempt + 1) for r, _ in failed]
+        )
+        retries += [
+            RequestState(row, error=f"retry of attempt {r.attempt}: {reason}")
+            for row, (r, reason) in zip(rows, failed, strict=True)
         ]
-        conn.execute(_INSERT_RETRIES, {"rows": orjson.dumps(rows).decode()})
+    insert_requests(conn, retries)
     return outcomes
 
 
@@ -393,17 +350,6 @@ _SET_STATUSES = text(
     UPDATE batch_requests AS b SET status = :status, error = r.error, updated_at = now()
     FROM json_to_recordset(CAST(:rows AS json)) AS r (custom_id text, error text)
     WHERE b.custom_id = r.custom_id
-    """
-)
-_INSERT_RETRIES = text(
-    """
-    INSERT INTO batch_requests (custom_id, tenant_id, vertical, agent_id, workflow, item_id,
-                                partition_date, attempt, status, error)
-    SELECT custom_id, tenant_id, vertical, agent_id, workflow, item_id, partition_date, attempt,
-           status, error
-    FROM json_to_recordset(CAST(:rows AS json)) AS r (
-        custom_id text, tenant_id text, vertical text, agent_id text, workflow text, item_id text,
-        partition_date date, attempt integer, status text, error text)
     """
 )
 

@@ -127,7 +127,7 @@ def plan(
             # Not written yet: each new row is written once, in its final state, after rendering
             # (in this same transaction, so nothing else ever sees the difference).
             new_rows = manifest.new_requests(
-                workflow,
+                workflow.name,
                 [
                     NewRequest(i, tenants[i.tenant_id].vertical)
                     for i in due
