@@ -10,8 +10,6 @@ rows with the same unit prices, into a table of the ledger's columns without ind
 
 from __future__ import annotations
 
-import inspect
-
 from sqlalchemy import text
 
 from batch_pipelines.ledger.ledger import price_partition
@@ -111,13 +109,13 @@ def run(server: BenchServer, scale: float, repeats: int) -> list[Figure]:
 
             def price_all(engine=engine) -> int:
                 # As the `cost_ledger` asset prices a range: a transaction per partition, the
-                # resolved prices shared across partitions where the ledger supports it.
-                priced, extra = 0, {}
-                if "price_cache" in inspect.signature(price_partition).parameters:
-                    extra["price_cache"] = {}
+                # resolved prices shared across the partitions.
+                priced, price_cache = 0, {}
                 for tenant_id in tenant_ids:
                     with engine.begin() as conn:
-                        priced += price_partition(conn, data.DAY, tenant_id, **extra).requests
+                        priced += price_partition(
+                            conn, data.DAY, tenant_id, price_cache=price_cache
+                        ).requests
                 return priced
 
             seconds, priced = timed(price_all)
