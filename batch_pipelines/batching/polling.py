@@ -242,30 +242,30 @@ def _record(conn, job, status: BatchStatus, now: dt.datetime) -> str:
     """Record a poll's answer in the caller's transaction; returns the job's status."""
     values = _values(status, now)
     if status.state == "ended":
-        # Only the poller that moves it from `submitted` marks it; a second one changes nothing.
-        moved = conn.execute(
-            batch_jobs.update()
-            .where(
-                batch_jobs.c.batch_job_id == job.batch_job_id,
-                batch_jobs.c.status == "submitted",
-            )
-            .values(status="ended", finished_at=now, **values)
-        ).rowcount
+        moved = _move_from_submitted(conn, job, status="ended", finished_at=now, **values)
         return "ended" if moved else "submitted"
     if status.state == "failed":
-        moved = conn.execute(
-            batch_jobs.update()
-            .where(
-                batch_jobs.c.batch_job_id == job.batch_job_id,
-                batch_jobs.c.status == "submitted",
-            )
-            .values(status="failed", finished_at=now, **{**values, "error": status.failure})
-        ).rowcount
-        if moved:
+        values["error"] = status.failure
+        if _move_from_submitted(conn, job, status="failed", finished_at=now, **values):
             _replan_failed_batch(conn, job, status.failure or "failed", now)
         return "failed"
     manifest.update_job(conn, job.batch_job_id, **values)
     return "submitted"
+
+
+def _move_from_submitted(conn, job, **values) -> bool:
+    """Only the poller that moves the job from `submitted` marks it; a second one changes
+    nothing. Returns whether this one did."""
+    return bool(
+        conn.execute(
+            batch_jobs.update()
+            .where(
+                batch_jobs.c.batch_job_id == job.batch_job_id,
+                batch_jobs.c.status == "submitted",
+            )
+            .values(**values)
+        ).rowcount
+    )
 
 
 def _replan_failed_batch(conn, job, cause: str, now: dt.datetime) -> None:
