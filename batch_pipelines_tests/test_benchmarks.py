@@ -10,7 +10,8 @@ import importlib
 
 import pytest
 
-from batch_pipelines.batching.workflow import Rendered, TenantContext, WorkItem
+from batch_pipelines.batching.workflow import Rendered, WorkItem
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.providers.openai_batch import OpenAIBatchProvider
 from batch_pipelines.workflows.post_call import PostCallAnalytics
 from benchmarks import data

@@ -13,7 +13,8 @@ import datetime as dt
 
 from sqlalchemy import Engine, text
 
-from batch_pipelines.batching.workflow import Rendered, TenantContext, WorkItem
+from batch_pipelines.batching.workflow import Rendered, WorkItem
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.seed import seed_demo
 from batch_pipelines.providers.openai_batch import OpenAIBatchProvider
 from batch_pipelines.workflows.post_call import PostCallAnalytics

@@ -47,9 +47,9 @@ from batch_pipelines.batching.workflow import (
     StoresMany,
     Workflow,
 )
+from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.db.bulk import copy_rows, set_async_commit
 from batch_pipelines.db.tables import batch_jobs
-from batch_pipelines.ledger.usage import TokenUsage
 from batch_pipelines.providers.base import BatchProvider, ResultLine
 from batch_pipelines.providers.registry import ProviderRegistry
 

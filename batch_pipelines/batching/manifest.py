@@ -16,7 +16,8 @@ from sqlalchemy import Connection, Engine, Row, Text, any_, bindparam, func, sel
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from batch_pipelines.batching import custom_ids
-from batch_pipelines.batching.workflow import ManifestRow, TenantContext, Workflow, WorkItem
+from batch_pipelines.batching.workflow import ManifestRow, Workflow, WorkItem
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.tables import LIVE_REQUEST_STATUSES, batch_jobs, batch_requests, tenants
 
 # Statuses after which an item needs no new request.

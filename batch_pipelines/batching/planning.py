@@ -26,15 +26,9 @@ from sqlalchemy import Engine, select, text
 from batch_pipelines.batching import manifest
 from batch_pipelines.batching.manifest import NewRequest
 from batch_pipelines.batching.sharding import Sized, shard
-from batch_pipelines.batching.workflow import (
-    EmbeddingInput,
-    ManifestRow,
-    Rejected,
-    Rendered,
-    Skipped,
-    TenantContext,
-    Workflow,
-)
+from batch_pipelines.batching.workflow import ManifestRow, Rejected, Rendered, Skipped, Workflow
+from batch_pipelines.core.prompts import EmbeddingInput
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.settings import home_dir
 from batch_pipelines.db.tables import batch_jobs, batch_requests
 from batch_pipelines.ledger import budgets

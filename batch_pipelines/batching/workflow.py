@@ -15,25 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection
 
-
-@dataclass(frozen=True)
-class TenantContext:
-    """A tenant as the workflows see it (a row of `tenants`)."""
-
-    tenant_id: str
-    name: str
-    vertical: str
-    tier: str
-    policy: Mapping[str, Any]
-    brand: Mapping[str, Any]
-
-    @property
-    def isolated(self) -> bool:
-        return bool(self.policy.get("isolated"))
-
-    @property
-    def redact_pii(self) -> bool:
-        return bool(self.policy.get("redact_pii"))
+from batch_pipelines.core.prompts import ModelAnswer, Prompt
+from batch_pipelines.core.tenants import TenantContext
 
 
 @dataclass(frozen=True)
@@ -44,33 +27,6 @@ class WorkItem:
     tenant_id: str
     partition_date: dt.date
     agent_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ChatPrompt:
-    """A structured-output chat request. Static instructions first, tenant data last.
-
-    `static_blocks` are the cacheable prefix, most widely shared first: e.g. the workflow's
-    instructions (all tenants), the vertical's rubric (all tenants of a vertical), then per-tenant
-    business facts. They must not contain the item's own data. `user` holds the item's data.
-    """
-
-    static_blocks: tuple[str, ...]
-    user: str
-    schema_name: str
-    json_schema: Mapping[str, Any]
-    max_output_tokens: int = 1024
-
-
-@dataclass(frozen=True)
-class EmbeddingInput:
-    """An embeddings request: many texts of one tenant in one request."""
-
-    texts: tuple[str, ...]
-    dimensions: int | None = None
-
-
-Prompt = ChatPrompt | EmbeddingInput
 
 
 @dataclass(frozen=True)
@@ -100,19 +56,6 @@ class Rejected:
 
 
 RenderOutcome = Rendered | Skipped | Rejected
-
-
-@dataclass(frozen=True)
-class ModelAnswer:
-    """A provider's answer, provider-neutral. Exactly one of `json`, `text`, `embeddings` is set
-    for a well-formed answer; `json` is the structured output (OpenAI json_schema content parsed,
-    Anthropic tool_use input), `text` is the raw text when no JSON could be parsed."""
-
-    model: str
-    json: Mapping[str, Any] | None = None
-    text: str | None = None
-    embeddings: Sequence[Sequence[float]] | None = None
-    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)

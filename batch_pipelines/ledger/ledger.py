@@ -53,9 +53,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
+from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.ledger import pricing
 from batch_pipelines.ledger.pricing import PriceOverrides, default_overrides
-from batch_pipelines.ledger.usage import TokenUsage
 
 __all__ = [
     "SELF_HOSTED_WINDOW_SECONDS",

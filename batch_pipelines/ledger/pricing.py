@@ -67,7 +67,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import yaml
 
-from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines.core.usage import TokenUsage
 
 if TYPE_CHECKING:
     from genai_prices import Usage

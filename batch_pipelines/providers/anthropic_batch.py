@@ -9,8 +9,9 @@ from typing import Any
 import anthropic
 import orjson
 
-from batch_pipelines.batching.workflow import ChatPrompt, ModelAnswer, Prompt
-from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer, Prompt
+from batch_pipelines.core.usage import TokenUsage
+from batch_pipelines.providers import wire
 from batch_pipelines.providers.base import (
     BatchProvider,
     BatchStatus,
@@ -55,9 +56,43 @@ def message_params(model: str, prompt: Prompt) -> dict[str, Any]:
     }
 
 
+def parse_usage(usage: Mapping[str, Any]) -> TokenUsage:
+    """An Anthropic ``message.usage`` object → token classes.
+
+    ``input_tokens`` already excludes cache reads and writes and is kept as is. The 1-hour
+    writes come from ``cache_creation.ephemeral_1h_input_tokens``. When
+    ``cache_creation_input_tokens`` is absent, the writes are the sum of the ``cache_creation``
+    breakdown.
+    """
+    where = "Anthropic usage"
+    usage = wire.mapping(usage, where)
+    uncached = wire.required(usage, "input_tokens", where)
+    output = wire.required(usage, "output_tokens", where)
+    read = wire.optional(usage, "cache_read_input_tokens", where)
+    breakdown = wire.optional_mapping(usage, "cache_creation", where)
+    written_5m = wire.optional(breakdown, "ephemeral_5m_input_tokens", f"{where}.cache_creation")
+    written_1h = wire.optional(breakdown, "ephemeral_1h_input_tokens", f"{where}.cache_creation")
+    if usage.get("cache_creation_input_tokens") is None:
+        written = written_5m + written_1h
+    else:
+        written = wire.required(usage, "cache_creation_input_tokens", where)
+        if written_5m + written_1h > written:
+            raise ValueError(
+                f"{where}: cache_creation breakdown (5m {written_5m} + 1h {written_1h}) exceeds "
+                f"cache_creation_input_tokens ({written})"
+            )
+    return TokenUsage(
+        input_tokens=uncached,
+        cached_input_tokens=read,
+        cache_write_tokens=written,
+        cache_write_1h_tokens=written_1h,
+        output_tokens=output,
+    )
+
+
 def parse_message(message: Mapping[str, Any]) -> tuple[ModelAnswer, TokenUsage]:
     model = str(message.get("model") or "")
-    usage = TokenUsage.from_anthropic(message["usage"])
+    usage = parse_usage(message["usage"])
     finish = message.get("stop_reason")
     texts = []
     for block in message.get("content") or []:

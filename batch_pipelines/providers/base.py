@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from batch_pipelines.batching.workflow import ModelAnswer, Prompt
-from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines.core.prompts import ModelAnswer, Prompt
+from batch_pipelines.core.usage import TokenUsage
 
 BatchState = Literal["in_progress", "cancelling", "ended", "failed"]
 LineOutcome = Literal["succeeded", "errored", "expired", "canceled"]

@@ -10,8 +10,9 @@ from typing import Any
 import openai
 import orjson
 
-from batch_pipelines.batching.workflow import ChatPrompt, EmbeddingInput, ModelAnswer, Prompt
-from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines.core.prompts import ChatPrompt, EmbeddingInput, ModelAnswer, Prompt
+from batch_pipelines.core.usage import TokenUsage
+from batch_pipelines.providers import wire
 from batch_pipelines.providers.base import (
     BatchProvider,
     BatchState,
@@ -76,14 +77,59 @@ def request_body(model: str, endpoint: str, prompt: Prompt) -> dict[str, Any]:
     raise ValueError(f"OpenAI cannot send a {type(prompt).__name__} to {endpoint}")
 
 
+def parse_chat_usage(usage: Mapping[str, Any]) -> TokenUsage:
+    """A Chat Completions ``usage`` (``CompletionUsage``) object → token classes.
+
+    ``prompt_tokens`` includes ``prompt_tokens_details.cached_tokens`` and
+    ``prompt_tokens_details.cache_write_tokens``; they are split out here.
+    """
+    where = "OpenAI chat usage"
+    usage = wire.mapping(usage, where)
+    prompt = wire.required(usage, "prompt_tokens", where)
+    completion = wire.required(usage, "completion_tokens", where)
+    details = wire.optional_mapping(usage, "prompt_tokens_details", where)
+    cached = wire.optional(details, "cached_tokens", f"{where}.prompt_tokens_details")
+    written = wire.optional(details, "cache_write_tokens", f"{where}.prompt_tokens_details")
+    return TokenUsage(
+        input_tokens=wire.uncached(prompt, cached, written, where),
+        cached_input_tokens=cached,
+        cache_write_tokens=written,
+        output_tokens=completion,
+    )
+
+
+def parse_responses_usage(usage: Mapping[str, Any]) -> TokenUsage:
+    """A Responses API ``usage`` object (``input_tokens`` includes the cached tokens)."""
+    where = "OpenAI responses usage"
+    usage = wire.mapping(usage, where)
+    prompt = wire.required(usage, "input_tokens", where)
+    output = wire.required(usage, "output_tokens", where)
+    details = wire.optional_mapping(usage, "input_tokens_details", where)
+    cached = wire.optional(details, "cached_tokens", f"{where}.input_tokens_details")
+    written = wire.optional(details, "cache_write_tokens", f"{where}.input_tokens_details")
+    return TokenUsage(
+        input_tokens=wire.uncached(prompt, cached, written, where),
+        cached_input_tokens=cached,
+        cache_write_tokens=written,
+        output_tokens=output,
+    )
+
+
+def parse_embedding_usage(usage: Mapping[str, Any]) -> TokenUsage:
+    """An Embeddings ``usage`` object: input tokens only."""
+    where = "OpenAI embedding usage"
+    usage = wire.mapping(usage, where)
+    return TokenUsage(input_tokens=wire.required(usage, "prompt_tokens", where))
+
+
 def parse_response_body(endpoint: str, body: Mapping[str, Any]) -> tuple[ModelAnswer, TokenUsage]:
     """A 200 response body → (answer, usage). Raises ValueError on a body that is not the endpoint's."""
     model = str(body.get("model") or "")
     if endpoint == EMBEDDINGS:
         data = sorted(body["data"], key=lambda d: d["index"])
         answer = ModelAnswer(model=model, embeddings=[d["embedding"] for d in data])
-        return answer, TokenUsage.from_openai_embedding(body["usage"])
-    usage = TokenUsage.from_openai_chat(body["usage"])
+        return answer, parse_embedding_usage(body["usage"])
+    usage = parse_chat_usage(body["usage"])
     choice = body["choices"][0]
     message = choice.get("message") or {}
     content = message.get("content")

@@ -18,7 +18,7 @@ from pathlib import Path
 import openai
 import orjson
 
-from batch_pipelines.batching.workflow import Prompt
+from batch_pipelines.core.prompts import Prompt
 from batch_pipelines.db.settings import home_dir
 from batch_pipelines.providers.base import (
     BatchProvider,

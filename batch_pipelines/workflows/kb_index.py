@@ -42,17 +42,16 @@ from sqlalchemy import Connection, Engine, Row, delete, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from batch_pipelines.batching.workflow import (
-    EmbeddingInput,
     InvalidAnswer,
     ManifestRow,
-    ModelAnswer,
     Rejected,
     Rendered,
     RenderOutcome,
     Skipped,
-    TenantContext,
     WorkItem,
 )
+from batch_pipelines.core.prompts import EmbeddingInput, ModelAnswer
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db import get_engine
 from batch_pipelines.db.tables import (
     EMBEDDING_DIMENSIONS,

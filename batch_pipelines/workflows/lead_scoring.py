@@ -40,16 +40,15 @@ from sqlalchemy import Connection, and_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from batch_pipelines.batching.workflow import (
-    ChatPrompt,
     InvalidAnswer,
     ManifestRow,
-    ModelAnswer,
     Rejected,
     Rendered,
     RenderOutcome,
-    TenantContext,
     WorkItem,
 )
+from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.tables import call_analytics, lead_scores, leads, outreach_drafts, tenants
 from batch_pipelines.workflows import outreach
 from batch_pipelines.workflows.redaction import redact_pii

@@ -44,18 +44,17 @@ from sqlalchemy import Connection, and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from batch_pipelines.batching.workflow import (
-    ChatPrompt,
     InvalidAnswer,
     ManifestRow,
-    ModelAnswer,
     Rejected,
     Rendered,
     RenderOutcome,
     Skipped,
     StoreItem,
-    TenantContext,
     WorkItem,
 )
+from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.bulk import copy_rows
 from batch_pipelines.db.tables import batch_requests, call_analytics, calls
 from batch_pipelines.workflows.redaction import COUNT_KEYS, redact_pii

@@ -10,15 +10,14 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from batch_pipelines.batching.workflow import (
-    ChatPrompt,
     InvalidAnswer,
     ManifestRow,
-    ModelAnswer,
     Rendered,
     Skipped,
-    TenantContext,
     WorkItem,
 )
+from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.tables import call_analytics, calls
 from batch_pipelines.emulator.server import EmulatorServer
 from batch_pipelines.providers.registry import ProviderRegistry

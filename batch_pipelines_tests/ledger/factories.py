@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines.core.usage import TokenUsage
 
 DAY = dt.date(2026, 11, 25)
 AT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
+from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.ledger.budgets import available_micro_usd, held_items
 from batch_pipelines.ledger.ledger import price_partition
-from batch_pipelines.ledger.usage import TokenUsage
 from batch_pipelines_tests.ledger.factories import DAY, add_job, add_request, add_tenant, add_usage
 
 NOV = dt.date(2026, 11, 1)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.ledger.estimate import (
     NotEnoughData,
     add_estimate_arguments,
@@ -16,7 +17,6 @@ from batch_pipelines.ledger.estimate import (
     run_estimate,
 )
 from batch_pipelines.ledger.ledger import price_partition
-from batch_pipelines.ledger.usage import TokenUsage
 from batch_pipelines_tests.ledger.factories import DAY, add_job, add_tenant, add_usage
 
 D = Decimal

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.ledger.ledger import (
     SELF_HOSTED_WINDOW_SECONDS,
     check_batch_tokens_match_provider,
@@ -25,7 +26,6 @@ from batch_pipelines.ledger.pricing import (
     price_line,
     self_hosted_window_cost_micro_usd,
 )
-from batch_pipelines.ledger.usage import TokenUsage
 from batch_pipelines_tests.ledger.factories import (
     AT,
     DAY,

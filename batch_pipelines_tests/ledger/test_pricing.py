@@ -15,6 +15,7 @@ from genai_prices import calc_price, data_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.ledger.pricing import (
     QUANTUM,
     LinePrice,
@@ -30,7 +31,11 @@ from batch_pipelines.ledger.pricing import (
     resolve_unit_prices,
     self_hosted_window_cost_micro_usd,
 )
-from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines.providers.anthropic_batch import parse_usage as parse_anthropic_usage
+from batch_pipelines.providers.openai_batch import (
+    parse_chat_usage,
+    parse_embedding_usage,
+)
 
 D = Decimal
 NOV = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)  # genai-prices models batch from 2026-10-14
@@ -55,7 +60,7 @@ def amounts(line: LinePrice) -> tuple[Decimal, ...]:
 
 
 def chat(prompt: int, completion: int, cached: int = 0, written: int = 0) -> TokenUsage:
-    return TokenUsage.from_openai_chat(
+    return parse_chat_usage(
         {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -98,7 +103,7 @@ def test_gpt_4o_mini_sync_bills_cached_tokens_at_the_cached_price() -> None:
 
 
 def test_claude_haiku_4_5_batch_halves_input_output_cache_reads_and_both_cache_writes() -> None:
-    usage = TokenUsage.from_anthropic(
+    usage = parse_anthropic_usage(
         {
             "input_tokens": 300,
             "output_tokens": 500,
@@ -133,7 +138,7 @@ def test_claude_haiku_4_5_sync_bills_1h_cache_writes_at_twice_the_input_price() 
     [("text-embedding-3-large", "0.065", "0.13"), ("text-embedding-3-small", "0.01", "0.02")],
 )
 def test_embedding_batch_is_priced_by_the_override_table(model: str, batch: str, sync: str) -> None:
-    usage = TokenUsage.from_openai_embedding({"prompt_tokens": 12345, "total_tokens": 12345})
+    usage = parse_embedding_usage({"prompt_tokens": 12345, "total_tokens": 12345})
     line = price_line("openai", model, "batch", usage, NOV)
     assert line.cost_micro_usd == 12345 * D(batch)  # 802.425 for -3-large
     assert line.sync_cost_micro_usd == 12345 * D(sync)

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.db.settings import HOME_ENV
 from batch_pipelines.ledger.ledger import price_partition
 from batch_pipelines.ledger.pricing import price_line
@@ -25,7 +26,6 @@ from batch_pipelines.ledger.reports import (
     tenant_summaries,
     write_report_html,
 )
-from batch_pipelines.ledger.usage import TokenUsage
 from batch_pipelines_tests.ledger.factories import (
     DAY,
     DEFAULT_MODELS,

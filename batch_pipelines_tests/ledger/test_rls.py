@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
+from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.ledger.ledger import price_partition
 from batch_pipelines.ledger.reports import build_tenant_cost_report
-from batch_pipelines.ledger.usage import TokenUsage
 from batch_pipelines_tests.ledger.factories import DAY, add_job, add_tenant, add_usage
 
 TABLES = ("cost_ledger", "llm_usage", "tenant_cost_reports")

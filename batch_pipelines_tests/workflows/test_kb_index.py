@@ -17,15 +17,14 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_, u
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from batch_pipelines.batching.workflow import (
-    EmbeddingInput,
     InvalidAnswer,
     ManifestRow,
-    ModelAnswer,
     Rejected,
     Rendered,
     Skipped,
     WorkItem,
 )
+from batch_pipelines.core.prompts import EmbeddingInput, ModelAnswer
 from batch_pipelines.db.seed import add_tenant
 from batch_pipelines.db.tables import EMBEDDING_DIMENSIONS, batch_requests, kb_chunks, kb_documents
 from batch_pipelines.workflows.kb_index import KnowledgeBaseIndex, search_chunks, sync_documents

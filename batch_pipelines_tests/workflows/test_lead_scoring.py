@@ -18,15 +18,14 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from batch_pipelines.batching.workflow import (
-    ChatPrompt,
     InvalidAnswer,
     ManifestRow,
-    ModelAnswer,
     Rejected,
     Rendered,
-    TenantContext,
     WorkItem,
 )
+from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.tables import (
     agents,
     batch_requests,

@@ -13,16 +13,15 @@ import pytest
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from batch_pipelines.batching.workflow import (
-    ChatPrompt,
     InvalidAnswer,
     ManifestRow,
-    ModelAnswer,
     Rejected,
     Rendered,
     Skipped,
-    TenantContext,
     WorkItem,
 )
+from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.tables import (
     VERTICALS,
     agents,

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import text
 
+from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.db.settings import HOME_ENV
 from batch_pipelines.defs.ledger.assets import cost_ledger, tenant_cost_report
 from batch_pipelines.defs.ledger.checks import (
@@ -17,7 +18,6 @@ from batch_pipelines.defs.ledger.checks import (
     ledger_rows_attributed,
 )
 from batch_pipelines.defs.resources import DatabaseResource
-from batch_pipelines.ledger.usage import TokenUsage
 from batch_pipelines_tests.ledger.factories import DAY, add_job, add_tenant, add_usage
 
 CHECKS = [every_usage_row_priced_once, batch_tokens_match_provider, ledger_rows_attributed]

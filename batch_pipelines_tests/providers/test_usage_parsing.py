@@ -1,4 +1,5 @@
-"""TokenUsage: one token-class vocabulary for OpenAI chat/responses/embeddings and Anthropic."""
+"""The adapters' usage parsers: one token-class vocabulary for OpenAI chat/responses/embeddings
+and Anthropic."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch_pipelines.ledger.usage import TokenUsage
+from batch_pipelines.core.usage import TokenUsage
+from batch_pipelines.providers.anthropic_batch import parse_usage as parse_anthropic_usage
+from batch_pipelines.providers.openai_batch import (
+    parse_chat_usage,
+    parse_embedding_usage,
+    parse_responses_usage,
+)
 
 counts = st.integers(min_value=0, max_value=2_000_000)
 
@@ -15,7 +22,7 @@ counts = st.integers(min_value=0, max_value=2_000_000)
 
 
 def test_openai_chat_splits_cached_and_written_tokens_out_of_prompt_tokens() -> None:
-    usage = TokenUsage.from_openai_chat(
+    usage = parse_chat_usage(
         {
             "prompt_tokens": 10_000,
             "completion_tokens": 700,
@@ -39,12 +46,12 @@ def test_openai_chat_without_cache_details_is_all_uncached(details: dict | None)
     raw = {"prompt_tokens": 2_000, "completion_tokens": 100, "total_tokens": 2_100}
     if details is not None:
         raw["prompt_tokens_details"] = details
-    assert TokenUsage.from_openai_chat(raw) == TokenUsage(input_tokens=2_000, output_tokens=100)
+    assert parse_chat_usage(raw) == TokenUsage(input_tokens=2_000, output_tokens=100)
 
 
 def test_openai_chat_rejects_cached_tokens_exceeding_the_prompt_they_belong_to() -> None:
     with pytest.raises(ValueError, match="exceed the prompt"):
-        TokenUsage.from_openai_chat(
+        parse_chat_usage(
             {
                 "prompt_tokens": 100,
                 "completion_tokens": 1,
@@ -58,7 +65,7 @@ def test_openai_chat_rejects_missing_required_counts(missing: str) -> None:
     raw = {"prompt_tokens": 10, "completion_tokens": 2}
     del raw[missing]
     with pytest.raises(ValueError, match=f"required field '{missing}' is missing"):
-        TokenUsage.from_openai_chat(raw)
+        parse_chat_usage(raw)
 
 
 @given(usage=st.builds(TokenUsage, counts, counts, counts, st.just(0), counts))
@@ -72,14 +79,14 @@ def test_openai_chat_normaliser_inverts_the_openai_counting(usage: TokenUsage) -
             "cache_write_tokens": usage.cache_write_tokens,
         },
     }
-    assert TokenUsage.from_openai_chat(raw) == usage
+    assert parse_chat_usage(raw) == usage
 
 
 # ---- OpenAI responses and embeddings ---------------------------------------------------------
 
 
 def test_openai_responses_splits_cached_tokens_out_of_input_tokens() -> None:
-    usage = TokenUsage.from_openai_responses(
+    usage = parse_responses_usage(
         {
             "input_tokens": 3_000,
             "input_tokens_details": {"cached_tokens": 1_024},
@@ -92,17 +99,17 @@ def test_openai_responses_splits_cached_tokens_out_of_input_tokens() -> None:
 
 
 def test_openai_embedding_usage_is_input_tokens_only() -> None:
-    usage = TokenUsage.from_openai_embedding({"prompt_tokens": 8_191, "total_tokens": 8_191})
+    usage = parse_embedding_usage({"prompt_tokens": 8_191, "total_tokens": 8_191})
     assert usage == TokenUsage(input_tokens=8_191)
     with pytest.raises(ValueError, match="'prompt_tokens' is missing"):
-        TokenUsage.from_openai_embedding({"total_tokens": 5})
+        parse_embedding_usage({"total_tokens": 5})
 
 
 # ---- Anthropic ---------------------------------------------------------------------------------
 
 
 def test_anthropic_input_tokens_exclude_cache_classes_and_are_kept_as_is() -> None:
-    usage = TokenUsage.from_anthropic(
+    usage = parse_anthropic_usage(
         {
             "input_tokens": 100,
             "output_tokens": 400,
@@ -125,11 +132,11 @@ def test_anthropic_input_tokens_exclude_cache_classes_and_are_kept_as_is() -> No
 
 def test_anthropic_without_cache_fields_has_no_cache_tokens() -> None:
     raw = {"input_tokens": 12, "output_tokens": 34, "cache_creation_input_tokens": None}
-    assert TokenUsage.from_anthropic(raw) == TokenUsage(input_tokens=12, output_tokens=34)
+    assert parse_anthropic_usage(raw) == TokenUsage(input_tokens=12, output_tokens=34)
 
 
 def test_anthropic_writes_fall_back_to_the_ttl_breakdown_when_the_total_is_absent() -> None:
-    usage = TokenUsage.from_anthropic(
+    usage = parse_anthropic_usage(
         {
             "input_tokens": 1,
             "output_tokens": 1,
@@ -142,7 +149,7 @@ def test_anthropic_writes_fall_back_to_the_ttl_breakdown_when_the_total_is_absen
 
 def test_anthropic_rejects_a_ttl_breakdown_larger_than_the_cache_writes() -> None:
     with pytest.raises(ValueError, match="exceeds cache_creation_input_tokens"):
-        TokenUsage.from_anthropic(
+        parse_anthropic_usage(
             {
                 "input_tokens": 1,
                 "output_tokens": 1,
@@ -172,16 +179,16 @@ def test_anthropic_normaliser_round_trips_every_token_class(usage: TokenUsage) -
             "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens,
         },
     }
-    assert TokenUsage.from_anthropic(raw) == usage
+    assert parse_anthropic_usage(raw) == usage
 
 
 # ---- validation shared by every normaliser -----------------------------------------------------
 
 NORMALISERS = {
-    "openai_chat": (TokenUsage.from_openai_chat, {"prompt_tokens": 5, "completion_tokens": 5}),
-    "openai_embedding": (TokenUsage.from_openai_embedding, {"prompt_tokens": 5}),
-    "openai_responses": (TokenUsage.from_openai_responses, {"input_tokens": 5, "output_tokens": 5}),
-    "anthropic": (TokenUsage.from_anthropic, {"input_tokens": 5, "output_tokens": 5}),
+    "openai_chat": (parse_chat_usage, {"prompt_tokens": 5, "completion_tokens": 5}),
+    "openai_embedding": (parse_embedding_usage, {"prompt_tokens": 5}),
+    "openai_responses": (parse_responses_usage, {"input_tokens": 5, "output_tokens": 5}),
+    "anthropic": (parse_anthropic_usage, {"input_tokens": 5, "output_tokens": 5}),
 }
 
 
