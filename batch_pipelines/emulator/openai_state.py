@@ -12,13 +12,16 @@ expiring batch (fault or C > 24 h) stays `in_progress` and ends `expired`: lines
 expiry are in the output/error files, the rest are error-file lines with `error.code
 "batch_expired"` and `response: null`. Cancel: `cancelling` for 0.1C, then `cancelled`; lines
 finished before the cancel keep their results, the rest get `batch_cancelled` error lines.
-`request_counts.failed` counts only lines that failed with an HTTP error, never expired or
-cancelled lines. Validation error codes are the emulator's best guesses (see `_scan_input`).
+`request_counts.failed` counts lines that failed (an HTTP error or `request_timeout`), never
+expired or cancelled lines. Output and error files are not in input order (shuffled by the seed,
+unless `ordered_results`). A create that would take the model's live batches past its
+`enqueued_token_limit` goes `failed` with `token_limit_exceeded`. Responses and the batch's
+`model` carry the dated snapshot name (`core.models.snapshot_of`). Validation error codes: see
+`_scan_input`.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -26,11 +29,14 @@ from typing import IO, Any
 
 import orjson
 
+from batch_pipelines.core.models import snapshot_of
+
 from . import answers
-from .caching import CacheSession, openai_chat_prompt_usage
+from .caching import CacheSession, openai_chat_prompt_tokens, openai_chat_prompt_usage
 from .errors import ApiError, WorkNeeded, bad_request
+from .faults import injected_fault
 from .runtime import Runtime
-from .store import dumps, iter_jsonl, new_id
+from .store import ResultWriter, dumps, iter_jsonl, new_id
 
 BATCH_ENDPOINTS = (
     "/v1/responses",
@@ -198,7 +204,7 @@ class OpenAIState:
     # ------------------------------------------------------------ batches: create
 
     def create_batch(self, body: Any) -> dict[str, Any]:
-        self.rt.check_create_rate_limit("openai")
+        self.rt.check_create_faults("openai")
         if not isinstance(body, dict):
             raise bad_request("The request body must be a JSON object.")
         for name in ("input_file_id", "endpoint", "completion_window"):
@@ -240,32 +246,16 @@ class OpenAIState:
             )
         seq = self.store.next_seq("oa_batch")
         config = self.rt.config
-        plan = _scan_input(
-            self.store.file_path(file_row[0]),
-            file_row[3],
-            endpoint,
-            seq,
-            config.seed,
-            config.line_error_rate,
-        )
-        plan["cfg"] = {
-            "complete_after": config.complete_after,
-            "seed": config.seed,
-            "line_error_rate": config.line_error_rate,
-            "malformed_rate": config.malformed_rate,
-        }
+        settings = self.rt.batch_settings()
+        plan = _scan_input(self.store.file_path(file_row[0]), file_row[3], endpoint, seq, settings)
+        plan["cfg"] = settings
         if (
             not plan["errors"]
             and answers.roll(config.seed, "fail_validation", "openai", seq)
             < config.fail_validation_rate
         ):
             plan["errors"] = [
-                _error(
-                    "token_limit_exceeded",
-                    f"Enqueued token limit reached for {plan['model']} in organization org-emulator. "
-                    "Limit: 2,000,000 enqueued tokens. Please try again once some in_progress "
-                    "batches have been completed. (emulated by --fail-validation-rate)",
-                )
+                _token_limit_error(plan["model"], 2_000_000, "(emulated by --fail-validation-rate)")
             ]
         if (
             not plan["errors"]
@@ -281,12 +271,37 @@ class OpenAIState:
             "metadata": metadata,
             "output_ttl": output_ttl,
         }
-        created = self.rt.clock()
-        self.store.execute(
-            "INSERT INTO oa_batches (id, seq, created, spec, plan) VALUES (?, ?, ?, ?, ?)",
-            (batch_id, seq, created, dumps(spec).decode(), dumps(plan).decode()),
-        )
+        # The enqueued-token check and the insert it admits are one step, so two creates racing
+        # for the last tokens cannot both pass.
+        with self.rt.create_lock("openai"):
+            created = self.rt.clock()
+            limit = config.enqueued_token_limit.get(plan["model"] or "")
+            if limit is not None and not plan["errors"]:
+                enqueued = self._enqueued_tokens(plan["model"], created)
+                if enqueued + plan["input_tokens"] > limit:
+                    plan["errors"] = [_token_limit_error(plan["model"], limit)]
+            self.store.execute(
+                "INSERT INTO oa_batches (id, seq, created, spec, plan) VALUES (?, ?, ?, ?, ?)",
+                (batch_id, seq, created, dumps(spec).decode(), dumps(plan).decode()),
+            )
+        self.rt.lose_create_response("openai", seq)
         return self._render(self._row(batch_id), created, force="validating")
+
+    def _enqueued_tokens(self, model: str, now: float) -> int:
+        """Input tokens of the model's batches still validating, in progress or finalizing
+        (cancelling, failed and ended batches hold none)."""
+        total = 0
+        rows = self.store.all(
+            "SELECT created, plan FROM oa_batches WHERE result IS NULL AND cancel_at IS NULL"
+        )
+        for created, raw_plan in rows:
+            plan = orjson.loads(raw_plan)
+            if plan["errors"] or plan["model"] != model:
+                continue
+            _, end = self._timing({"plan": plan})
+            if now < created + end:
+                total += plan.get("input_tokens", 0)
+        return total
 
     # ------------------------------------------------------------ batches: read / cancel
 
@@ -439,7 +454,7 @@ class OpenAIState:
             if result["status"] == "failed":
                 obj["errors"] = {"object": "list", "data": plan["errors"]}
             else:
-                obj["model"] = plan["model"]
+                obj["model"] = snapshot_of(plan["model"])
             return obj
         if force == "validating":
             return obj
@@ -451,7 +466,7 @@ class OpenAIState:
             obj["cancelling_at"] = int(at)
             if at - created >= 0.1 * c and not plan["errors"]:
                 obj["in_progress_at"] = int(created + 0.1 * c)
-                obj["model"] = plan["model"]
+                obj["model"] = snapshot_of(plan["model"])
                 done = self._done_at(row, at)
                 failed = done * plan["n_line_errors"] // total if total else 0
                 obj["request_counts"] = {
@@ -462,7 +477,7 @@ class OpenAIState:
             return obj
         if force == "cancelling" or t < 0.1 * c or plan["errors"]:
             return obj
-        obj["model"] = plan["model"]
+        obj["model"] = snapshot_of(plan["model"])
         obj["in_progress_at"] = int(created + 0.1 * c)
         done = self._done_at(row, now)
         failed = done * plan["n_line_errors"] // total if total else 0
@@ -534,15 +549,14 @@ class OpenAIState:
         endpoint = spec["endpoint"]
         out_id, err_id = new_id("file"), new_id("file")
         out_path, err_path = self.store.file_path(out_id), self.store.file_path(err_id)
-        out_tmp, err_tmp = out_path.with_suffix(".tmp"), err_path.with_suffix(".tmp")
+        order = None if cfg.get("ordered_results") else (cfg["seed"], seq)
         session = self.rt.cache.session()
         base = answers.digest(batch_id).hex()[:24]
         completed = failed = 0
         usage = _zero_usage()
-        out_bytes = err_bytes = 0
         with (
-            open(out_tmp, "wb", buffering=1 << 20) as out,
-            open(err_tmp, "wb", buffering=1 << 20) as err,
+            ResultWriter(out_path, order) as out,
+            ResultWriter(err_path, order) as err,
         ):
             for index, raw in enumerate(iter_jsonl(self.store.file_path(spec["input_file_id"]))):
                 line = orjson.loads(raw)
@@ -557,39 +571,35 @@ class OpenAIState:
                     )
                     record["response"] = None
                     record["error"] = {"code": reason, "message": message}
-                    data = dumps(record) + b"\n"
-                    err.write(data)
-                    err_bytes += len(data)
+                    err.write(custom_id, dumps(record) + b"\n")
                     continue
-                status, body = self._process_line(
+                response, error = self._process_line(
                     endpoint, line["body"], custom_id, seq, cfg, session, finished_at, h
                 )
-                record["response"] = {"status_code": status, "request_id": f"req_{h}", "body": body}
-                record["error"] = None
+                record["response"] = response
+                record["error"] = error
                 data = dumps(record) + b"\n"
-                if status == 200:
+                if response is not None and response["status_code"] == 200:
                     completed += 1
-                    _add_usage(usage, body.get("usage") or {})
-                    out.write(data)
-                    out_bytes += len(data)
+                    _add_usage(usage, response["body"].get("usage") or {})
+                    out.write(custom_id, data)
                 else:
                     failed += 1
-                    err.write(data)
-                    err_bytes += len(data)
+                    err.write(custom_id, data)
         session.commit()
         expires = finished_at + spec["output_ttl"] if spec.get("output_ttl") else None
         file_ids: list[str | None] = []
-        for file_id, tmp, path, size, kind in (
-            (out_id, out_tmp, out_path, out_bytes, "output"),
-            (err_id, err_tmp, err_path, err_bytes, "error"),
-        ):
-            if size == 0:
-                tmp.unlink(missing_ok=True)
+        for file_id, writer, kind in ((out_id, out, "output"), (err_id, err, "error")):
+            if not writer.size:
                 file_ids.append(None)
                 continue
-            os.replace(tmp, path)
             self._insert_file(
-                file_id, "batch_output", f"{batch_id}_{kind}.jsonl", size, finished_at, expires
+                file_id,
+                "batch_output",
+                f"{batch_id}_{kind}.jsonl",
+                writer.size,
+                finished_at,
+                expires,
             )
             file_ids.append(file_id)
         counts = {"total": plan["total"], "completed": completed, "failed": failed}
@@ -605,38 +615,65 @@ class OpenAIState:
         session: CacheSession,
         created: int,
         h: str,
-    ) -> tuple[int, dict[str, Any]]:
-        seed = cfg["seed"]
-        if answers.chance(cfg["line_error_rate"], seed, "line_error", "openai", seq, custom_id):
-            if answers.roll(seed, "line_error_kind", "openai", seq, custom_id) < 0.5:
-                return 500, ApiError(
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(response, error) of one line: an HTTP answer, or a non-HTTP error (response null)."""
+
+        def http(status: int, answer: dict[str, Any]) -> tuple[dict[str, Any], None]:
+            return {"status_code": status, "request_id": f"req_{h}", "body": answer}, None
+
+        fault = injected_fault(cfg, "openai", seq, custom_id)
+        if fault == "invalid_request":
+            return http(
+                400,
+                bad_request(
+                    "Invalid request (emulated by --invalid-request-rate).",
+                    code="invalid_value",
+                ).openai_body(),
+            )
+        if fault == "timeout":
+            return None, {
+                "code": "request_timeout",
+                "message": "The request timed out (emulated by --timeout-rate).",
+            }
+        if fault == "server_error":
+            if answers.roll(cfg["seed"], "line_error_kind", "openai", seq, custom_id) < 0.5:
+                return http(
                     500,
-                    "The server had an error processing your request. Sorry about that! You can "
-                    "retry your request. (emulated by --line-error-rate)",
-                ).openai_body()
+                    ApiError(
+                        500,
+                        "The server had an error processing your request. Sorry about that! You "
+                        "can retry your request. (emulated by --line-error-rate)",
+                    ).openai_body(),
+                )
             model = body.get("model")
-            return 429, ApiError(
+            return http(
                 429,
-                f"Rate limit reached for {model} in organization org-emulator on tokens per min "
-                "(TPM). (emulated by --line-error-rate)",
-                type="tokens",
-                code="rate_limit_exceeded",
-            ).openai_body()
+                ApiError(
+                    429,
+                    f"Rate limit reached for {model} in organization org-emulator on tokens per "
+                    "min (TPM). (emulated by --line-error-rate)",
+                    type="tokens",
+                    code="rate_limit_exceeded",
+                ).openai_body(),
+            )
         malformed = answers.chance(
-            cfg["malformed_rate"], seed, "malformed", "openai", seq, custom_id
+            cfg["malformed_rate"], cfg["seed"], "malformed", "openai", seq, custom_id
         )
         try:
             if endpoint == "/v1/chat/completions":
-                return 200, self.chat_completion(
-                    body,
-                    session,
-                    malformed=malformed,
-                    created=created,
-                    completion_id=f"chatcmpl-{h}",
+                return http(
+                    200,
+                    self.chat_completion(
+                        body,
+                        session,
+                        malformed=malformed,
+                        created=created,
+                        completion_id=f"chatcmpl-{h}",
+                    ),
                 )
-            return 200, self.embeddings(body)
+            return http(200, self.embeddings(body))
         except ApiError as exc:
-            return exc.status, exc.openai_body()
+            return http(exc.status, exc.openai_body())
 
     # ------------------------------------------------------------ synchronous endpoints
 
@@ -668,7 +705,7 @@ class OpenAIState:
             "id": completion_id or new_id("chatcmpl"),
             "object": "chat.completion",
             "created": int(created if created is not None else self.rt.clock()),
-            "model": body["model"],
+            "model": snapshot_of(body["model"]),
             "choices": choices,
             "usage": {
                 "prompt_tokens": prompt["prompt_tokens"],
@@ -703,7 +740,7 @@ class OpenAIState:
         return {
             "object": "list",
             "data": data,
-            "model": model,
+            "model": snapshot_of(model),
             "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
         }
 
@@ -771,6 +808,33 @@ def _check_expires_after(value: Any, param: str) -> int | None:
     return int(value["seconds"])
 
 
+def _embedding_input_tokens(value: Any) -> int:
+    """The emulator's token estimate of an embeddings `input` (as its usage reports it)."""
+    items = (
+        value
+        if isinstance(value, list) and value and not all(isinstance(v, int) for v in value)
+        else [value]
+    )
+    total = 0
+    for item in items:
+        if isinstance(item, str):
+            total += answers.tokens(item)
+        elif isinstance(item, list):
+            total += len(item)
+    return total
+
+
+def _token_limit_error(model: str | None, limit: int, note: str = "") -> dict[str, Any]:
+    """The batch-level error of a create past the enqueued-token limit, in the real wording
+    (openai/openai-python#2084)."""
+    message = (
+        f"Enqueued token limit reached for {model} in organization org-emulator. "
+        f"Limit: {limit:,} enqueued tokens. Please try again once some in_progress batches "
+        "have been completed."
+    )
+    return _error("token_limit_exceeded", f"{message} {note}".strip())
+
+
 def _embedding_input_count(value: Any) -> int:
     if isinstance(value, list) and value and not all(isinstance(v, int) for v in value):
         return len(value)
@@ -778,13 +842,16 @@ def _embedding_input_count(value: Any) -> int:
 
 
 def _scan_input(
-    path: Path, size: int, endpoint: str, seq: int, seed: int, line_error_rate: float
+    path: Path, size: int, endpoint: str, seq: int, settings: dict[str, Any]
 ) -> dict[str, Any]:
-    """Validate a batch input file as the service does, streaming it once.
+    """Validate a batch input file as the service does, streaming it once, and count its
+    lines, injected line failures and input tokens (the enqueued-token estimate).
 
-    Error codes (best guesses, the real ones are not all documented): invalid_json_line,
-    missing_required_parameter, invalid_method, mismatched_endpoint, duplicate_custom_id,
-    mismatched_model, empty_file, file_too_large, too_many_requests, too_many_embedding_inputs.
+    Error codes: `invalid_json_line`, `duplicate_custom_id`, `url_mismatch`, `model_mismatch`,
+    `empty_file` and `too_many_tasks` as the API reference lists them (quoted in
+    stdapi-ai/stdapi.ai#240); `missing_required_parameter` with `line` as users reported it
+    (community.openai.com "Batch API is now available"); `invalid_method`, `file_too_large` and
+    `too_many_embedding_inputs` are the emulator's guesses.
     """
     errors: list[dict] = []
 
@@ -792,7 +859,13 @@ def _scan_input(
         if len(errors) < MAX_REPORTED_ERRORS:
             errors.append(error)
 
-    plan: dict[str, Any] = {"total": 0, "model": None, "n_line_errors": 0, "embedding_inputs": 0}
+    plan: dict[str, Any] = {
+        "total": 0,
+        "model": None,
+        "n_line_errors": 0,
+        "embedding_inputs": 0,
+        "input_tokens": 0,
+    }
     if size > MAX_BATCH_FILE_BYTES:
         add(
             _error(
@@ -812,7 +885,13 @@ def _scan_input(
             try:
                 line = orjson.loads(text)
             except orjson.JSONDecodeError:
-                add(_error("invalid_json_line", f"Line {number} is not valid JSON.", line=number))
+                add(
+                    _error(
+                        "invalid_json_line",
+                        "This line is not parseable as valid JSON.",
+                        line=number,
+                    )
+                )
                 continue
             if not isinstance(line, dict):
                 add(
@@ -842,7 +921,7 @@ def _scan_input(
                 )
             else:
                 seen.add(custom_id)
-                if answers.chance(line_error_rate, seed, "line_error", "openai", seq, custom_id):
+                if injected_fault(settings, "openai", seq, custom_id):
                     plan["n_line_errors"] += 1
             if line.get("method") != "POST":
                 add(
@@ -856,7 +935,7 @@ def _scan_input(
             if line.get("url") != endpoint:
                 add(
                     _error(
-                        "mismatched_endpoint",
+                        "url_mismatch",
                         f"The URL provided for this request ('{line.get('url')}') does not match "
                         f"the batch endpoint ('{endpoint}').",
                         line=number,
@@ -889,7 +968,7 @@ def _scan_input(
             elif model != plan["model"]:
                 add(
                     _error(
-                        "mismatched_model",
+                        "model_mismatch",
                         f"The model '{model}' of this request does not match the model "
                         f"'{plan['model']}' of the other requests: a batch may only contain "
                         "requests for one model.",
@@ -899,13 +978,16 @@ def _scan_input(
                 )
             if endpoint == "/v1/embeddings":
                 plan["embedding_inputs"] += _embedding_input_count(body.get("input"))
+                plan["input_tokens"] += _embedding_input_tokens(body.get("input"))
+            else:
+                plan["input_tokens"] += openai_chat_prompt_tokens(body)
     plan["total"] = total
     if total == 0 and not errors:
         add(_error("empty_file", "The batch input file is empty."))
     if total > MAX_BATCH_LINES:
         add(
             _error(
-                "too_many_requests",
+                "too_many_tasks",
                 f"The batch input file has {total} requests; a batch may contain at most "
                 f"{MAX_BATCH_LINES:,} requests.",
             )

@@ -14,6 +14,8 @@ Layout under the emulator home (`$BATCH_PIPELINES_HOME/emulator/` by default):
 
 from __future__ import annotations
 
+import hashlib
+import os
 import secrets
 import sqlite3
 import string
@@ -174,6 +176,55 @@ class Store:
             for path in folder.iterdir():
                 path.unlink(missing_ok=True)
         self.sync_log_path.unlink(missing_ok=True)
+
+
+class ResultWriter:
+    """Writes a results file whose line order is not the input order, as both services warn
+    ("results are not guaranteed to be in the same order as requests").
+
+    Lines go to a temporary file in the order they are produced; on close they are copied to
+    `path` ordered by a hash of (seed, the batch's create ordinal, custom_id), or kept as they are when `order` is
+    None (`ordered_results`). Memory holds one small entry per line, never the lines. An empty
+    result leaves no file (`size == 0`).
+    """
+
+    def __init__(self, path: Path, order: tuple[int, int] | None) -> None:
+        self.path = path
+        self.size = 0
+        self._tmp = path.with_suffix(".tmp")
+        self._order = order
+        self._entries: list[tuple[bytes, int, int]] = []
+        self._handle: Any = None
+
+    def __enter__(self) -> ResultWriter:
+        self._handle = open(self._tmp, "wb", buffering=1 << 20)
+        return self
+
+    def write(self, custom_id: str, line: bytes) -> None:
+        if self._order is not None:
+            key = hashlib.blake2b(
+                f"{self._order[0]}:{self._order[1]}:{custom_id}".encode(), digest_size=8
+            ).digest()
+            self._entries.append((key, self.size, len(line)))
+        self._handle.write(line)
+        self.size += len(line)
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self._handle.close()
+        if exc_type is not None or not self.size:
+            self._tmp.unlink(missing_ok=True)
+            return
+        if self._order is None:
+            os.replace(self._tmp, self.path)
+            return
+        self._entries.sort()
+        shuffled = self.path.with_suffix(".shuffling")
+        with open(self._tmp, "rb") as source, open(shuffled, "wb", buffering=1 << 20) as target:
+            for _, offset, length in self._entries:
+                source.seek(offset)
+                target.write(source.read(length))
+        os.replace(shuffled, self.path)
+        self._tmp.unlink(missing_ok=True)
 
 
 def iter_jsonl(path: Path) -> Iterator[bytes]:
