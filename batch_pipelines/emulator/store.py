@@ -15,6 +15,7 @@ Layout under the emulator home (`$BATCH_PIPELINES_HOME/emulator/` by default):
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import secrets
 import sqlite3
@@ -219,10 +220,13 @@ class ResultWriter:
             return
         self._entries.sort()
         shuffled = self.path.with_suffix(".shuffling")
-        with open(self._tmp, "rb") as source, open(shuffled, "wb", buffering=1 << 20) as target:
+        with (
+            open(self._tmp, "rb") as source,
+            mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as view,
+            open(shuffled, "wb", buffering=1 << 20) as target,
+        ):
             for _, offset, length in self._entries:
-                source.seek(offset)
-                target.write(source.read(length))
+                target.write(view[offset : offset + length])
         os.replace(shuffled, self.path)
         self._tmp.unlink(missing_ok=True)
 
