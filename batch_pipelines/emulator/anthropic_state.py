@@ -40,7 +40,7 @@ from .caching import (
 from .errors import ApiError, WorkNeeded, bad_request
 from .faults import injected_fault
 from .runtime import Runtime
-from .store import ResultWriter, dumps, iter_jsonl, new_id
+from .store import dumps, iter_jsonl_indexed, new_id
 
 API_VERSIONS = ("2023-06-01", "2026-10-21")
 MAX_REQUESTS = 100_000
@@ -366,10 +366,11 @@ class AnthropicState:
         session = self.rt.cache.session()
         base = answers.digest(row["id"]).hex()[:24]
         path = self.store.results_path(row["id"])
+        tmp = path.with_suffix(".tmp")
         order = None if cfg.get("ordered_results") else (cfg["seed"], seq)
         requests_path = self.store.anthropic_requests_dir / plan["requests_path"]
-        with ResultWriter(path, order) as out:
-            for index, raw in enumerate(iter_jsonl(requests_path)):
+        with open(tmp, "wb", buffering=1 << 20) as out:
+            for index, raw in iter_jsonl_indexed(requests_path, order):
                 item = orjson.loads(raw)
                 custom_id = item["custom_id"]
                 h = f"{base}{index:08x}"
@@ -380,7 +381,8 @@ class AnthropicState:
                         item["params"], custom_id, seq, cfg, version, h, session
                     )
                 counts[result["type"]] += 1
-                out.write(custom_id, dumps({"custom_id": custom_id, "result": result}) + b"\n")
+                out.write(dumps({"custom_id": custom_id, "result": result}) + b"\n")
+        os.replace(tmp, path)
         session.commit()
         record = {"request_counts": counts, "ended_at": ended_at}
         self.store.execute(

@@ -22,13 +22,16 @@ def injected_fault(
 
     `timeout` (OpenAI `request_timeout`) exists only for OpenAI lines: Anthropic documents no
     per-request timeout outcome in Message Batches."""
+    invalid = settings.get("invalid_request_rate", 0.0)
+    timeout = settings.get("timeout_rate", 0.0) if provider == "openai" else 0.0
+    server = settings.get("line_error_rate", 0.0)
+    if not (invalid or timeout or server):  # the common case: no hashing per line
+        return None
     seed = settings["seed"]
-    if chance(settings.get("invalid_request_rate", 0.0), seed, "invalid", provider, seq, custom_id):
+    if chance(invalid, seed, "invalid", provider, seq, custom_id):
         return "invalid_request"
-    if provider == "openai" and chance(
-        settings.get("timeout_rate", 0.0), seed, "timeout", provider, seq, custom_id
-    ):
+    if chance(timeout, seed, "timeout", provider, seq, custom_id):
         return "timeout"
-    if chance(settings.get("line_error_rate", 0.0), seed, "line_error", provider, seq, custom_id):
+    if chance(server, seed, "line_error", provider, seq, custom_id):
         return "server_error"
     return None

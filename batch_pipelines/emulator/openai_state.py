@@ -22,6 +22,7 @@ unless `ordered_results`). A create that would take the model's live batches pas
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -36,7 +37,7 @@ from .caching import CacheSession, openai_chat_prompt_tokens, openai_chat_prompt
 from .errors import ApiError, WorkNeeded, bad_request
 from .faults import injected_fault
 from .runtime import Runtime
-from .store import ResultWriter, dumps, iter_jsonl, new_id
+from .store import dumps, iter_jsonl, iter_jsonl_indexed, new_id
 
 BATCH_ENDPOINTS = (
     "/v1/responses",
@@ -247,7 +248,12 @@ class OpenAIState:
         seq = self.store.next_seq("oa_batch")
         config = self.rt.config
         settings = self.rt.batch_settings()
-        plan = _scan_input(self.store.file_path(file_row[0]), file_row[3], endpoint, seq, settings)
+        input_path = self.store.file_path(file_row[0])
+        # Token estimates cost a pass over every message: only made when a limit may need them
+        # (a batch created before a limit was set is counted when the limit first asks).
+        plan = _scan_input(
+            input_path, file_row[3], endpoint, seq, settings, bool(config.enqueued_token_limit)
+        )
         plan["cfg"] = settings
         if (
             not plan["errors"]
@@ -278,6 +284,8 @@ class OpenAIState:
             limit = config.enqueued_token_limit.get(plan["model"] or "")
             if limit is not None and not plan["errors"]:
                 enqueued = self._enqueued_tokens(plan["model"], created)
+                if plan["input_tokens"] is None:
+                    plan["input_tokens"] = _count_input_tokens(input_path, endpoint)
                 if enqueued + plan["input_tokens"] > limit:
                     plan["errors"] = [_token_limit_error(plan["model"], limit)]
             self.store.execute(
@@ -292,15 +300,25 @@ class OpenAIState:
         (cancelling, failed and ended batches hold none)."""
         total = 0
         rows = self.store.all(
-            "SELECT created, plan FROM oa_batches WHERE result IS NULL AND cancel_at IS NULL"
+            "SELECT id, created, spec, plan FROM oa_batches"
+            " WHERE result IS NULL AND cancel_at IS NULL"
         )
-        for created, raw_plan in rows:
+        for batch_id, created, raw_spec, raw_plan in rows:
             plan = orjson.loads(raw_plan)
             if plan["errors"] or plan["model"] != model:
                 continue
             _, end = self._timing({"plan": plan})
-            if now < created + end:
-                total += plan.get("input_tokens", 0)
+            if now >= created + end:
+                continue
+            if plan.get("input_tokens") is None:  # created while no limit was configured
+                spec = orjson.loads(raw_spec)
+                plan["input_tokens"] = _count_input_tokens(
+                    self.store.file_path(spec["input_file_id"]), spec["endpoint"]
+                )
+                self.store.execute(
+                    "UPDATE oa_batches SET plan = ? WHERE id = ?", (dumps(plan).decode(), batch_id)
+                )
+            total += plan["input_tokens"]
         return total
 
     # ------------------------------------------------------------ batches: read / cancel
@@ -549,16 +567,19 @@ class OpenAIState:
         endpoint = spec["endpoint"]
         out_id, err_id = new_id("file"), new_id("file")
         out_path, err_path = self.store.file_path(out_id), self.store.file_path(err_id)
+        out_tmp, err_tmp = out_path.with_suffix(".tmp"), err_path.with_suffix(".tmp")
         order = None if cfg.get("ordered_results") else (cfg["seed"], seq)
         session = self.rt.cache.session()
         base = answers.digest(batch_id).hex()[:24]
         completed = failed = 0
         usage = _zero_usage()
+        out_bytes = err_bytes = 0
+        lines = iter_jsonl_indexed(self.store.file_path(spec["input_file_id"]), order)
         with (
-            ResultWriter(out_path, order) as out,
-            ResultWriter(err_path, order) as err,
+            open(out_tmp, "wb", buffering=1 << 20) as out,
+            open(err_tmp, "wb", buffering=1 << 20) as err,
         ):
-            for index, raw in enumerate(iter_jsonl(self.store.file_path(spec["input_file_id"]))):
+            for index, raw in lines:
                 line = orjson.loads(raw)
                 custom_id = line["custom_id"]
                 h = f"{base}{index:08x}"
@@ -571,7 +592,9 @@ class OpenAIState:
                     )
                     record["response"] = None
                     record["error"] = {"code": reason, "message": message}
-                    err.write(custom_id, dumps(record) + b"\n")
+                    data = dumps(record) + b"\n"
+                    err.write(data)
+                    err_bytes += len(data)
                     continue
                 response, error = self._process_line(
                     endpoint, line["body"], custom_id, seq, cfg, session, finished_at, h
@@ -582,24 +605,26 @@ class OpenAIState:
                 if response is not None and response["status_code"] == 200:
                     completed += 1
                     _add_usage(usage, response["body"].get("usage") or {})
-                    out.write(custom_id, data)
+                    out.write(data)
+                    out_bytes += len(data)
                 else:
                     failed += 1
-                    err.write(custom_id, data)
+                    err.write(data)
+                    err_bytes += len(data)
         session.commit()
         expires = finished_at + spec["output_ttl"] if spec.get("output_ttl") else None
         file_ids: list[str | None] = []
-        for file_id, writer, kind in ((out_id, out, "output"), (err_id, err, "error")):
-            if not writer.size:
+        for file_id, tmp, path, size, kind in (
+            (out_id, out_tmp, out_path, out_bytes, "output"),
+            (err_id, err_tmp, err_path, err_bytes, "error"),
+        ):
+            if size == 0:
+                tmp.unlink(missing_ok=True)
                 file_ids.append(None)
                 continue
+            os.replace(tmp, path)
             self._insert_file(
-                file_id,
-                "batch_output",
-                f"{batch_id}_{kind}.jsonl",
-                writer.size,
-                finished_at,
-                expires,
+                file_id, "batch_output", f"{batch_id}_{kind}.jsonl", size, finished_at, expires
             )
             file_ids.append(file_id)
         counts = {"total": plan["total"], "completed": completed, "failed": failed}
@@ -841,8 +866,25 @@ def _embedding_input_count(value: Any) -> int:
     return 1
 
 
+def _line_input_tokens(endpoint: str, body: dict[str, Any]) -> int:
+    """The emulator's estimate of one line's input tokens (what its usage will report)."""
+    if endpoint == "/v1/embeddings":
+        return _embedding_input_tokens(body.get("input"))
+    return openai_chat_prompt_tokens(body)
+
+
+def _count_input_tokens(path: Path, endpoint: str) -> int:
+    """Input tokens of a batch input file that passed validation."""
+    return sum(_line_input_tokens(endpoint, orjson.loads(raw)["body"]) for raw in iter_jsonl(path))
+
+
 def _scan_input(
-    path: Path, size: int, endpoint: str, seq: int, settings: dict[str, Any]
+    path: Path,
+    size: int,
+    endpoint: str,
+    seq: int,
+    settings: dict[str, Any],
+    count_tokens: bool,
 ) -> dict[str, Any]:
     """Validate a batch input file as the service does, streaming it once, and count its
     lines, injected line failures and input tokens (the enqueued-token estimate).
@@ -864,7 +906,7 @@ def _scan_input(
         "model": None,
         "n_line_errors": 0,
         "embedding_inputs": 0,
-        "input_tokens": 0,
+        "input_tokens": 0 if count_tokens else None,
     }
     if size > MAX_BATCH_FILE_BYTES:
         add(
@@ -978,9 +1020,8 @@ def _scan_input(
                 )
             if endpoint == "/v1/embeddings":
                 plan["embedding_inputs"] += _embedding_input_count(body.get("input"))
-                plan["input_tokens"] += _embedding_input_tokens(body.get("input"))
-            else:
-                plan["input_tokens"] += openai_chat_prompt_tokens(body)
+            if count_tokens:
+                plan["input_tokens"] += _line_input_tokens(endpoint, body)
     plan["total"] = total
     if total == 0 and not errors:
         add(_error("empty_file", "The batch input file is empty."))

@@ -14,18 +14,18 @@ Layout under the emulator home (`$BATCH_PIPELINES_HOME/emulator/` by default):
 
 from __future__ import annotations
 
-import hashlib
-import mmap
 import os
 import secrets
 import sqlite3
 import string
 import threading
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 SCHEMA = """
@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS prompt_cache (
 """
 
 _ALNUM = string.ascii_letters + string.digits
+_UINT64 = (1 << 64) - 1
 
 
 def random_token(length: int, alphabet: str = _ALNUM) -> str:
@@ -179,58 +180,6 @@ class Store:
         self.sync_log_path.unlink(missing_ok=True)
 
 
-class ResultWriter:
-    """Writes a results file whose line order is not the input order, as both services warn
-    ("results are not guaranteed to be in the same order as requests").
-
-    Lines go to a temporary file in the order they are produced; on close they are copied to
-    `path` ordered by a hash of (seed, the batch's create ordinal, custom_id), or kept as they are when `order` is
-    None (`ordered_results`). Memory holds one small entry per line, never the lines. An empty
-    result leaves no file (`size == 0`).
-    """
-
-    def __init__(self, path: Path, order: tuple[int, int] | None) -> None:
-        self.path = path
-        self.size = 0
-        self._tmp = path.with_suffix(".tmp")
-        self._order = order
-        self._entries: list[tuple[bytes, int, int]] = []
-        self._handle: Any = None
-
-    def __enter__(self) -> ResultWriter:
-        self._handle = open(self._tmp, "wb", buffering=1 << 20)
-        return self
-
-    def write(self, custom_id: str, line: bytes) -> None:
-        if self._order is not None:
-            key = hashlib.blake2b(
-                f"{self._order[0]}:{self._order[1]}:{custom_id}".encode(), digest_size=8
-            ).digest()
-            self._entries.append((key, self.size, len(line)))
-        self._handle.write(line)
-        self.size += len(line)
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        self._handle.close()
-        if exc_type is not None or not self.size:
-            self._tmp.unlink(missing_ok=True)
-            return
-        if self._order is None:
-            os.replace(self._tmp, self.path)
-            return
-        self._entries.sort()
-        shuffled = self.path.with_suffix(".shuffling")
-        with (
-            open(self._tmp, "rb") as source,
-            mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as view,
-            open(shuffled, "wb", buffering=1 << 20) as target,
-        ):
-            for _, offset, length in self._entries:
-                target.write(view[offset : offset + length])
-        os.replace(shuffled, self.path)
-        self._tmp.unlink(missing_ok=True)
-
-
 def iter_jsonl(path: Path) -> Iterator[bytes]:
     """Non-empty lines of a JSONL file, streamed."""
     with open(path, "rb") as handle:
@@ -238,3 +187,34 @@ def iter_jsonl(path: Path) -> Iterator[bytes]:
             line = raw.rstrip(b"\r\n")
             if line.strip():
                 yield line
+
+
+def iter_jsonl_indexed(
+    path: Path, shuffle: tuple[int, int] | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """(input index, line) for the non-empty lines of a JSONL file: in input order, or, with
+    `shuffle=(seed, create ordinal)`, in a permutation drawn from them.
+
+    Both services warn that results are not in request order; producing them in a shuffled order
+    writes shuffled result files in one pass. Memory holds 24 bytes per line, never the lines:
+    each is read where it lies (`pread`; an mmap would count the file in resident memory).
+    """
+    if shuffle is None:
+        yield from enumerate(iter_jsonl(path))
+        return
+    offsets, lengths = array("q"), array("q")
+    offset = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            line = raw.rstrip(b"\r\n")
+            if line.strip():
+                offsets.append(offset)
+                lengths.append(len(line))
+            offset += len(raw)
+    seed, ordinal = shuffle
+    order = np.random.default_rng([seed & _UINT64, ordinal & _UINT64]).permutation(len(offsets))
+    with open(path, "rb", buffering=0) as handle:
+        descriptor = handle.fileno()
+        for position in order:
+            index = int(position)
+            yield index, os.pread(descriptor, lengths[index], offsets[index])
