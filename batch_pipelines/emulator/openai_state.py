@@ -759,7 +759,7 @@ class OpenAIState:
         prompt_tokens = 0
         for index, value in enumerate(inputs):
             vector = answers.embedding_vector(model, value, dimensions)
-            prompt_tokens += answers.tokens(value) if isinstance(value, str) else len(value)
+            prompt_tokens += _embedding_item_tokens(value)
             embedding: Any = answers.embedding_base64(vector) if encoding == "base64" else vector
             data.append({"object": "embedding", "index": index, "embedding": embedding})
         return {
@@ -833,22 +833,6 @@ def _check_expires_after(value: Any, param: str) -> int | None:
     return int(value["seconds"])
 
 
-def _embedding_input_tokens(value: Any) -> int:
-    """The emulator's token estimate of an embeddings `input` (as its usage reports it)."""
-    items = (
-        value
-        if isinstance(value, list) and value and not all(isinstance(v, int) for v in value)
-        else [value]
-    )
-    total = 0
-    for item in items:
-        if isinstance(item, str):
-            total += answers.tokens(item)
-        elif isinstance(item, list):
-            total += len(item)
-    return total
-
-
 def _token_limit_error(model: str | None, limit: int, note: str = "") -> dict[str, Any]:
     """The batch-level error of a create past the enqueued-token limit, in the real wording
     (openai/openai-python#2084)."""
@@ -860,16 +844,24 @@ def _token_limit_error(model: str | None, limit: int, note: str = "") -> dict[st
     return _error("token_limit_exceeded", f"{message} {note}".strip())
 
 
-def _embedding_input_count(value: Any) -> int:
+def _embedding_items(value: Any) -> list[Any]:
+    """The inputs of an embeddings `input`: a string, a token array, or a list of either."""
     if isinstance(value, list) and value and not all(isinstance(v, int) for v in value):
-        return len(value)
-    return 1
+        return value
+    return [value]
+
+
+def _embedding_item_tokens(item: Any) -> int:
+    """Tokens of one embedding input, as its usage reports them."""
+    if isinstance(item, str):
+        return answers.tokens(item)
+    return len(item) if isinstance(item, list) else 0
 
 
 def _line_input_tokens(endpoint: str, body: dict[str, Any]) -> int:
     """The emulator's estimate of one line's input tokens (what its usage will report)."""
     if endpoint == "/v1/embeddings":
-        return _embedding_input_tokens(body.get("input"))
+        return sum(_embedding_item_tokens(item) for item in _embedding_items(body.get("input")))
     return openai_chat_prompt_tokens(body)
 
 
@@ -1019,7 +1011,7 @@ def _scan_input(
                     )
                 )
             if endpoint == "/v1/embeddings":
-                plan["embedding_inputs"] += _embedding_input_count(body.get("input"))
+                plan["embedding_inputs"] += len(_embedding_items(body.get("input")))
             if count_tokens:
                 plan["input_tokens"] += _line_input_tokens(endpoint, body)
     plan["total"] = total
