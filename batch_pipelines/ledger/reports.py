@@ -58,6 +58,7 @@ __all__ = [
     "reports_dir",
     "run_report",
     "store_report",
+    "tenant_table_records",
     "write_report_html",
 ]
 
@@ -334,6 +335,36 @@ def _display(
 
 def _alignments(report: TenantCostReport, table: list[tuple[str, str]]) -> list[str]:
     return ["left" if c in _LABEL_COLUMNS else "right" for c, _ in _columns(report, table)]
+
+
+def tenant_table_records(
+    report: TenantCostReport,
+) -> tuple[list[tuple[str, str]], list[dict[str, str | int | float | None]]]:
+    """The per-tenant table for a UI table (Dagster's `MetadataValue.table`): (column name, type)
+    pairs and records, dollars as floats rounded to the micro-dollar, percentages as floats."""
+    columns: list[tuple[str, str]] = []
+    for column, _ in _columns(report, _TENANT_TABLE):
+        if _is_money(column):
+            columns.append((column.removesuffix("_micro_usd") + "_usd", "float"))
+        elif column.endswith("_pct"):
+            columns.append((column, "float"))
+        elif column == "items_held":
+            columns.append((column, "int"))
+        else:
+            columns.append((column, "string"))
+    records = []
+    for row in report.tenants.to_dict("records"):
+        record: dict[str, str | int | float | None] = {}
+        for (column, _), (name, kind) in zip(_columns(report, _TENANT_TABLE), columns, strict=True):
+            value = row[column]
+            if _is_money(column):
+                record[name] = float(value.scaleb(-6).quantize(Decimal("0.000001")))
+            elif kind == "float":
+                record[name] = None if value is None else float(value)
+            else:
+                record[name] = int(value) if kind == "int" else str(value)
+        records.append(record)
+    return columns, records
 
 
 # ---- markdown and the terminal -------------------------------------------------------------------
