@@ -23,9 +23,10 @@ def _cmd_db_url(args: argparse.Namespace) -> int:
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     from batch_pipelines.db import get_engine
-    from batch_pipelines.db.migrate import current_revision
+    from batch_pipelines.db.migrate import current_revision, upgrade
 
-    engine = get_engine()
+    engine = get_engine(migrate=False)
+    upgrade(engine)  # also in a deployment, where nothing else migrates (the migrations Job)
     print(f"database at revision {current_revision(engine)}")
     return 0
 
@@ -325,12 +326,18 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from batch_pipelines.db.engine import SchemaBehind
+    from batch_pipelines.db.settings import DeploymentConfigError
+
     args = build_parser().parse_args(argv)
     sub_command = getattr(args, f"{args.command.replace('-', '_')}_command", None)
     try:
         return _COMMANDS[(args.command, sub_command)](args)
     except ValueError as exc:
         # Invalid input (tenant ids, verticals, dates) is the user's to fix: say what, not a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (DeploymentConfigError, SchemaBehind) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
