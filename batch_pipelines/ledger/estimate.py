@@ -26,7 +26,7 @@ from sqlalchemy import Connection, text
 
 from batch_pipelines.db.tables import VERTICALS
 from batch_pipelines.ledger.pricing import QUANTUM
-from batch_pipelines.ledger.reports import WORKFLOW_LABELS, format_usd
+from batch_pipelines.ledger.reports import WORKFLOW_LABELS, format_usd, percent
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -93,17 +93,13 @@ class Estimate:
 
     @property
     def monthly_saved_pct(self) -> Decimal | None:
-        return _pct(self.monthly_saved_micro_usd, self.monthly_sync_cost_micro_usd)
+        return percent(self.monthly_saved_micro_usd, self.monthly_sync_cost_micro_usd)
 
     def margin_micro_usd(self, tier: str) -> Decimal:
         return self.tier_prices_usd[tier].scaleb(6) - self.monthly_cost_micro_usd
 
     def margin_pct(self, tier: str) -> Decimal | None:
-        return _pct(self.margin_micro_usd(tier), self.tier_prices_usd[tier].scaleb(6))
-
-
-def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
-    return None if whole == 0 else (part * 100 / whole).quantize(Decimal("0.1"))
+        return percent(self.margin_micro_usd(tier), self.tier_prices_usd[tier].scaleb(6))
 
 
 _OBSERVED = """

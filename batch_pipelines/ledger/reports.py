@@ -53,6 +53,7 @@ __all__ = [
     "build_month_report",
     "build_tenant_cost_report",
     "format_usd",
+    "percent",
     "render_markdown",
     "render_terminal",
     "reports_dir",
@@ -74,7 +75,8 @@ TENANT_FACTS = ("tenant_name", "vertical", "tier", "tier_price_micro_usd")
 _SQL = Path(__file__).with_name("report_rows.sql")
 
 
-def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
+def percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    """`part` as a percentage of `whole`, rounded half-even to 0.1 (None when `whole` is 0)."""
     if whole == 0:
         return None
     return (part * 100 / whole).quantize(_PCT, rounding=ROUND_HALF_EVEN)
@@ -106,7 +108,7 @@ def _with_margin(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ratio(frame: pd.DataFrame, part: str, whole: str) -> pd.Series:
-    values = [_pct(p, w) for p, w in zip(frame[part], frame[whole], strict=True)]
+    values = [percent(p, w) for p, w in zip(frame[part], frame[whole], strict=True)]
     return pd.Series(values, index=frame.index, dtype=object)
 
 
@@ -310,26 +312,20 @@ def _columns(report: TenantCostReport, table: list[tuple[str, str]]) -> list[tup
 
 
 def _display(
-    report: TenantCostReport,
-    frame: pd.DataFrame,
-    table: list[tuple[str, str]],
-    *,
-    total: bool = True,
+    report: TenantCostReport, frame: pd.DataFrame, table: list[tuple[str, str]]
 ) -> pd.DataFrame:
     """`frame` as text cells under headings, with the report's total as a last row."""
     columns = _columns(report, table)
     rows = [[_cell(c, row[c]) for c, _ in columns] for row in frame.to_dict("records")]
-    if total:
-        totals = report.totals
-        first = columns[0][0]
-        rows.append(
-            [
-                "Total"
-                if c == first
-                else (_cell(c, totals[c]) if c in totals.index and c not in _LABEL_COLUMNS else "")
-                for c, _ in columns
-            ]
-        )
+    totals = report.totals
+    rows.append(
+        [
+            "Total"
+            if i == 0
+            else (_cell(c, totals[c]) if c in totals.index and c not in _LABEL_COLUMNS else "")
+            for i, (c, _) in enumerate(columns)
+        ]
+    )
     return pd.DataFrame(rows, columns=[heading for _, heading in columns])
 
 
@@ -450,7 +446,8 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 6px}
 p.note{color:#52606d;font-size:12px;margin:4px 0 12px}
 table{border-collapse:collapse;font-size:12px;margin-top:8px}
 th,td{padding:3px 8px;border-bottom:1px solid #e4e7eb;text-align:right;white-space:nowrap}
-td.label,th.label{text-align:left}
+.labels-1 :is(td,th):nth-child(-n+1),.labels-2 :is(td,th):nth-child(-n+2),
+.labels-3 :is(td,th):nth-child(-n+3){text-align:left}
 tbody tr:last-child td{font-weight:600;border-top:2px solid #9aa5b1}
 figure{margin:8px 0 16px}
 """
@@ -520,22 +517,9 @@ def _charts(report: TenantCostReport) -> list[str]:
 
 
 def _html_table(report: TenantCostReport, frame: pd.DataFrame, spec: list[tuple[str, str]]) -> str:
+    labels = sum(c in _LABEL_COLUMNS for c, _ in _columns(report, spec))
     shown = _display(report, frame, spec)
-    labels = [c in _LABEL_COLUMNS for c, _ in _columns(report, spec)]
-    head = "".join(
-        f"<th{' class=label' if is_label else ''}>{html.escape(h)}</th>"
-        for h, is_label in zip(shown.columns, labels, strict=True)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td{' class=label' if is_label else ''}>{html.escape(cell)}</td>"
-            for cell, is_label in zip(row, labels, strict=True)
-        )
-        + "</tr>"
-        for row in shown.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return shown.to_html(index=False, border=0, classes=f"labels-{labels}", escape=True)
 
 
 def _html(report: TenantCostReport) -> str:
