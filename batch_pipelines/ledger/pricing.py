@@ -194,10 +194,6 @@ class UnitPrices:
                 )
         object.__setattr__(self, "by_class", MappingProxyType(dict(self.by_class)))
 
-    @classmethod
-    def of(cls, **prices: Decimal | None) -> UnitPrices:
-        return cls(prices)
-
     def __getattr__(self, name: str) -> Decimal | None:
         by_class = self.__dict__.get("by_class")
         if by_class is None or name not in by_class:
@@ -397,11 +393,13 @@ def _filled(given: Mapping[str, Decimal | None]) -> UnitPrices:
     """Unit prices from the classes a source prices: a class it does not price pays its
     reference's price; a reference class it does not price has none (None)."""
     prices: dict[str, Decimal | None] = {}
-    # reference classes first: the others default to them
-    for token_class in sorted(TOKEN_CLASSES, key=lambda c: c.reference != c.price):
+    for token_class in _REFERENCES_FIRST:  # the others default to them
         own = given.get(token_class.price)
         prices[token_class.price] = own if own is not None else prices.get(token_class.reference)
     return UnitPrices(prices)
+
+
+_REFERENCES_FIRST = sorted(TOKEN_CLASSES, key=lambda c: c.reference != c.price)
 
 
 def _price_tree(raw: Any, where: str) -> dict[tuple[str, str, str], UnitPrices]:
@@ -515,9 +513,12 @@ def _unit_prices_from_genai(
         raise fail("genai-prices bills it per request as well, which the ledger does not model")
     given: dict[str, Decimal | None] = {}
     for token_class in TOKEN_CLASSES:
-        fields = (at_tier(getattr(price, name, None)) for name in token_class.genai_fields)
-        given[token_class.price] = next((v for v in fields if v is not None), None)
-    if given[REQUIRED_PRICE] is None:
+        for name in token_class.genai_fields:
+            value = at_tier(getattr(price, name, None))
+            if value is not None:
+                given[token_class.price] = value
+                break
+    if given.get(REQUIRED_PRICE) is None:
         raise fail(f"genai-prices has no per-token {REQUIRED_PRICE} price for it")
     return _filled(given)
 

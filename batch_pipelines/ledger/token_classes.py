@@ -32,7 +32,7 @@ so ``sync_cost - cost = batch_discount + cache_read_savings - cache_write_premiu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -42,15 +42,12 @@ __all__ = [
     "PRICE_NAMES",
     "REFERENCE_NAMES",
     "REQUIRED_PRICE",
-    "SYNC_PRICE_NAMES",
     "TOKEN_CLASSES",
     "WORK_TABLE_PRICE_NAMES",
     "TokenClass",
     "figure_sql",
-    "figure_terms",
     "line_figures",
     "price_columns_sql",
-    "price_name",
 ]
 
 CacheEffect = Literal["none", "read", "write"]
@@ -58,6 +55,8 @@ CacheEffect = Literal["none", "read", "write"]
 
 @dataclass(frozen=True)
 class TokenClass:
+    """One token class (its fields: the module docstring)."""
+
     price: str
     usage_attribute: str
     usage_sql: str
@@ -103,8 +102,7 @@ REQUIRED_PRICE = "input"
 """Every price entry has an uncached input price; any other class without a price of its own is
 billed at its reference's price, and a reference class without one (output, on an input-only
 model) has no price: tokens of it are refused."""
-SYNC_PRICE_NAMES: tuple[str, ...] = tuple(f"sync_{name}" for name in REFERENCE_NAMES)
-WORK_TABLE_PRICE_NAMES: tuple[str, ...] = PRICE_NAMES + SYNC_PRICE_NAMES
+WORK_TABLE_PRICE_NAMES: tuple[str, ...] = PRICE_NAMES + tuple(f"sync_{r}" for r in REFERENCE_NAMES)
 """The unit prices of a price key, as `price_line` reports them and the work table holds them."""
 
 FIGURES = (
@@ -131,18 +129,30 @@ _TERMS: dict[str, Callable[[TokenClass], tuple[Term, ...]]] = {
 }
 
 
-def figure_terms(figure: str, token_class: TokenClass) -> tuple[Term, ...]:
+def _figure_terms(figure: str, token_class: TokenClass) -> tuple[Term, ...]:
     """The signed price terms `figure` sums for `token_class` (the one definition of a figure)."""
     return _TERMS[figure](token_class)
 
 
-def price_name(token_class: TokenClass, which: str) -> str:
+def _price_name(token_class: TokenClass, which: str) -> str:
     """The name of the price a term bills `token_class` at (a `WORK_TABLE_PRICE_NAMES` entry)."""
     if which == "paid":
         return token_class.price
     if which == "reference":
         return token_class.reference
     return f"sync_{token_class.reference}"
+
+
+# Every figure as flat (sign, usage attribute, price name) terms, resolved once: price_line runs
+# per planned request (budget estimates), so its loop stays lean.
+_FLAT_TERMS: dict[str, tuple[tuple[int, str, str], ...]] = {
+    figure: tuple(
+        (sign, token_class.usage_attribute, _price_name(token_class, which))
+        for token_class in TOKEN_CLASSES
+        for sign, which in _figure_terms(figure, token_class)
+    )
+    for figure in FIGURES
+}
 
 
 def line_figures(
@@ -155,15 +165,15 @@ def line_figures(
     price). The caller sums in an exact context."""
     amounts: dict[tuple[str, str], Decimal] = {}
     figures: dict[str, Decimal] = {}
-    for figure in FIGURES:
+    for figure, terms in _FLAT_TERMS.items():
         total = Decimal(0)
-        for token_class in TOKEN_CLASSES:
-            for sign, which in figure_terms(figure, token_class):
-                name = price_name(token_class, which)
-                key = (token_class.usage_attribute, name)
-                if key not in amounts:
-                    amounts[key] = amount(getattr(usage, token_class.usage_attribute), prices[name])
-                total = total + amounts[key] if sign > 0 else total - amounts[key]
+        for sign, attribute, name in terms:
+            class_amount = amounts.get((attribute, name))
+            if class_amount is None:
+                class_amount = amounts[attribute, name] = amount(
+                    getattr(usage, attribute), prices[name]
+                )
+            total = total + class_amount if sign > 0 else total - class_amount
         figures[figure] = total
     return figures
 
@@ -182,27 +192,37 @@ def figure_sql(figure: str, *, exact: bool) -> str:
         groups: dict[tuple[tuple[int, str], ...], list[str]] = {}
         for token_class in TOKEN_CLASSES:
             prices = tuple(
-                (sign, price_name(token_class, which))
-                for sign, which in figure_terms(figure, token_class)
+                (sign, _price_name(token_class, which))
+                for sign, which in _figure_terms(figure, token_class)
             )
             if prices:
                 groups.setdefault(prices, []).append(token_class.usage_sql)
-        parts = [
-            f"+ ({' + '.join(tokens)}) * ("
-            + " ".join(f"{'-' if sign < 0 else '+'} p.q_{price}" for sign, price in prices)
-            + ")"
+        terms = [
+            (1, f"({' + '.join(tokens)}) * ({_signed_sum((s, f'p.q_{n}') for s, n in prices)})")
             for prices, tokens in groups.items()
         ]
     else:
-        parts = [
-            f"{'-' if sign < 0 else '+'} pg_temp.bp_ledger_quanta("
-            f"{token_class.usage_sql} * p.{price_name(token_class, which)})"
+        terms = [
+            (
+                sign,
+                f"pg_temp.bp_ledger_quanta({token_class.usage_sql}"
+                f" * p.{_price_name(token_class, which)})",
+            )
             for token_class in TOKEN_CLASSES
-            for sign, which in figure_terms(figure, token_class)
+            for sign, which in _figure_terms(figure, token_class)
         ]
-    if not parts:
-        return "0"
-    return f"(0 {' '.join(parts)}) * 0.000001"
+    return f"({_signed_sum(terms)}) * 0.000001" if terms else "0"
+
+
+def _signed_sum(terms: Iterable[tuple[int, str]]) -> str:
+    """'a + b - c' from signed terms."""
+    joined = ""
+    for sign, term in terms:
+        if not joined:
+            joined = term if sign > 0 else f"-{term}"
+        else:
+            joined += f" + {term}" if sign > 0 else f" - {term}"
+    return joined
 
 
 def price_columns_sql(form: Literal["ddl", "recordset"]) -> str:

@@ -25,6 +25,10 @@ from batch_pipelines_tests.ledger.factories import DAY, add_job, add_tenant, add
 
 CHECKS = [every_usage_row_priced_once, batch_tokens_match_provider, ledger_rows_attributed]
 RESOURCES = {"database": DatabaseResource()}
+RANGE_OF_THE_DAY = {  # a single run over both tenants of 2026-11-25
+    "dagster/asset_partition_range_start": "2026-11-25|acme",
+    "dagster/asset_partition_range_end": "2026-11-25|beta",
+}
 
 
 @pytest.fixture
@@ -130,10 +134,7 @@ def test_a_batch_of_a_range_run_that_differs_is_named_once(engine, dagster_insta
         [cost_ledger, *CHECKS],
         instance=dagster_instance,
         resources=RESOURCES,
-        tags={
-            "dagster/asset_partition_range_start": "2026-11-25|acme",
-            "dagster/asset_partition_range_end": "2026-11-25|beta",
-        },
+        tags=RANGE_OF_THE_DAY,
         raise_on_error=False,
     )
     (failed,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
@@ -190,10 +191,7 @@ def test_a_range_run_prices_every_tenant_then_the_report_rolls_them_up(
         [cost_ledger, *CHECKS],
         instance=dagster_instance,
         resources=RESOURCES,
-        tags={
-            "dagster/asset_partition_range_start": "2026-11-25|acme",
-            "dagster/asset_partition_range_end": "2026-11-25|beta",
-        },
+        tags=RANGE_OF_THE_DAY,
     )
     assert result.success
     evaluations = result.get_asset_check_evaluations()
