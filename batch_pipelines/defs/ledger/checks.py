@@ -4,7 +4,7 @@ from collections.abc import Callable
 import dagster as dg
 from sqlalchemy import Connection
 
-from batch_pipelines.defs.ledger.assets import cost_ledger
+from batch_pipelines.defs.ledger.assets import cost_ledger, llm_usage
 from batch_pipelines.defs.resources import DatabaseResource
 from batch_pipelines.defs.tenants.partitions import date_tenant_partitions
 from batch_pipelines.ledger.ledger import (
@@ -89,11 +89,11 @@ def ledger_rows_attributed(
     return dg.AssetCheckResult(passed=not failed, metadata=metadata)
 
 
-@dg.asset_check(asset=cost_ledger, blocking=False)
+@dg.asset_check(asset=llm_usage.key)
 def no_usage_row_unpriced_for_an_hour(database: DatabaseResource) -> dg.AssetCheckResult:
     """No `llm_usage` row written more than an hour ago lacks its `cost_ledger` row, whatever
-    partition it is in (runs with every ledger run, and hourly on `ledger_coverage_schedule`).
-    Not blocking: the run that evaluates it is rarely the one that left the rows unpriced."""
+    partition it is in. Evaluated hourly by `ledger_coverage_schedule` (a scan of the usage rows,
+    so not in every ingest run), it fails naming the partitions to re-price."""
     with database.engine().connect() as conn:
         passed, details = check_usage_priced_within(conn, UNPRICED_FOR_AT_MOST)
     metadata: dict = {"unpriced_usage_rows": details["unpriced_usage_rows"]}
