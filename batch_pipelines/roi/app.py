@@ -31,25 +31,22 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from batch_pipelines.core.workflows import declaration
 from batch_pipelines.db.tables import TIERS, VERTICALS
 from batch_pipelines.ledger.charts import Series, bar_chart_svg
 from batch_pipelines.ledger.estimate import (
     DAYS_PER_MONTH,
     MAX_VOLUMES,
+    VOLUME_FIELDS,
     Estimate,
     NotEnoughData,
     estimate_tenant_month,
 )
-from batch_pipelines.ledger.reports import WORKFLOW_LABELS, format_usd
+from batch_pipelines.ledger.reports import format_usd
 
 __all__ = ["DEFAULT_MIN_TENANTS", "Question", "create_app", "estimate_json", "parse_question"]
 
 DEFAULT_MIN_TENANTS = 2
-VOLUME_FIELDS = {
-    "calls_per_day": "Calls per day",
-    "leads_per_day": "Leads per day",
-    "docs_per_month": "Documents per month",
-}
 # No script, nothing fetched: styles and the inline SVG chart only.
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
@@ -69,9 +66,7 @@ class BadQuestion(ValueError):
 @dataclass(frozen=True)
 class Question:
     vertical: str
-    calls_per_day: int
-    leads_per_day: int
-    docs_per_month: int
+    volumes: Mapping[str, int]  # by volume argument (`calls_per_day`), every declared one
     tier: str | None
 
 
@@ -103,11 +98,11 @@ def parse_question(params: Mapping[str, str]) -> Question:
         raise BadQuestion(f"unknown vertical {vertical!r}; one of {', '.join(VERTICALS)}")
     volumes = {name: _whole_number(params, name) for name in VOLUME_FIELDS}
     if not any(volumes.values()):
-        raise BadQuestion("enter at least one volume: calls, leads or documents")
+        raise BadQuestion(f"enter at least one volume: {', '.join(VOLUME_FIELDS.values())}")
     tier = (params.get("tier") or "").strip() or None
     if tier is not None and tier not in TIERS:
         raise BadQuestion(f"unknown tier {tier!r}; one of {', '.join(TIERS)}")
-    return Question(vertical=vertical, tier=tier, **volumes)
+    return Question(vertical=vertical, tier=tier, volumes=volumes)
 
 
 def _usd(micro_usd: Decimal) -> str:
@@ -124,7 +119,7 @@ def estimate_json(question: Question, estimate: Estimate) -> dict[str, Any]:
     return {
         "vertical": question.vertical,
         "days_per_month": DAYS_PER_MONTH,
-        "volumes": {name: getattr(question, name) for name in VOLUME_FIELDS},
+        "volumes": dict(question.volumes),
         "tier": question.tier,
         "monthly_cost_usd": _usd(estimate.monthly_cost_micro_usd),
         "monthly_sync_cost_usd": _usd(estimate.monthly_sync_cost_micro_usd),
@@ -133,7 +128,7 @@ def estimate_json(question: Question, estimate: Estimate) -> dict[str, Any]:
         "workflows": [
             {
                 "workflow": line.workflow,
-                "label": WORKFLOW_LABELS[line.workflow],
+                "label": declaration(line.workflow).label,
                 "unit": line.unit,
                 "units_per_month": line.units_per_month,
                 "unit_cost_usd": _usd(line.unit_cost_micro_usd),
@@ -157,7 +152,7 @@ def estimate_json(question: Question, estimate: Estimate) -> dict[str, Any]:
 
 
 def _not_enough_data(error: NotEnoughData, min_tenants: int) -> str:
-    what = ", ".join(WORKFLOW_LABELS[w] for w in error.workflows)
+    what = ", ".join(declaration(w).label for w in error.workflows)
     return (
         f"Not enough data for this vertical: the ledger has too few {error.vertical} customers "
         f"(fewer than {min_tenants}) to estimate {what} from. Set that volume to 0, or ask again "
@@ -197,9 +192,7 @@ class _Calculator:
             estimate = estimate_tenant_month(
                 conn,
                 question.vertical,
-                question.calls_per_day,
-                question.leads_per_day,
-                question.docs_per_month,
+                question.volumes,
                 since=self.since,
                 min_tenants=self.min_tenants,
             )
@@ -250,7 +243,7 @@ def _page_answer(question: Question, estimate: Estimate) -> dict[str, Any]:
         "saved_pct": estimate.monthly_saved_pct,
         "lines": [
             {
-                "label": WORKFLOW_LABELS[line.workflow],
+                "label": declaration(line.workflow).label,
                 "units": f"{line.units_per_month:,} {line.unit}s",
                 "unit_cost": format_usd(line.unit_cost_micro_usd, 6),
                 "cost": format_usd(line.monthly_cost_micro_usd, 2),

@@ -55,6 +55,7 @@ from batch_pipelines.batching.workflow import (
 )
 from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
 from batch_pipelines.core.tenants import TenantContext
+from batch_pipelines.core.workflows import POST_CALL
 from batch_pipelines.db.bulk import copy_rows
 from batch_pipelines.db.tables import batch_requests, call_analytics, calls
 from batch_pipelines.workflows.redaction import COUNT_KEYS, redact_pii
@@ -65,7 +66,7 @@ from batch_pipelines.workflows.text_cleaning import (
     truncate_middle,
 )
 
-WORKFLOW = "post_call"
+WORKFLOW = POST_CALL.name
 SCHEMA_NAME = "post_call_analysis"
 SUMMARY_MAX_WORDS = 120
 SUMMARY_MAX_CHARS = 1200
@@ -444,9 +445,9 @@ class PostCallAnalytics:
     def __init__(
         self,
         *,
-        provider: str = "openai",
-        model: str = "gpt-4o-mini",
-        endpoint: str = "/v1/chat/completions",
+        provider: str = POST_CALL.provider,
+        model: str = POST_CALL.model,
+        endpoint: str = POST_CALL.endpoint,
         max_attempts: int = 3,
         deadline: dt.timedelta | None = None,
         transcript_budget_tokens: int = DEFAULT_TRANSCRIPT_BUDGET_TOKENS,
