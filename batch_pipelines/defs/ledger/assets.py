@@ -1,7 +1,9 @@
 import datetime as dt
+import os
 
 import dagster as dg
 
+from batch_pipelines.defs.batching.workflow_assets import WORKFLOW_DEFS, cost_ledger_dep
 from batch_pipelines.defs.resources import DatabaseResource
 from batch_pipelines.defs.tenants.partitions import daily_partitions, date_tenant_partitions
 from batch_pipelines.ledger.ledger import PartitionTotals, micro_to_usd, price_partition
@@ -11,6 +13,10 @@ from batch_pipelines.ledger.reports import (
     tenant_table_records,
     write_report_html,
 )
+
+
+# The hour (UTC) of the daily report of the previous day (`tenant_cost_report_schedule`).
+REPORT_HOUR = int(os.environ.get("BATCH_PIPELINES_REPORT_HOUR_UTC", "6"))
 
 
 def ledger_partitions(context: dg.AssetExecutionContext) -> list[tuple[dt.date, str]]:
@@ -23,11 +29,14 @@ def ledger_partitions(context: dg.AssetExecutionContext) -> list[tuple[dt.date, 
 
 
 def _metadata(totals: PartitionTotals) -> dict[str, float | int]:
-    # Floats for the UI's plots only; the ledger itself is exact.
+    # The keys and meanings of the workflows' result assets (`steps.result_metadata`); floats for
+    # the UI's plots only, the ledger itself is exact.
     return {
         "requests": totals.requests,
-        "input_tokens": totals.input_tokens,
+        "dagster/row_count": totals.requests,
+        "input_tokens": totals.prompt_tokens,
         "cached_input_tokens": totals.cached_input_tokens,
+        "cache_write_tokens": totals.cache_write_tokens,
         "output_tokens": totals.output_tokens,
         "cost_usd": float(micro_to_usd(totals.cost_micro_usd)),
         "saved_usd": float(micro_to_usd(totals.saved_micro_usd)),
@@ -50,11 +59,16 @@ llm_usage = dg.AssetSpec(
 @dg.asset(
     partitions_def=date_tenant_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    # The results whose usage it prices: in an ingest run the ledger step runs after them.
-    # (kb_index is partitioned by tenant only; kb_ledger_sensor prices its usage.)
-    deps=["call_analytics", "lead_scores", "outreach_drafts"],
+    # The results whose usage it prices, every declared workflow's: in an ingest run the ledger
+    # step runs after them. (A tenant-partitioned workflow's, kb_index, is priced by
+    # kb_ledger_sensor: the dependency maps a tenant to its every date.)
+    deps=[dep for w in WORKFLOW_DEFS.values() for dep in cost_ledger_dep(w)],
     group_name="ledger",
     kinds={"postgres"},
+    # Every ingest run prices its partitions: a day without one means the batches are stuck.
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=dt.timedelta(hours=26), warn_window=dt.timedelta(hours=6)
+    ),
 )
 def cost_ledger(
     context: dg.AssetExecutionContext, database: DatabaseResource
@@ -95,6 +109,10 @@ def cost_ledger(
     ],
     group_name="ledger",
     kinds={"postgres", "html"},
+    # Written daily by tenant_cost_report_schedule at REPORT_HOUR: late if not by the next hour.
+    freshness_policy=dg.FreshnessPolicy.cron(
+        deadline_cron=f"0 {(REPORT_HOUR + 1) % 24} * * *", lower_bound_delta=dt.timedelta(hours=2)
+    ),
 )
 def tenant_cost_report(
     context: dg.AssetExecutionContext, database: DatabaseResource

@@ -1,10 +1,16 @@
+"""Checks on the ledger. Those on `cost_ledger` are partitioned like it (1.13 partitioned asset
+checks): each (date, tenant) gets its own evaluation, so a failure shows on its partition. A run
+over a range evaluates each partition of it, and the check's own result (what blocks the run) says
+how many failed."""
+
 import datetime as dt
 from collections.abc import Callable
 
 import dagster as dg
 from sqlalchemy import Connection
 
-from batch_pipelines.defs.ledger.assets import cost_ledger, llm_usage
+from batch_pipelines.core.workflows import workflow_label
+from batch_pipelines.defs.ledger.assets import cost_ledger, ledger_partitions, llm_usage
 from batch_pipelines.defs.resources import DatabaseResource
 from batch_pipelines.defs.tenants.partitions import date_tenant_partitions
 from batch_pipelines.ledger.ledger import (
@@ -14,60 +20,89 @@ from batch_pipelines.ledger.ledger import (
     check_rows_attributed,
     check_usage_priced_within,
 )
+from batch_pipelines.ledger.partition_figures import stuck_items
 
 UNPRICED_FOR_AT_MOST = dt.timedelta(hours=1)
+Evaluate = Callable[[Connection, dt.date, str], dg.AssetCheckResult]
 
 
-def _run_partitions(context: dg.AssetCheckExecutionContext) -> list[tuple[dt.date, str]]:
-    """(date, tenant) of every cost_ledger partition the run materialised."""
-    out = []
-    for key in context.op_execution_context.partition_keys:
-        dims = date_tenant_partitions.get_partition_key_from_str(key).keys_by_dimension
-        out.append((dt.date.fromisoformat(dims["date"]), dims["tenant"]))
-    return out
-
-
-def _evaluate(
+def _per_partition(
     context: dg.AssetCheckExecutionContext,
     database: DatabaseResource,
-    invariant: Callable[[Connection, dt.date, str], InvariantResult],
-) -> tuple[dict[str, dict], dict]:
-    """Run `invariant` on every partition of the run: (failed partition -> details, metadata)."""
-    failed: dict[str, dict] = {}
-    checked = 0
+    evaluate: Evaluate,
+) -> dg.AssetCheckResult:
+    """`evaluate` on every partition of the run. A one-partition run returns that partition's
+    result; a range run records each partition's evaluation on its partition, and returns one
+    result for the run (failed if any partition failed) that blocks what comes after."""
+    step = context.op_execution_context
+    (spec,) = context.check_specs
+    results: dict[str, dg.AssetCheckResult] = {}
     with database.engine().connect() as conn:
-        for day, tenant in _run_partitions(context):
-            passed, details = invariant(conn, day, tenant)
-            checked += 1
-            if not passed:
-                failed[f"{day.isoformat()}|{tenant}"] = details
-    metadata: dict = {"partitions_checked": checked, "partitions_failed": len(failed)}
+        for day, tenant in ledger_partitions(step):
+            results[f"{day.isoformat()}|{tenant}"] = evaluate(conn, day, tenant)
+    if step.has_partition_key:
+        (result,) = results.values()
+        return result
+    failed = {key: r for key, r in results.items() if not r.passed}
+    for key, result in results.items():
+        step.log_event(
+            dg.AssetCheckEvaluation(
+                asset_key=cost_ledger.key,
+                check_name=spec.name,
+                passed=result.passed,
+                partition=key,
+                blocking=spec.blocking,
+                severity=result.severity,
+                description=result.description,
+                metadata=result.metadata,
+            )
+        )
+    metadata: dict = {"partitions_checked": len(results), "partitions_failed": len(failed)}
     if failed:
-        metadata["failures"] = dg.MetadataValue.json(failed)
-    return failed, metadata
+        metadata["failures"] = dg.MetadataValue.json(
+            {key: {k: v.value for k, v in r.metadata.items()} for key, r in failed.items()}
+        )
+    descriptions = sorted({r.description for r in failed.values() if r.description})
+    return dg.AssetCheckResult(
+        passed=not failed,
+        metadata=metadata,
+        severity=next(iter(failed.values())).severity if failed else dg.AssetCheckSeverity.ERROR,
+        description="; ".join(descriptions) or None,
+    )
 
 
-@dg.asset_check(asset=cost_ledger, blocking=True)
+def _invariant(invariant: Callable[[Connection, dt.date, str], InvariantResult]) -> Evaluate:
+    def evaluate(conn: Connection, day: dt.date, tenant: str) -> dg.AssetCheckResult:
+        passed, details = invariant(conn, day, tenant)
+        return dg.AssetCheckResult(passed=passed, metadata=_json_values(details))
+
+    return evaluate
+
+
+def _json_values(details: dict) -> dict:
+    return {
+        k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v
+        for k, v in details.items()
+    }
+
+
+@dg.asset_check(asset=cost_ledger, blocking=True, partitions_def=date_tenant_partitions)
 def every_usage_row_priced_once(
     context: dg.AssetCheckExecutionContext, database: DatabaseResource
 ) -> dg.AssetCheckResult:
     """Every `llm_usage` row of the partition has exactly one `cost_ledger` row."""
-    failed, metadata = _evaluate(context, database, check_priced_exactly_once)
-    return dg.AssetCheckResult(passed=not failed, metadata=metadata)
+    return _per_partition(
+        context,
+        database,
+        _invariant(check_priced_exactly_once),
+    )
 
 
-@dg.asset_check(asset=cost_ledger, blocking=True)
-def batch_tokens_match_provider(
-    context: dg.AssetCheckExecutionContext, database: DatabaseResource
-) -> dg.AssetCheckResult:
-    """Per batch, ledger tokens equal the usage rows and the provider's own aggregate (OpenAI's
-    batch `usage`); a failure names each batch that differs, and how."""
-    failed, metadata = _evaluate(context, database, check_batch_tokens_match_provider)
-    # A batch serves many partitions: name each one once.
-    differing: dict[str, dict] = {}
-    for details in failed.values():
-        for mismatch in details.get("mismatches", []):
-            differing.setdefault(mismatch["batch_job_id"], mismatch)
+def _tokens_match(conn: Connection, day: dt.date, tenant: str) -> dg.AssetCheckResult:
+    passed, details = check_batch_tokens_match_provider(conn, day, tenant)
+    # A batch serves many partitions: each failing partition names its differing batches.
+    differing = {m["batch_job_id"]: m for m in details.get("mismatches", [])}
+    metadata = _json_values(details)
     description = None
     if differing:
         metadata["batches_differing"] = dg.MetadataValue.json(differing)
@@ -75,18 +110,72 @@ def batch_tokens_match_provider(
             f"batch {job_id} (provider batch {m['provider_batch_id']}): {m['differs']}"
             for job_id, m in sorted(differing.items())
         )
-    elif failed:
-        description = "ledger rows whose tokens differ from their usage rows: see failures"
-    return dg.AssetCheckResult(passed=not failed, metadata=metadata, description=description)
+    elif not passed:
+        description = "ledger rows whose tokens differ from their usage rows: see the metadata"
+    return dg.AssetCheckResult(passed=passed, metadata=metadata, description=description)
 
 
-@dg.asset_check(asset=cost_ledger, blocking=True)
+@dg.asset_check(asset=cost_ledger, blocking=True, partitions_def=date_tenant_partitions)
+def batch_tokens_match_provider(
+    context: dg.AssetCheckExecutionContext, database: DatabaseResource
+) -> dg.AssetCheckResult:
+    """Per batch, ledger tokens equal the usage rows and the provider's own aggregate (OpenAI's
+    batch `usage`); a failure names each batch that differs, and how."""
+    return _per_partition(
+        context,
+        database,
+        _tokens_match,
+    )
+
+
+@dg.asset_check(asset=cost_ledger, blocking=True, partitions_def=date_tenant_partitions)
 def ledger_rows_attributed(
     context: dg.AssetCheckExecutionContext, database: DatabaseResource
 ) -> dg.AssetCheckResult:
     """No ledger row without tenant and vertical, none attributed differently from its request."""
-    failed, metadata = _evaluate(context, database, check_rows_attributed)
-    return dg.AssetCheckResult(passed=not failed, metadata=metadata)
+    return _per_partition(
+        context,
+        database,
+        _invariant(check_rows_attributed),
+    )
+
+
+def _nothing_stuck(conn: Connection, day: dt.date, tenant: str) -> dg.AssetCheckResult:
+    stuck = stuck_items(conn, day, tenant)
+    metadata: dict = {
+        "dead_lettered_items": sum(c.get("dead_letter", 0) for c in stuck.counts.values()),
+        "held_items": sum(c.get("held", 0) for c in stuck.counts.values()),
+    }
+    description = None
+    if stuck.total:
+        metadata["by_workflow"] = dg.MetadataValue.json(stuck.counts)
+        metadata["reasons"] = dg.MetadataValue.json(stuck.reasons)
+        description = "; ".join(
+            f"{workflow_label(workflow)}: "
+            + ", ".join(f"{n} {status.replace('_', '-')}" for status, n in sorted(counts.items()))
+            + (f" ({stuck.reasons[workflow][0]})" if stuck.reasons.get(workflow) else "")
+            for workflow, counts in sorted(stuck.counts.items())
+        )
+    return dg.AssetCheckResult(
+        passed=not stuck.total,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=description,
+    )
+
+
+@dg.asset_check(asset=cost_ledger, partitions_def=date_tenant_partitions)
+def no_dead_lettered_or_held_items(
+    context: dg.AssetCheckExecutionContext, database: DatabaseResource
+) -> dg.AssetCheckResult:
+    """A warning on each (date, tenant) with dead-lettered items (a person must look: the reason
+    is in `batch_requests.error`) or items held by budget or a missing key, naming how many per
+    workflow and the commonest reasons. It blocks nothing: the rest of the partition is priced."""
+    return _per_partition(
+        context,
+        database,
+        _nothing_stuck,
+    )
 
 
 @dg.asset_check(asset=llm_usage.key)
