@@ -1,4 +1,4 @@
-"""`batch-pipelines run-day`: the three workflows for one date, through Dagster.
+"""`batch-pipelines run-day`: every declared workflow for one date, through Dagster.
 
 A Dagster instance on the project's Postgres; the schedule and sensors evaluated as the daemon
 evaluates them (`DaemonLoop`); every run executed by Dagster and recorded on the instance (visible in
@@ -20,12 +20,12 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy import Engine, func, select
 
+from batch_pipelines.core.workflows import declarations
 from batch_pipelines.daemon_loop import DaemonLoop
 from batch_pipelines.db import get_engine
 from batch_pipelines.db.settings import home_dir
 from batch_pipelines.db.tables import batch_jobs, batch_requests, cost_ledger
 from batch_pipelines.defs.batching.partition_ranges import date_tenant_range_tags
-from batch_pipelines.defs.lead_scoring.schedules import LEAD_SCORING_HOUR
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 LIVE_JOB_STATUSES = ("planned", "submitting", "submitted", "ended")
@@ -134,15 +134,19 @@ def run_day(
     if not tenants:
         raise RuntimeError("no tenants in the database: run `batch-pipelines seed` first")
 
-    # Post-call analytics for the whole day, pooled across tenants (as a UI backfill does).
-    loop.launch(
-        "post_call_job", dg.RunRequest(tags=date_tenant_range_tags(instance, [day], tenants))
-    )
-    # Lead scoring: the schedule's tick on the next day scores this day's leads.
-    next_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(LEAD_SCORING_HOUR), dt.UTC)
-    loop.tick_schedule("lead_scoring_schedule", next_day)
-    # Knowledge-base re-indexing: the upload sensor sees the documents.
-    loop.tick_sensor("kb_upload_sensor")
+    location = loop.defs
+    for declared in declarations():
+        if declared.by_date:
+            # The whole day, pooled across tenants (as a UI backfill does).
+            loop.launch(
+                declared.submit_job,
+                dg.RunRequest(tags=date_tenant_range_tags(instance, [day], tenants)),
+            )
+        else:
+            # A tenant-partitioned workflow's trigger sees its work (the KB's upload sensor).
+            for sensor in location.sensors or ():
+                if declared.submit_job in {t.job_name for t in sensor.targets}:
+                    loop.tick_sensor(sensor.name)
 
     deadline = time.monotonic() + timeout.total_seconds()
     last = ""

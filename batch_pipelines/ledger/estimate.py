@@ -9,7 +9,8 @@ for a workflow the prospect needs, `NotEnoughData` is raised: the calculator doe
 `min_tenants` (the ROI web app uses 2), a needed workflow must rest on that many tenants, so that an
 answer never is, or lets one infer, a single tenant's figures.
 
-Volumes are whole numbers from 0 to `MAX_VOLUMES` (far beyond any tenant: a typo, not a prospect).
+Volumes are whole numbers from 0 to each workflow's declared maximum (far beyond any tenant: a
+typo, not a prospect), one per declared workflow (`volume_fields`).
 
 A month is 30 days. Amounts are Decimal micro-dollars; per-unit costs are rounded half-even to the
 ledger's quantum (0.000001 micro-dollars), monthly figures are computed from the totals.
@@ -32,8 +33,9 @@ from batch_pipelines.ledger.reports import format_usd, percent
 
 __all__ = [
     "DAYS_PER_MONTH",
-    "MAX_VOLUMES",
-    "VOLUME_FIELDS",
+    "max_volume",
+    "monthly_units",
+    "volume_fields",
     "Estimate",
     "EstimateLine",
     "NotEnoughData",
@@ -44,10 +46,16 @@ __all__ = [
 ]
 
 DAYS_PER_MONTH = 30
-# What a prospect states, per declared workflow: argument name -> label, and the largest volume the
-# calculator answers for.
-VOLUME_FIELDS = {w.volume.argument: w.volume.label for w in declarations()}
-MAX_VOLUMES = {w.volume.argument: w.volume.maximum for w in declarations()}
+
+
+def volume_fields() -> dict[str, str]:
+    """What a prospect states, one volume per declared workflow: argument name -> label."""
+    return {w.volume.argument: w.volume.label for w in declarations()}
+
+
+def max_volume(argument: str) -> int:
+    """The largest volume the calculator answers for."""
+    return next(w.volume.maximum for w in declarations() if w.volume.argument == argument)
 
 
 class NotEnoughData(ValueError):
@@ -130,10 +138,11 @@ SELECT workflow, count(*) AS units, count(DISTINCT tenant_id) AS tenants,
 def monthly_units(volumes: Mapping[str, int]) -> dict[str, int]:
     """Units per month of each declared workflow from the stated volumes (keyed by each
     workflow's volume argument, e.g. `calls_per_day`; one not given is 0). ValueError for an
-    unknown argument or a volume that is not a whole number in [0, MAX_VOLUMES]."""
-    unknown = sorted(set(volumes) - set(VOLUME_FIELDS))
+    unknown argument or a volume that is not a whole number up to its declared maximum."""
+    fields = volume_fields()
+    unknown = sorted(set(volumes) - set(fields))
     if unknown:
-        raise ValueError(f"unknown volume {unknown[0]!r}; one of: {', '.join(VOLUME_FIELDS)}")
+        raise ValueError(f"unknown volume {unknown[0]!r}; one of: {', '.join(fields)}")
     units = {}
     for workflow in declarations():
         name = workflow.volume.argument
@@ -309,7 +318,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         estimate = estimate_tenant_month(
             conn,
             args.vertical,
-            {name: getattr(args, name) for name in VOLUME_FIELDS},
+            {name: getattr(args, name) for name in volume_fields()},
             since=args.since,
         )
     print(render_estimate(estimate), end="")

@@ -75,9 +75,7 @@ def workflow_partition_figures(
             func.count().filter(status == "dead_letter"),
             func.count().filter(status == "held"),
             func.count().filter(status == "skipped"),
-            func.count().filter(
-                batch_requests.c.batch_job_id.is_not(None) | status.in_(_QUEUED)
-            ),
+            func.count().filter(batch_requests.c.batch_job_id.is_not(None) | status.in_(_QUEUED)),
         )
         .where(
             batch_requests.c.workflow == workflow,
@@ -123,7 +121,6 @@ def workflow_partition_figures(
             values = row[len(usage_keys) + 1 :]
             figures[key].update(zip(names, (int(v or 0) for v in values), strict=True))
     return {key: PartitionFigures(**counts) for key, counts in figures.items()}
-
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,11 @@ from batch_pipelines.db.tables import TIERS, VERTICALS
 from batch_pipelines.ledger.charts import Series, bar_chart_svg
 from batch_pipelines.ledger.estimate import (
     DAYS_PER_MONTH,
-    MAX_VOLUMES,
-    VOLUME_FIELDS,
     Estimate,
     NotEnoughData,
     estimate_tenant_month,
+    max_volume,
+    volume_fields,
 )
 from batch_pipelines.ledger.reports import format_usd
 
@@ -70,22 +70,18 @@ class Question:
     tier: str | None
 
 
-def _whole_number(params: Mapping[str, str], name: str) -> int:
+def _whole_number(params: Mapping[str, str], name: str, label: str) -> int:
     raw = (params.get(name) or "").strip().replace(",", "").replace("_", "")
     if raw == "":
         return 0
     try:
         value = int(raw)
     except ValueError:
-        raise BadQuestion(
-            f"{VOLUME_FIELDS[name]} must be a whole number, got {params[name]!r}"
-        ) from None
+        raise BadQuestion(f"{label} must be a whole number, got {params[name]!r}") from None
     if value < 0:
-        raise BadQuestion(f"{VOLUME_FIELDS[name]} cannot be negative, got {value:,}")
-    if value > MAX_VOLUMES[name]:
-        raise BadQuestion(
-            f"{VOLUME_FIELDS[name]} must be at most {MAX_VOLUMES[name]:,}, got {value:,}"
-        )
+        raise BadQuestion(f"{label} cannot be negative, got {value:,}")
+    if value > max_volume(name):
+        raise BadQuestion(f"{label} must be at most {max_volume(name):,}, got {value:,}")
     return value
 
 
@@ -96,9 +92,10 @@ def parse_question(params: Mapping[str, str]) -> Question:
         raise BadQuestion(f"choose a vertical: one of {', '.join(VERTICALS)}")
     if vertical not in VERTICALS:
         raise BadQuestion(f"unknown vertical {vertical!r}; one of {', '.join(VERTICALS)}")
-    volumes = {name: _whole_number(params, name) for name in VOLUME_FIELDS}
+    fields = volume_fields()
+    volumes = {name: _whole_number(params, name, label) for name, label in fields.items()}
     if not any(volumes.values()):
-        raise BadQuestion(f"enter at least one volume: {', '.join(VOLUME_FIELDS.values())}")
+        raise BadQuestion(f"enter at least one volume: {', '.join(fields.values())}")
     tier = (params.get("tier") or "").strip() or None
     if tier is not None and tier not in TIERS:
         raise BadQuestion(f"unknown tier {tier!r}; one of {', '.join(TIERS)}")
@@ -205,15 +202,16 @@ class _Calculator:
 
     def page(self, request: Request) -> Response:
         params = request.query_params
+        fields = volume_fields()
         context: dict[str, Any] = {
             "verticals": VERTICALS,
             "tiers": TIERS,
-            "fields": VOLUME_FIELDS,
-            "values": {k: params.get(k, "") for k in ("vertical", "tier", *VOLUME_FIELDS)},
+            "fields": fields,
+            "values": {k: params.get(k, "") for k in ("vertical", "tier", *fields)},
             "days_per_month": DAYS_PER_MONTH,
         }
         status = 200
-        if any(params.get(k) for k in ("vertical", "tier", *VOLUME_FIELDS)):
+        if any(params.get(k) for k in ("vertical", "tier", *fields)):
             try:
                 question, estimate = self.answer(params)
             except ValueError as error:

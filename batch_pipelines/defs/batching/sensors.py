@@ -10,16 +10,18 @@ from batch_pipelines.defs.batching.partition_ranges import (
     tenant_range_tags,
 )
 from batch_pipelines.defs.batching.steps import BATCH_JOB_TAG
-from batch_pipelines.defs.batching.workflow_assets import WORKFLOW_DEFS
+from batch_pipelines.defs.batching.workflow_assets import WORKFLOW_DEFS, WorkflowDefs
 from batch_pipelines.defs.resources import BatchProviderResource, DatabaseResource
 from batch_pipelines.defs.tenants.partitions import tenant_partitions
 
 RESUBMIT_EVERY = dt.timedelta(minutes=5)
 
 
-def _range_tags(instance: dg.DagsterInstance, workflow: str, partitions: list) -> dict[str, str]:
+def _range_tags(
+    instance: dg.DagsterInstance, workflow: WorkflowDefs, partitions: list
+) -> dict[str, str]:
     dates, tenants = partitions_of_job(partitions)
-    if WORKFLOW_DEFS[workflow].declared.by_date:
+    if workflow.declared.by_date:
         return date_tenant_range_tags(instance, dates, tenants)
     return tenant_range_tags(instance, tenants)
 
@@ -46,15 +48,31 @@ def progress_metadata(provider: str, request_counts: Mapping[str, int]) -> dict[
     }
 
 
-@dg.sensor(
-    jobs=[job for w in WORKFLOW_DEFS.values() for job in (w.submit_job, w.ingest_job)],
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)
-def batch_poll_sensor(
+def build_batch_poll_sensor(workflows: Mapping[str, WorkflowDefs]) -> dg.SensorDefinition:
+    """The poll sensor over these workflows' batches (every declared workflow's in the code
+    location), launching their submit and ingest jobs."""
+
+    @dg.sensor(
+        name="batch_poll_sensor",
+        jobs=[job for w in workflows.values() for job in (w.submit_job, w.ingest_job)],
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def batch_poll_sensor(
+        context: dg.SensorEvaluationContext,
+        database: DatabaseResource,
+        batch_providers: BatchProviderResource,
+    ) -> dg.SensorResult:
+        return poll_batches(context, database, batch_providers, workflows)
+
+    return batch_poll_sensor
+
+
+def poll_batches(
     context: dg.SensorEvaluationContext,
     database: DatabaseResource,
     batch_providers: BatchProviderResource,
+    workflows: Mapping[str, WorkflowDefs],
 ) -> dg.SensorResult:
     """Polls the live provider batches (read from Postgres, a bounded number per tick), records
     their progress as observations, and launches the ingest run of every finished batch, keyed by
@@ -64,7 +82,7 @@ def batch_poll_sensor(
     result = poll(engine, batch_providers.registry(), max_calls=batch_providers.max_polls_per_tick)
     observations = [
         dg.AssetObservation(
-            asset_key=WORKFLOW_DEFS[p.workflow].request_asset.key,
+            asset_key=workflows[p.workflow].request_asset.key,
             metadata={
                 "batch_job_id": p.batch_job_id,
                 "provider": p.provider,
@@ -86,13 +104,13 @@ def batch_poll_sensor(
         run_requests.append(
             dg.RunRequest(
                 run_key=f"ingest:{job.batch_job_id}:{job.ingest_attempt}",
-                job_name=WORKFLOW_DEFS[job.workflow].ingest_job.name,
+                job_name=workflows[job.workflow].ingest_job.name,
                 tags={
                     BATCH_JOB_TAG: job.batch_job_id,
                     "workflow": job.workflow,
                     "provider": job.provider,
                     "model": job.model,
-                    **_range_tags(context.instance, job.workflow, job.partitions),
+                    **_range_tags(context.instance, workflows[job.workflow], job.partitions),
                 },
             )
         )
@@ -102,8 +120,8 @@ def batch_poll_sensor(
         run_requests.append(
             dg.RunRequest(
                 run_key=f"submit:{job.batch_job_id}:{bucket}",
-                job_name=WORKFLOW_DEFS[job.workflow].submit_job.name,
-                tags=_range_tags(context.instance, job.workflow, job.partitions),
+                job_name=workflows[job.workflow].submit_job.name,
+                tags=_range_tags(context.instance, workflows[job.workflow], job.partitions),
             )
         )
     return dg.SensorResult(
@@ -116,3 +134,6 @@ def batch_poll_sensor(
         ),
         skip_reason=None if run_requests or observations else "no live batches",
     )
+
+
+batch_poll_sensor = build_batch_poll_sensor(WORKFLOW_DEFS)

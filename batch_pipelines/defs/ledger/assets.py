@@ -1,9 +1,14 @@
 import datetime as dt
 import os
+from collections.abc import Iterable
 
 import dagster as dg
 
-from batch_pipelines.defs.batching.workflow_assets import WORKFLOW_DEFS, cost_ledger_dep
+from batch_pipelines.defs.batching.workflow_assets import (
+    WORKFLOW_DEFS,
+    WorkflowDefs,
+    cost_ledger_dep,
+)
 from batch_pipelines.defs.resources import DatabaseResource
 from batch_pipelines.defs.tenants.partitions import daily_partitions, date_tenant_partitions
 from batch_pipelines.ledger.ledger import PartitionTotals, micro_to_usd, price_partition
@@ -13,7 +18,6 @@ from batch_pipelines.ledger.reports import (
     tenant_table_records,
     write_report_html,
 )
-
 
 # The hour (UTC) of the daily report of the previous day (`tenant_cost_report_schedule`).
 REPORT_HOUR = int(os.environ.get("BATCH_PIPELINES_REPORT_HOUR_UTC", "6"))
@@ -56,45 +60,56 @@ llm_usage = dg.AssetSpec(
 )
 
 
-@dg.asset(
-    partitions_def=date_tenant_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    # The results whose usage it prices, every declared workflow's: in an ingest run the ledger
-    # step runs after them. (A tenant-partitioned workflow's, kb_index, is priced by
-    # kb_ledger_sensor: the dependency maps a tenant to its every date.)
-    deps=[dep for w in WORKFLOW_DEFS.values() for dep in cost_ledger_dep(w)],
-    group_name="ledger",
-    kinds={"postgres"},
-    # Every ingest run prices its partitions: a day without one means the batches are stuck.
-    freshness_policy=dg.FreshnessPolicy.time_window(
-        fail_window=dt.timedelta(hours=26), warn_window=dt.timedelta(hours=6)
-    ),
-)
-def cost_ledger(
+def build_cost_ledger(workflows: Iterable[WorkflowDefs]) -> dg.AssetsDefinition:
+    """`cost_ledger`, depending on these workflows' results (the code location: every declared
+    workflow's), so that in an ingest run it is priced after them."""
+
+    @dg.asset(
+        name="cost_ledger",
+        partitions_def=date_tenant_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        # A tenant-partitioned workflow's results (kb_index) map a tenant to its every date; its
+        # usage is priced by kb_ledger_sensor.
+        deps=[dep for workflow in workflows for dep in cost_ledger_dep(workflow)],
+        group_name="ledger",
+        kinds={"postgres"},
+        # Every ingest run prices its partitions: a day without one means the batches are stuck.
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=dt.timedelta(hours=26), warn_window=dt.timedelta(hours=6)
+        ),
+    )
+    def cost_ledger(
+        context: dg.AssetExecutionContext, database: DatabaseResource
+    ) -> dg.MaterializeResult:
+        """Each (date, tenant)'s `llm_usage` rows priced into `cost_ledger`, exactly, in
+        micro-dollars.
+
+        Re-materialising re-prices idempotently: a backfill applies a price correction. A range
+        run prices each partition in its own transaction and records each partition's own figures.
+        """
+        return price_ledger(context, database)
+
+    return cost_ledger
+
+
+def price_ledger(
     context: dg.AssetExecutionContext, database: DatabaseResource
 ) -> dg.MaterializeResult:
-    """Each (date, tenant)'s `llm_usage` rows priced into `cost_ledger`, exactly, in micro-dollars.
-
-    Re-materialising re-prices idempotently: a backfill applies a price correction. A range run
-    prices each partition in its own transaction and records each partition's own figures.
-    """
     engine = database.engine()
-    priced, price_cache = [], {}
+    price_cache: dict = {}
     for day, tenant in ledger_partitions(context):
         with engine.begin() as conn:
             totals = price_partition(conn, day, tenant, price_cache=price_cache)
         context.log.info(
             f"{day}|{tenant}: {totals.requests} lines, {micro_to_usd(totals.cost_micro_usd)} USD"
         )
-        priced.append(totals)
-    if len(priced) == 1:
-        return dg.MaterializeResult(metadata=_metadata(priced[0]))
-    # A range run: each partition gets its own figures (MaterializeResult metadata would copy the
-    # same values onto every partition of the range).
-    for totals in priced:
-        key = f"{totals.ledger_date.isoformat()}|{totals.tenant_id}"
-        context.add_asset_metadata(_metadata(totals), partition_key=key)
+        # Each partition its own figures (MaterializeResult metadata would copy the same values
+        # onto every partition of a range).
+        context.add_asset_metadata(_metadata(totals), partition_key=f"{day.isoformat()}|{tenant}")
     return dg.MaterializeResult()
+
+
+cost_ledger = build_cost_ledger(WORKFLOW_DEFS.values())
 
 
 @dg.asset(
