@@ -10,6 +10,7 @@ finds nothing due, and run keys already launched are skipped.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -22,29 +23,44 @@ from sqlalchemy import Engine, func, select
 
 from batch_pipelines.core.workflows import declarations
 from batch_pipelines.daemon_loop import DaemonLoop
-from batch_pipelines.db import get_engine
-from batch_pipelines.db.settings import home_dir
+from batch_pipelines.db import dagster_storage_url, database_url, get_engine
+from batch_pipelines.db.settings import DAGSTER_STORAGE_URL_ENV, DATABASE_URL_ENV, home_dir
 from batch_pipelines.db.tables import batch_jobs, batch_requests, cost_ledger
 from batch_pipelines.defs.batching.partition_ranges import date_tenant_range_tags
 
-REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+# The instance configuration of `run-day` and `dev` (Postgres storage, the run queue, pools). Not at
+# the repo root: any `dagster`/`dg` command run there would read it, and need its variables.
+INSTANCE_YAML = Path(__file__).resolve().parent / "dagster.yaml"
 LIVE_JOB_STATUSES = ("planned", "submitting", "submitted", "ended")
 OPEN_REQUEST_STATUSES = ("pending", "planned", "submitted")
 
 
 def dagster_home() -> Path:
-    """`$BATCH_PIPELINES_HOME/dagster`, holding the instance config (the repo's dagster.yaml)."""
+    """`$BATCH_PIPELINES_HOME/dagster`, holding the instance config (`batch_pipelines/dagster.yaml`)."""
     path = home_dir() / "dagster"
     path.mkdir(parents=True, exist_ok=True)
     target = path / "dagster.yaml"
-    if REPO_DAGSTER_YAML.exists() and (
-        not target.exists() or target.read_bytes() != REPO_DAGSTER_YAML.read_bytes()
+    if INSTANCE_YAML.exists() and (
+        not target.exists() or target.read_bytes() != INSTANCE_YAML.read_bytes()
     ):
-        shutil.copyfile(REPO_DAGSTER_YAML, target)
+        shutil.copyfile(INSTANCE_YAML, target)
     return path
 
 
+def dagster_environment() -> dict[str, str]:
+    """The variables Dagster's processes read (the code location's resources, dagster.yaml): the
+    project's database (the embedded server's URL when unset) and Dagster's storage URL derived from
+    it. Ones already set are kept."""
+    url = os.environ.get(DATABASE_URL_ENV) or database_url()
+    return {
+        DATABASE_URL_ENV: url,
+        DAGSTER_STORAGE_URL_ENV: os.environ.get(DAGSTER_STORAGE_URL_ENV)
+        or dagster_storage_url(url),
+    }
+
+
 def open_instance() -> dg.DagsterInstance:
+    os.environ.update(dagster_environment())
     return dg.DagsterInstance.from_config(str(dagster_home()))
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from batch_pipelines.core.usage import TokenUsage
-from batch_pipelines.db.settings import HOME_ENV
+from batch_pipelines.db.settings import DATABASE_URL_ENV, HOME_ENV
 from batch_pipelines.definitions import defs
 from batch_pipelines.defs.ledger.assets import cost_ledger, tenant_cost_report
 from batch_pipelines.defs.ledger.checks import (
@@ -32,7 +32,7 @@ from batch_pipelines_tests.ledger.factories import (
 )
 
 CHECKS = [every_usage_row_priced_once, batch_tokens_match_provider, ledger_rows_attributed]
-RESOURCES = {"database": DatabaseResource()}
+RESOURCES = {"database": DatabaseResource(url=dg.EnvVar(DATABASE_URL_ENV))}
 RANGE_OF_THE_DAY = {  # a single run over both tenants of 2026-11-25
     "dagster/asset_partition_range_start": "2026-11-25|acme",
     "dagster/asset_partition_range_end": "2026-11-25|beta",
