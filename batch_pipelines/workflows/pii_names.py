@@ -111,7 +111,7 @@ _STREET_WORD = re.compile(
     r"terrace|grove|gardens|square|parkway|row|mews|walk|hill|park)"
 )
 _CAPITALISED = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-Ž]")
-_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*")
+_WORD = re.compile(r"[^\W\d_](?:[^\W_]|['’\-](?=[^\W\d_]))*")
 _SPEAKER = re.compile(r"^[ \t]*([A-Za-z][\w ]{0,24}):[ \t]*", re.MULTILINE)
 # Cues before a name. Strong cues take the following words in any case; weak ones only capitalised.
 _STRONG_CUE = re.compile(

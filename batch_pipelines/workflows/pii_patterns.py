@@ -57,7 +57,7 @@ DOB = "DOB"
 ADDRESS = "ADDRESS"
 NAME = "NAME"
 # Every kind, in the order of priority of overlapping spans (the first wins).
-PII_KINDS = (EMAIL, IBAN, CARD, NATIONAL_ID, MEMBER_ID, PHONE, DOB, ADDRESS, NAME)
+PII_KINDS = (EMAIL, IBAN, CARD, NATIONAL_ID, MEMBER_ID, DOB, PHONE, ADDRESS, NAME)
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,20 @@ def _is_phone(groups: list[_Group], text: str) -> bool:
         return True
     if n == 9 and len(groups) >= 3:
         return True
-    return 8 <= n <= 12 and is_valid_phone(digits)
+    return 8 <= n <= 12 and not _looks_like_dates(groups, text) and is_valid_phone(digits)
+
+
+def _looks_like_dates(groups: list[_Group], text: str) -> bool:
+    """Dates (`1980-06-26`, `25.11.2026`) and lists of years are not phone numbers."""
+    shape = [len(g.digits) for g in groups]
+    separators = {text[a.end : b.start] for a, b in zip(groups, groups[1:], strict=False)}
+    if shape in ([4, 2, 2], [2, 2, 4], [1, 2, 4], [2, 1, 4], [1, 1, 4]) and separators <= {
+        "-",
+        ".",
+        "/",
+    }:
+        return True
+    return all(len(g.digits) == 4 and g.digits[:2] in ("19", "20") for g in groups)
 
 
 # Regions whose national numbers libphonenumber is asked about (the shapes above cover the UK and

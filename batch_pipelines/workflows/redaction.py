@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.workflows.pii_names import NameFinder, Person
 from batch_pipelines.workflows.pii_patterns import (
     ADDRESS,
@@ -69,6 +70,7 @@ __all__ = [
     "Redactor",
     "redact_pii",
     "reidentify",
+    "tenant_identities",
 ]
 
 # Keys of the counts mapping (stored as request notes and on results): lowercase kind names.
@@ -275,5 +277,36 @@ def mapping_of(notes: Mapping[str, Any]) -> dict[str, str]:
 MAPPING_NOTE = "pii"
 
 
-def identities_from(values: Iterable[str | None]) -> tuple[str, ...]:
-    return tuple(v.strip() for v in values if isinstance(v, str) and v.strip())
+_PERSONA_ROLE = re.compile(r"\s*\(.*\)\s*$")
+
+
+def tenant_identities(
+    tenant: TenantContext,
+    *,
+    agent_names: Iterable[str | None] = (),
+    names: Iterable[str | None] = (),
+    emails: Iterable[str | None] = (),
+    phones: Iterable[str | None] = (),
+) -> Identities:
+    """The `Identities` of a text of `tenant`: the people its records link to the text (`names`,
+    `emails`, `phones`), and what is the business's own: its name and brand name, its agents'
+    persona names ("Esme (Reception)" is the persona Esme), and the phone, address, e-mail and
+    website of its brand (the footer holds them)."""
+    brand = tenant.brand or {}
+    business_names = [tenant.name, brand.get("brand_name"), brand.get("name")]
+    business_names += [_PERSONA_ROLE.sub("", a) for a in agent_names if isinstance(a, str)]
+    contacts = [brand.get(key) for key in ("phone", "email", "address", "website")]
+    footer = brand.get("footer")
+    if isinstance(footer, str):
+        contacts += footer.split("·")
+    return Identities(
+        names=_present(names),
+        emails=_present(emails),
+        phones=_present(phones),
+        business_names=_present(business_names),
+        business_contacts=_present(contacts),
+    )
+
+
+def _present(values: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.strip() for v in values if isinstance(v, str) and v.strip()))
