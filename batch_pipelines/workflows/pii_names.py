@@ -133,7 +133,7 @@ _LEXICON_CUE = re.compile(
 _RELATION_CUE = re.compile(
     r"\b(?:my|our|his|her|their)\s+(?:late\s+)?(?:wife|husband|partner|son|daughter|mum|mom|"
     r"mother|dad|father|brother|sister|boy|girl|kid|child|friend|colleague|boss|grandson|"
-    r"granddaughter|grandmother|grandfather|nephew|niece|fiancée?|carer|manager|assistant|"
+    r"granddaughter|grandmother|grandfather|nephew|niece|fiancée?|carer|manager|assistant|neighbou?r|"
     r"office\s+manager)(?:,)?\s+",
     re.IGNORECASE,
 )
@@ -174,24 +174,22 @@ class Person:
     mentions: list[tuple[int, int]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
 class _Token:
-    start: int
-    end: int
-    text: str
+    """A word of the text: where it is, and its lower-case key (made once: read very often)."""
 
-    @property
-    def key(self) -> str:
-        return self.text.casefold()
+    __slots__ = ("capitalised", "end", "key", "start", "text")
+
+    def __init__(self, start: int, end: int, text: str) -> None:
+        self.start = start
+        self.end = end
+        self.text = text
+        self.key = text.casefold()
+        self.capitalised = text[0].isupper()
 
     @property
     def folded(self) -> str:
         """The word without accents, lower case: what the lexicon is looked up with."""
         return _fold(self.text)
-
-    @property
-    def capitalised(self) -> bool:
-        return bool(_CAPITALISED.match(self.text))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -200,13 +198,21 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def _tokens(text: str) -> list[_Token]:
+def _tokens(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[_Token]:
+    """The words of `text` outside the `taken` spans (sorted, non-overlapping)."""
     tokens = []
+    spans = iter(taken)
+    span = next(spans, None)
     for match in _WORD.finditer(text):
-        word = match.group()
+        start, word = match.start(), match.group()
+        end = start + len(word)
+        while span is not None and span[1] <= start:
+            span = next(spans, None)
+        if span is not None and span[0] < end:
+            continue
         if word[-2:] in ("'s", "’s") and len(word) > 3:
             word = word[:-2]  # "Connor's notes": the name is "Connor"
-        tokens.append(_Token(match.start(), match.start() + len(word), word))
+        tokens.append(_Token(start, start + len(word), word))
     return tokens
 
 
@@ -271,7 +277,7 @@ class NameFinder:
     ) -> list[tuple[int, int, Person]]:
         """The name mentions of `text` as (start, end, person), in order, none overlapping `taken`
         (spans other detectors claimed; sorted)."""
-        tokens = [t for t in _tokens(text) if not _inside(taken, t.start, t.end)]
+        tokens = _tokens(text, taken)
         if not tokens:
             return []
         index = {t.start: n for n, t in enumerate(tokens)}
@@ -293,9 +299,7 @@ class NameFinder:
                 if token.key in PARTICLES and j > i:
                     j += 1
                     continue
-                if token.key in self._not_names or not _name_like(
-                    token, any_case=any_case, lexicon=self.lexicon
-                ):
+                if not _name_like(token, any_case=any_case, lexicon=self.lexicon):
                     break
                 if token.key in NOT_NAMES and not any_case and j > i:
                     break
@@ -306,6 +310,8 @@ class NameFinder:
                 j -= 1
             if j - i == 1 and tokens[i].key in NOT_NAMES and not any_case:
                 return i
+            if all(t.key in self._not_names for t in tokens[i:j]):
+                return i  # "this is Esme", the business's own name; "Esme Clarke" is a caller
             return j
 
         # 2. cues
@@ -377,8 +383,10 @@ class NameFinder:
         spelled_words = {letters for _s, _e, letters in spelled}
         # 6. the lexicon
         for n, token in enumerate(tokens):
+            if not token.capitalised:
+                continue
             key = token.key
-            if token.folded not in self.lexicon or not token.capitalised or key in self._not_names:
+            if token.folded not in self.lexicon:
                 continue
             if key in STOPWORDS and (
                 _sentence_start(text, token.start)
@@ -390,6 +398,8 @@ class NameFinder:
             if key in NOT_NAMES:
                 continue
             j = run_from(n, any_case=False)
+            if j == n and key in self._not_names:
+                continue  # the business's own name alone: its agent's persona
             if j < len(tokens) and _STREET_WORD.fullmatch(tokens[j].text):
                 continue  # "Queen Street"
             if j > n + 1 or (
@@ -400,18 +410,20 @@ class NameFinder:
                 found.append((n, max(j, n + 1)))
 
         # Words of names found: every occurrence of them is a mention too.
-        mentions: dict[int, tuple[int, Person | None]] = {}
+        mentions: dict[int, tuple[int, Person]] = {}
+        covered = [False] * len(tokens)
         for i, j in sorted(found, key=lambda r: (r[0], -r[1])):
             words = tokens[i:j]
             person = self._person(words, " ".join(w.text for w in words))
-            start = i
-            if mentions and any(a <= i < b for a, (b, _p) in mentions.items()):
+            if covered[i]:
                 continue
-            mentions[start] = (j, person)
+            mentions[i] = (j, person)
+            covered[i:j] = [True] * (j - i)
+        by_word = self._by_word
         for n, token in enumerate(tokens):
-            if any(a <= n < b for a, (b, _p) in mentions.items()):
-                continue
             key = token.key
+            if covered[n] or (key not in by_word and key not in spelled_words):
+                continue
             if key in spelled_words and key not in self._by_word and len(key) > 2:
                 self._person([token], token.text)
             person = self._by_word.get(key)
@@ -434,8 +446,6 @@ class NameFinder:
             mentions[n] = (n + 1, person)
         out: list[tuple[int, int, Person]] = []
         for i, (j, person) in sorted(mentions.items()):
-            if person is None:
-                continue
             out.append((tokens[i].start, tokens[j - 1].end, person))
         for start, end, letters in spelled:
             person = self._by_word.get(letters)

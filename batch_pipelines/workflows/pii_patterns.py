@@ -10,23 +10,24 @@ Kinds (the order is the priority when two spans overlap):
 - `IBAN`: two letters, two check digits and the account, grouped or not, that pass the ISO 13616
   check (`python-stdnum`'s `iban`).
 - `CARD`: 13-19 digits, not starting with 0, alone or in groups split by single spaces or dashes,
-  that pass the Luhn check (`4111 1111 1111 1111`, `3782 822463 10005`), written or spoken.
+  that pass the Luhn check (`4111 1111 1111 1111`, `3782 822463 10005`), written or spoken; and
+  the expiry date and security code said after "expiry", "expires", "security code", "CVC".
 - `NATIONAL_ID`: US SSN-shaped `123-45-6789`; UK National Insurance numbers `AB123456C` /
   `AB 12 34 56 C`; Spanish DNI/NIE `12345678Z`; and, when "NHS" / "social security" / "SSN" /
   "national insurance" come shortly before, 10-digit NHS or 9-digit SSN numbers (written or spoken).
 - `MEMBER_ID`: insurance member, policy, patient, MRN, medical-record, account and claim numbers:
   after such a word, a token of 5 or more characters with 4 or more digits (`YFE738747424`,
   `MRN 00482913`, or spoken digits); and, whatever precedes them, 1-4 capitals and 7-12 digits.
-- `PHONE`: numbers with a `+` or `00` prefix (8-15 digits); national numbers with a trunk `0`
-  (10-11 digits); North American numbers (`(512) 555-0123`, `1-800-555-0199`, `555-0123`); 9-digit
-  numbers in three or more groups; any other 8-12 digits that Google's libphonenumber
-  (`phonenumbers`) calls a valid number of a common region; and numbers read out as words ("four
-  one five, five five five, oh one two three", "double seven", "triple oh").
 - `DOB`: dates of birth and other dates tied to a person: a full date (day, month and year; written
   `26/06/1980`, `1980-06-26`, `June 26, 1980`, `26th of June 1980`, or spoken "the twenty-sixth of
   June nineteen eighty") whose year is two or more years back, or any date (year or not) within a
   few words of "date of birth", "DOB", "born", "birthday", "admitted", "discharged", "died".
   Appointment dates and times ("Thursday at 8:15 AM", "June 3rd") stay.
+- `PHONE`: numbers with a `+` or `00` prefix (8-15 digits); national numbers with a trunk `0`
+  (10-11 digits); North American numbers (`(512) 555-0123`, `1-800-555-0199`, `555-0123`); 9-digit
+  numbers in three or more groups; any other 8-12 digits that Google's libphonenumber
+  (`phonenumbers`) calls a valid number of a common region (dates and lists of years excepted); and
+  numbers read out as words ("four one five, five five five, oh one two three", "double seven").
 - `ADDRESS`: street addresses (a house number, up to three words and a street word: `22 Victoria
   Road`, `4821 Maple Drive, Austin, TX 78704`, `Flat 3, 9 Kingsway`, spoken house numbers), a street
   after "I live on" / "address is", UK postcodes (`BS8 4QT`) and US ZIP codes after a state or
@@ -810,8 +811,13 @@ def dob_spans(text: str, reference_year: int) -> list[Span]:
                     or _dob_context(text, match.start())
                 ):
                     spans.append(Span(match.start(), match.end(), DOB, _compact(match.group())))
-        for match in _DAY_MONTH.finditer(text):
-            if _dob_context(text, match.start()) and match.start() not in seen:
+        contexts = [m.end() for m in _DOB_CONTEXT.finditer(text)]
+        for match in (
+            m
+            for at in contexts
+            for m in _DAY_MONTH.finditer(text, at, min(len(text), at + _DOB_WINDOW))
+        ):
+            if match.start() not in seen:
                 spans.append(Span(match.start(), match.end(), DOB, _compact(match.group())))
     if "/" in text or "-" in text or "." in text:
         for match in _NUMERIC_DATE.finditer(text):
@@ -895,22 +901,45 @@ _STOP_IN_STREET = _words(
 )
 
 
+# Where an address can be: a street word ("Road", "Kingsway"); the patterns are tried near them only.
+_STREET_HINT = re.compile(rf"\b(?i:{_STREET_WORDS})\b|\b[A-Z][a-z]+way\b")
+_ADDRESS_BEFORE, _ADDRESS_AFTER = 80, 80  # how far an address reaches around its street word
+_POSTCODE_WORD = re.compile(r"post\s*code|zip", re.IGNORECASE)
+# What must come before a street word for an address: a house number, or "I live on" and the like.
+_HOUSE_HINT = re.compile(
+    rf"\d|\b(?:{_TENS_WORDS}|{_TEEN_WORDS}|{_UNIT_WORDS}|live|lives|living|moved|moving|address|"
+    r"staying)\b",
+    re.IGNORECASE,
+)
+
+
 def address_spans(text: str) -> list[Span]:
-    spans = [
-        Span(m.start(), m.end(), ADDRESS, _compact(m.group()))
-        for m in _STREET_ADDRESS.finditer(text)
-    ]
-    for match in _LOWER_ADDRESS.finditer(text):
-        words = match.group(1).split()
-        if not any(w.casefold() in _STOP_IN_STREET for w in words):
+    spans: list[Span] = []
+    windows: list[list[int]] = []
+    for hint in _STREET_HINT.finditer(text):
+        lo, hi = max(0, hint.start() - _ADDRESS_BEFORE), min(len(text), hint.end() + _ADDRESS_AFTER)
+        if not _HOUSE_HINT.search(text, lo, hint.start()):
+            continue
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = hi
+        else:
+            windows.append([lo, hi])
+    seen: set[tuple[int, int]] = set()
+    for lo, hi in windows:
+        for match in _STREET_ADDRESS.finditer(text, lo, hi):
             spans.append(Span(match.start(), match.end(), ADDRESS, _compact(match.group())))
-    for match in _LIVES_ON.finditer(text):
-        spans.append(Span(match.start(1), match.end(1), ADDRESS, _compact(match.group(1))))
+        for match in _LOWER_ADDRESS.finditer(text, lo, hi):
+            words = match.group(1).split()
+            if not any(w.casefold() in _STOP_IN_STREET for w in words):
+                spans.append(Span(match.start(), match.end(), ADDRESS, _compact(match.group())))
+        for match in _LIVES_ON.finditer(text, lo, hi):
+            spans.append(Span(match.start(1), match.end(1), ADDRESS, _compact(match.group(1))))
     for match in _POSTCODE.finditer(text):
         spans.append(Span(match.start(), match.end(), ADDRESS, _compact(match.group())))
-    for match in _POSTCODE_SPOKEN.finditer(text):
-        spans.append(Span(match.start(1), match.end(1), ADDRESS, _compact(match.group(1))))
-    return spans
+    if _POSTCODE_WORD.search(text):
+        for match in _POSTCODE_SPOKEN.finditer(text):
+            spans.append(Span(match.start(1), match.end(1), ADDRESS, _compact(match.group(1))))
+    return [s for s in spans if (s.start, s.end) not in seen and not seen.add((s.start, s.end))]
 
 
 # --- everything but names ------------------------------------------------------------------------

@@ -22,9 +22,10 @@ What is detected (`pii_patterns` for the shapes, `pii_names` for names):
 | `NATIONAL_ID` | SSNs, UK National Insurance and NHS numbers, Spanish DNI/NIE |
 | `IBAN` | IBANs (ISO 13616 check) |
 
-Not redacted: the business's own name, its AI agent's persona name, and its own phone, address and
-e-mail (`Identities.business_names` / `business_contacts`); prices, times, appointment dates,
-booking references, cities.
+Not redacted: the business's own name and its AI agent's persona name (`Identities.business_names`);
+prices, times, appointment dates, booking references, cities. The business's own phone, address and
+e-mail are redacted like any other (a caller's number can be the same; the tenant sees them again
+in its results): over-redaction costs nothing that re-identification does not give back.
 """
 
 from __future__ import annotations
@@ -84,14 +85,13 @@ class Identities:
     """What the tenant's own records say about a text.
 
     `names`, `emails`, `phones`: people the records link to it (the call's lead): always redacted,
-    wherever and however they occur. `business_names` (the tenant's name, its agent's persona) and
-    `business_contacts` (the tenant's own phone, address, e-mail): never redacted."""
+    wherever and however they occur. `business_names` (the tenant's name, its agent's persona):
+    not names of people, unless a surname follows ("Esme" is the agent, "Esme Clarke" a caller)."""
 
     names: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
     phones: tuple[str, ...] = ()
     business_names: tuple[str, ...] = ()
-    business_contacts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,10 +112,6 @@ def _digits(value: str) -> str:
     return "".join(c for c in value if c.isdigit())
 
 
-def _alnum(value: str) -> str:
-    return "".join(c for c in value.casefold() if c.isalnum())
-
-
 class Redactor:
     """Redacts the texts of one request with shared placeholders (see the module docstring)."""
 
@@ -134,11 +130,6 @@ class Redactor:
             _digits(p)[-9:] for p in self.identities.phones if len(_digits(p)) >= 7
         }
         self._known_emails = {e.strip().casefold() for e in self.identities.emails if "@" in e}
-        self._business_digits = {
-            _digits(c)[-9:] for c in self.identities.business_contacts if len(_digits(c)) >= 7
-        }
-        # One string: an address may be split over several contact fields (street, city, postcode).
-        self._business_text = _alnum(" ".join(self.identities.business_contacts))
 
     def redact(self, text: str) -> str:
         """`text` with its personal data replaced by placeholders (counted, mapped)."""
@@ -176,7 +167,7 @@ class Redactor:
     # --- spans ----------------------------------------------------------------------------------
 
     def _candidates(self, text: str) -> list[Span]:
-        spans = [s for s in pattern_spans(text, self.reference_year) if not self._business(s, text)]
+        spans = pattern_spans(text, self.reference_year)
         for email in self._known_emails:
             spans += _occurrences(text, email, EMAIL, email)
         if self._known_phones:
@@ -187,15 +178,6 @@ class Redactor:
                 for s in spans
             ]
         return spans
-
-    def _business(self, span: Span, text: str) -> bool:
-        """Whether a span is the business's own phone, address or e-mail (not personal data)."""
-        if span.kind == PHONE:
-            return str(span.key)[-9:] in self._business_digits
-        if span.kind in (ADDRESS, EMAIL):
-            value = _alnum(text[span.start : span.end])
-            return bool(value) and value in self._business_text
-        return False
 
     @staticmethod
     def _resolve(spans: list[Span]) -> list[Span]:
@@ -289,22 +271,16 @@ def tenant_identities(
     phones: Iterable[str | None] = (),
 ) -> Identities:
     """The `Identities` of a text of `tenant`: the people its records link to the text (`names`,
-    `emails`, `phones`), and what is the business's own: its name and brand name, its agents'
-    persona names ("Esme (Reception)" is the persona Esme), and the phone, address, e-mail and
-    website of its brand (the footer holds them)."""
+    `emails`, `phones`), and the business's own names: its name and brand name, and its agents'
+    persona names ("Esme (Reception)" is the persona Esme)."""
     brand = tenant.brand or {}
     business_names = [tenant.name, brand.get("brand_name"), brand.get("name")]
     business_names += [_PERSONA_ROLE.sub("", a) for a in agent_names if isinstance(a, str)]
-    contacts = [brand.get(key) for key in ("phone", "email", "address", "website")]
-    footer = brand.get("footer")
-    if isinstance(footer, str):
-        contacts += footer.split("·")
     return Identities(
         names=_present(names),
         emails=_present(emails),
         phones=_present(phones),
         business_names=_present(business_names),
-        business_contacts=_present(contacts),
     )
 
 

@@ -280,19 +280,16 @@ def test_the_tenants_records_name_the_caller_without_any_cue() -> None:
     assert redaction.text == "so [NAME_1] will come at 5, write to [EMAIL_1]"
 
 
-def test_the_business_own_name_persona_and_contacts_stay() -> None:
-    identities = Identities(
-        business_names=("Willow Lane Dental", "Esme"),
-        business_contacts=("12 Mill Lane, Bristol BS3 2AA", "0117 496 0555"),
-    )
+def test_the_business_name_and_agent_persona_stay_but_a_caller_of_that_name_does_not() -> None:
+    identities = Identities(business_names=("Willow Lane Dental", "Esme"))
     text = (
-        "Agent: Willow Lane Dental, this is Esme. We're at 12 Mill Lane, Bristol BS3 2AA, "
-        "or call 0117 496 0555.\nCaller: It's Grace Murphy, on 0117 496 0123."
+        "Agent: Willow Lane Dental, this is Esme. We're at 12 Mill Lane, Bristol BS3 2AA.\n"
+        "Caller: It's Esme Clarke, on 0117 496 0123."
     )
     redaction = redact_pii(text, identities)
     assert redaction.text == (
-        "Agent: Willow Lane Dental, this is Esme. We're at 12 Mill Lane, Bristol BS3 2AA, "
-        "or call 0117 496 0555.\nCaller: It's [NAME_1], on [PHONE_1]."
+        "Agent: Willow Lane Dental, this is Esme. We're at [ADDRESS_1].\n"
+        "Caller: It's [NAME_1], on [PHONE_1]."
     )
 
 
