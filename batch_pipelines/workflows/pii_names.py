@@ -157,6 +157,17 @@ _SPELLED_SPACED = re.compile(
 )
 
 
+# The words the cue patterns above can start with: they are tried only there.
+_CUE_STARTS = _words(
+    """
+    my our his her their name the call under in names named surname first last full it this i'm
+    i speaking speak ask asked booked hi hello thanks thank bye dear with see saw and for from to
+    tell told
+    """
+)
+_SPELLING_CUES = _words("spelled spelt spelling that")
+
+
 @functools.cache
 def given_names() -> frozenset[str]:
     """The lexicon, lower case (see `pii_data/make_given_names.py` for its sources)."""
@@ -174,7 +185,7 @@ class Person:
     mentions: list[tuple[int, int]] = field(default_factory=list)
 
 
-class _Token:
+class Word:
     """A word of the text: where it is, and its lower-case key (made once: read very often)."""
 
     __slots__ = ("capitalised", "end", "key", "start", "text")
@@ -198,8 +209,9 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def _tokens(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[_Token]:
-    """The words of `text` outside the `taken` spans (sorted, non-overlapping)."""
+def split_words(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[Word]:
+    """The words of `text` (letters, then letters, digits, inner apostrophes and hyphens; a final
+    "'s" left out) outside the `taken` spans (sorted, non-overlapping)."""
     tokens = []
     spans = iter(taken)
     span = next(spans, None)
@@ -212,8 +224,23 @@ def _tokens(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[_Token]:
             continue
         if word[-2:] in ("'s", "’s") and len(word) > 3:
             word = word[:-2]  # "Connor's notes": the name is "Connor"
-        tokens.append(_Token(start, start + len(word), word))
+        tokens.append(Word(start, start + len(word), word))
     return tokens
+
+
+def _outside(words: Sequence[Word], taken: Sequence[tuple[int, int]]) -> list[Word]:
+    """The words not overlapping a `taken` span (both sorted)."""
+    if not taken:
+        return list(words)
+    kept = []
+    spans = iter(taken)
+    span = next(spans, None)
+    for word in words:
+        while span is not None and span[1] <= word.start:
+            span = next(spans, None)
+        if span is None or span[0] >= word.end:
+            kept.append(word)
+    return kept
 
 
 def _sentence_start(text: str, start: int) -> bool:
@@ -224,7 +251,7 @@ def _sentence_start(text: str, start: int) -> bool:
     return i < 0 or text[i] in ".!?:\n—–…"
 
 
-def _name_like(token: _Token, *, any_case: bool, lexicon: frozenset[str]) -> bool:
+def _name_like(token: Word, *, any_case: bool, lexicon: frozenset[str]) -> bool:
     key = token.key
     if len(key) < 2:
         return False
@@ -244,15 +271,15 @@ class NameFinder:
         self._by_word: dict[str, Person] = {}
         self._not_names: set[str] = set()
         for name in business_names:
-            self._not_names.update(t.key for t in _tokens(name))
+            self._not_names.update(t.key for t in split_words(name))
         for name in known_names:
-            words = [t for t in _tokens(name) if t.key not in TITLES and len(t.key) > 1]
+            words = [t for t in split_words(name) if t.key not in TITLES and len(t.key) > 1]
             if words:
                 self._person(words, " ".join(name.split()))
 
     # --- people ---------------------------------------------------------------------------------
 
-    def _person(self, words: Sequence[_Token], value: str) -> Person:
+    def _person(self, words: Sequence[Word], value: str) -> Person:
         keys = [w.key for w in words if w.key not in TITLES and w.key not in PARTICLES]
         if len(keys) >= 2:
             for person in self.people:
@@ -273,11 +300,15 @@ class NameFinder:
     # --- finding --------------------------------------------------------------------------------
 
     def find(
-        self, text: str, taken: Sequence[tuple[int, int]] = ()
+        self,
+        text: str,
+        taken: Sequence[tuple[int, int]] = (),
+        all_words: Sequence[Word] | None = None,
     ) -> list[tuple[int, int, Person]]:
         """The name mentions of `text` as (start, end, person), in order, none overlapping `taken`
-        (spans other detectors claimed; sorted)."""
-        tokens = _tokens(text, taken)
+        (spans other detectors claimed; sorted). `all_words`: `split_words(text)`, when the caller
+        has it already."""
+        tokens = split_words(text, taken) if all_words is None else _outside(all_words, taken)
         if not tokens:
             return []
         index = {t.start: n for n, t in enumerate(tokens)}
@@ -315,33 +346,35 @@ class NameFinder:
             return j
 
         # 2. cues
-        cues = (
-            (_STRONG_CUE, True),
-            (_RELATION_CUE, False),
-            (_WEAK_CUE, False),
-            (_LEXICON_CUE, False),
+        cues = (_STRONG_CUE, _RELATION_CUE, _WEAK_CUE, _LEXICON_CUE)
+        # Each cue is tried only at the words it can start with (a look-up per word, not a scan).
+        matches = (
+            match
+            for token in tokens
+            if token.key in _CUE_STARTS
+            for cue in cues
+            if (match := cue.match(text, token.start)) is not None
         )
-        for cue, any_case in cues:
-            for match in cue.finditer(text):
-                i = index.get(match.end())
-                if i is None:
-                    continue
-                j = run_from(i, any_case=any_case)
-                if j == i:
-                    continue
-                words = tokens[i:j]
-                if _STREET_WORD.fullmatch(tokens[j].text if j < len(tokens) else ""):
-                    continue  # "Queen Street", "Albert Road"
-                given = words[0].folded in self.lexicon and (
-                    words[0].key not in AMBIGUOUS or len(words) > 1
-                )
-                if cue is _WEAK_CUE and not (
-                    given or len(words) > 1 or words[0].key in self._by_word
-                ):
-                    continue  # a weak cue needs a given name, two words, or a known word
-                if cue is _LEXICON_CUE and not given:
-                    continue
-                found.append((i, j))
+        for match in matches:
+            cue = match.re
+            any_case = cue is _STRONG_CUE
+            i = index.get(match.end())
+            if i is None:
+                continue
+            j = run_from(i, any_case=any_case)
+            if j == i:
+                continue
+            words = tokens[i:j]
+            if _STREET_WORD.fullmatch(tokens[j].text if j < len(tokens) else ""):
+                continue  # "Queen Street", "Albert Road"
+            given = words[0].folded in self.lexicon and (
+                words[0].key not in AMBIGUOUS or len(words) > 1
+            )
+            if cue is _WEAK_CUE and not (given or len(words) > 1 or words[0].key in self._by_word):
+                continue  # a weak cue needs a given name, two words, or a known word
+            if cue is _LEXICON_CUE and not given:
+                continue
+            found.append((i, j))
         # 3. answers to a name question
         turns = list(_SPEAKER.finditer(text))
         for previous, turn in zip(turns, turns[1:], strict=False):
@@ -372,14 +405,22 @@ class NameFinder:
                         found.append((n, j))
         # 5. spelling
         spelled: list[tuple[int, int, str]] = []
-        for match in _SPELLED.finditer(text):
-            letters = re.sub(r"[^A-Za-z]", "", match.group())
-            if not _inside(taken, match.start(), match.end()):
-                spelled.append((match.start(), match.end(), letters.casefold()))
-        for match in _SPELLED_SPACED.finditer(text):
-            letters = match.group(1).replace(" ", "")
-            if not _inside(taken, match.start(1), match.end(1)):
-                spelled.append((match.start(1), match.end(1), letters.casefold()))
+        last_spelled = -1
+        for token in tokens:
+            # "C-H-E-N" is one word, "N.G.U.Y.E.N" starts with a word of one letter.
+            if token.start > last_spelled and (
+                len(token.text) == 1 or len(token.text) >= 5 and token.text[1] == "-"
+            ):
+                match = _SPELLED.match(text, token.start)
+                if match is not None and not _inside(taken, match.start(), match.end()):
+                    letters = re.sub(r"[^A-Za-z]", "", match.group())
+                    spelled.append((match.start(), match.end(), letters.casefold()))
+                    last_spelled = match.end()
+            elif token.key in _SPELLING_CUES:
+                match = _SPELLED_SPACED.match(text, token.start)
+                if match is not None and not _inside(taken, match.start(1), match.end(1)):
+                    letters = match.group(1).replace(" ", "")
+                    spelled.append((match.start(1), match.end(1), letters.casefold()))
         spelled_words = {letters for _s, _e, letters in spelled}
         # 6. the lexicon
         for n, token in enumerate(tokens):
@@ -450,7 +491,7 @@ class NameFinder:
         for start, end, letters in spelled:
             person = self._by_word.get(letters)
             if person is None:
-                person = self._person([_Token(start, end, letters)], text[start:end])
+                person = self._person([Word(start, end, letters)], text[start:end])
             out.append((start, end, person))
         out.sort(key=lambda m: (m[0], -m[1]))
         merged: list[tuple[int, int, Person]] = []

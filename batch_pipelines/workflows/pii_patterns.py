@@ -48,6 +48,8 @@ import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum import luhn as stdnum_luhn
 
+from batch_pipelines.workflows.pii_names import Word, split_words
+
 EMAIL = "EMAIL"
 IBAN = "IBAN"
 CARD = "CARD"
@@ -535,12 +537,6 @@ _TENS = {
     "eighty": "8", "ninety": "9",
 }  # fmt: skip
 _REPEATS = {"double": 2, "triple": 3}
-_NUMBER_WORD = re.compile(
-    r"(?<![\w'’])(?:"
-    + "|".join([*_UNITS, *_TEENS, *_TENS, *_REPEATS, "hundred"])
-    + r"|\d+)(?![\w'’])",
-    re.IGNORECASE,
-)
 _NUMBER_GAP = re.compile(r"[\s,.\-–]{1,3}")
 _MIN_SPOKEN_DIGITS = 5
 
@@ -552,23 +548,28 @@ class SpokenNumber:
     digits: str
 
 
-def spoken_numbers(text: str) -> list[SpokenNumber]:
+def spoken_numbers(
+    text: str, number_words: list[tuple[int, int, str]], runs: list[tuple[int, int]]
+) -> list[SpokenNumber]:
     """Runs of number words (and digits) read out one by one: "four one five, five five five"
-    gives 415555; at least `_MIN_SPOKEN_DIGITS` digits and at least one word."""
+    gives 415555; at least `_MIN_SPOKEN_DIGITS` digits and at least one word. `number_words` are
+    the words of the text that are number words, (start, end, lower case), `runs` its digit runs."""
+    if not number_words:
+        return []
     found: list[SpokenNumber] = []
-    words = list(_NUMBER_WORD.finditer(text))
+    pieces = sorted([*number_words, *((a, b, text[a:b]) for a, b in runs)])
     i = 0
-    while i < len(words):
+    while i < len(pieces):
         j = i + 1
-        while j < len(words) and _NUMBER_GAP.fullmatch(text, words[j - 1].end(), words[j].start()):
+        while j < len(pieces) and _NUMBER_GAP.fullmatch(text, pieces[j - 1][1], pieces[j][0]):
             j += 1
-        run = words[i:j]
+        run = pieces[i:j]
         i = j
-        if all(w.group().isdigit() for w in run):
+        if all(word.isdigit() for _a, _b, word in run):
             continue  # written digits: `number_spans`
-        digits = _spoken_digits([w.group().casefold() for w in run])
+        digits = _spoken_digits([word for _a, _b, word in run])
         if digits is not None and len(digits) >= _MIN_SPOKEN_DIGITS:
-            found.append(SpokenNumber(run[0].start(), run[-1].end(), digits))
+            found.append(SpokenNumber(run[0][0], run[-1][1], digits))
     return found
 
 
@@ -622,12 +623,18 @@ _NATIONAL_CONTEXT = re.compile(
 _IBAN = re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{1,4}){3,8}(?![\w])")
 
 
-def member_id_spans(text: str) -> list[Span]:
-    """Member, policy, patient and record numbers: after a context word, or by their shape."""
-    spans = [
-        Span(m.start(), m.end(), MEMBER_ID, _compact(m.group())) for m in _ID_SHAPE.finditer(text)
-    ]
-    for context in _MEMBER_CONTEXT.finditer(text):
+def member_id_spans(text: str, contexts: list[int], runs: list[tuple[int, int]]) -> list[Span]:
+    """Member, policy, patient and record numbers: after a context word (`contexts`: where such
+    words start), or by their shape (capitals then 7-12 digits: tried at digit runs that long)."""
+    spans = []
+    for start, end in runs:
+        if end - start >= 7 and start > 0 and (text[start - 1].isupper() or text[start - 1] == "-"):
+            for match in _ID_SHAPE.finditer(text, max(0, start - 6), min(len(text), end + 1)):
+                spans.append(Span(match.start(), match.end(), MEMBER_ID, _compact(match.group())))
+    for at in contexts:
+        context = _MEMBER_CONTEXT.match(text, at)
+        if context is None:
+            continue
         found = _id_after(text, context.end(), min(len(text), context.end() + _MEMBER_WINDOW))
         if found is not None:
             spans.append(Span(*found, MEMBER_ID, _compact(text[found[0] : found[1]])))
@@ -667,12 +674,13 @@ _CARD_DETAIL = re.compile(
 )
 
 
-_CARD_DETAIL_HINT = re.compile(r"exp|valid|secur|cv|csc", re.IGNORECASE)
-
-
-def card_detail_spans(text: str) -> list[Span]:
+def card_detail_spans(text: str, starts: list[int]) -> list[Span]:
+    """Expiry dates and security codes, tried where "expiry", "security", "CVC" … start."""
     spans = []
-    for match in _CARD_DETAIL.finditer(text):
+    for at in starts:
+        match = _CARD_DETAIL.match(text, at)
+        if match is None:
+            continue
         group = 1 if match.group(1) else 2
         value = match.group(group).rstrip(" ,-")
         spans.append(
@@ -681,9 +689,15 @@ def card_detail_spans(text: str) -> list[Span]:
     return spans
 
 
-def iban_spans(text: str) -> list[Span]:
+def iban_spans(text: str, runs: list[tuple[int, int]]) -> list[Span]:
+    """IBANs: tried at the digit runs that follow two capitals (the country code)."""
     spans = []
-    for match in _IBAN.finditer(text):
+    for start, _end in runs:
+        if start < 2 or not (text[start - 2].isupper() and text[start - 1].isupper()):
+            continue
+        match = _IBAN.match(text, start - 2)
+        if match is None:
+            continue
         compact = match.group().replace(" ", "")
         # The match may run into a following word group: shorten it to the longest valid IBAN.
         while len(compact) >= 15:
@@ -761,7 +775,6 @@ _DOB_CONTEXT = re.compile(
     r"passed\s+away|date\s+of\s+death)",
     re.IGNORECASE,
 )
-_MONTH_START = re.compile(rf"\b{_MONTH}(?![\w'])", re.IGNORECASE)
 _DOB_WINDOW = 60
 _YEAR_NUMBER = re.compile(r"(?:1[89]|20)\d\d")
 
@@ -792,16 +805,23 @@ def _century(two_digits: int, reference_year: int) -> int:
     return 2000 + two_digits if two_digits <= reference_year % 100 + 1 else 1900 + two_digits
 
 
-def dob_spans(text: str, reference_year: int) -> list[Span]:
-    """Dates of birth and person-tied dates (see the module docstring)."""
+def dob_spans(
+    text: str,
+    reference_year: int,
+    months: list[int],
+    contexts: list[int],
+    runs: list[tuple[int, int]],
+) -> list[Span]:
+    """Dates of birth and person-tied dates (see the module docstring), tried near month names
+    (`months`: where they start), after date-of-birth words (`contexts`: where they end) and at
+    digit runs."""
     spans: list[Span] = []
-    months = list(_MONTH_START.finditer(text))
     if months:
         seen: set[int] = set()
         for month in months:
-            lo = max(0, month.start() - 40)
-            for match in _WRITTEN_DATE.finditer(text, lo, min(len(text), month.end() + 60)):
-                if match.start() in seen or not (match.start() <= month.start() < match.end()):
+            lo = max(0, month - 40)
+            for match in _WRITTEN_DATE.finditer(text, lo, min(len(text), month + 70)):
+                if match.start() in seen or not (match.start() <= month < match.end()):
                     continue
                 seen.add(match.start())
                 year = _year_of(match.group(), reference_year)
@@ -811,7 +831,6 @@ def dob_spans(text: str, reference_year: int) -> list[Span]:
                     or _dob_context(text, match.start())
                 ):
                     spans.append(Span(match.start(), match.end(), DOB, _compact(match.group())))
-        contexts = [m.end() for m in _DOB_CONTEXT.finditer(text)]
         for match in (
             m
             for at in contexts
@@ -819,22 +838,24 @@ def dob_spans(text: str, reference_year: int) -> list[Span]:
         ):
             if match.start() not in seen:
                 spans.append(Span(match.start(), match.end(), DOB, _compact(match.group())))
-    if "/" in text or "-" in text or "." in text:
-        for match in _NUMERIC_DATE.finditer(text):
-            if match.group(1):
-                first, second = int(match.group(1)), int(match.group(3))
-                if not (1 <= first <= 31 and 1 <= second <= 31 and min(first, second) <= 12):
-                    continue
-                raw_year = match.group(4)
-                year = (
-                    int(raw_year) if len(raw_year) == 4 else _century(int(raw_year), reference_year)
-                )
-            else:
-                year = int(match.group(5))
-                if not (1 <= int(match.group(6)) <= 12 and 1 <= int(match.group(7)) <= 31):
-                    continue
-            if year <= reference_year - 2 or _dob_context(text, match.start()):
-                spans.append(Span(match.start(), match.end(), DOB, _compact(match.group())))
+    for start, end in runs:
+        if end >= len(text) or text[end] not in "/.-":
+            continue  # a numeric date starts with a number and a separator
+        match = _NUMERIC_DATE.match(text, start)
+        if match is None:
+            continue
+        if match.group(1):
+            first, second = int(match.group(1)), int(match.group(3))
+            if not (1 <= first <= 31 and 1 <= second <= 31 and min(first, second) <= 12):
+                continue
+            raw_year = match.group(4)
+            year = int(raw_year) if len(raw_year) == 4 else _century(int(raw_year), reference_year)
+        else:
+            year = int(match.group(5))
+            if not (1 <= int(match.group(6)) <= 12 and 1 <= int(match.group(7)) <= 31):
+                continue
+        if year <= reference_year - 2 or _dob_context(text, match.start()):
+            spans.append(Span(match.start(), match.end(), DOB, _compact(match.group())))
     return spans
 
 
@@ -901,10 +922,7 @@ _STOP_IN_STREET = _words(
 )
 
 
-# Where an address can be: a street word ("Road", "Kingsway"); the patterns are tried near them only.
-_STREET_HINT = re.compile(rf"\b(?i:{_STREET_WORDS})\b|\b[A-Z][a-z]+way\b")
 _ADDRESS_BEFORE, _ADDRESS_AFTER = 80, 80  # how far an address reaches around its street word
-_POSTCODE_WORD = re.compile(r"post\s*code|zip", re.IGNORECASE)
 # What must come before a street word for an address: a house number, or "I live on" and the like.
 _HOUSE_HINT = re.compile(
     rf"\d|\b(?:{_TENS_WORDS}|{_TEEN_WORDS}|{_UNIT_WORDS}|live|lives|living|moved|moving|address|"
@@ -913,18 +931,21 @@ _HOUSE_HINT = re.compile(
 )
 
 
-def address_spans(text: str) -> list[Span]:
+def address_spans(
+    text: str, streets: list[int], postcode_words: list[int], runs: list[tuple[int, int]]
+) -> list[Span]:
+    """Addresses, tried around street words (`streets`: where they start) that have a house
+    number or "I live on" before them; postcodes at digit runs and after "postcode" / "zip"."""
     spans: list[Span] = []
     windows: list[list[int]] = []
-    for hint in _STREET_HINT.finditer(text):
-        lo, hi = max(0, hint.start() - _ADDRESS_BEFORE), min(len(text), hint.end() + _ADDRESS_AFTER)
-        if not _HOUSE_HINT.search(text, lo, hint.start()):
+    for street in streets:
+        lo, hi = max(0, street - _ADDRESS_BEFORE), min(len(text), street + _ADDRESS_AFTER)
+        if not _HOUSE_HINT.search(text, lo, street):
             continue
         if windows and lo <= windows[-1][1]:
             windows[-1][1] = hi
         else:
             windows.append([lo, hi])
-    seen: set[tuple[int, int]] = set()
     for lo, hi in windows:
         for match in _STREET_ADDRESS.finditer(text, lo, hi):
             spans.append(Span(match.start(), match.end(), ADDRESS, _compact(match.group())))
@@ -934,39 +955,169 @@ def address_spans(text: str) -> list[Span]:
                 spans.append(Span(match.start(), match.end(), ADDRESS, _compact(match.group())))
         for match in _LIVES_ON.finditer(text, lo, hi):
             spans.append(Span(match.start(1), match.end(1), ADDRESS, _compact(match.group(1))))
-    for match in _POSTCODE.finditer(text):
-        spans.append(Span(match.start(), match.end(), ADDRESS, _compact(match.group())))
-    if _POSTCODE_WORD.search(text):
-        for match in _POSTCODE_SPOKEN.finditer(text):
+    for start, _end in runs:
+        # A UK postcode's first digit is 1 or 2 letters in: "BS8 4QT", "M1 4BT".
+        for lead in (1, 2):
+            if start >= lead and text[start - lead : start].isalpha():
+                match = _POSTCODE.match(text, start - lead)
+                if match is not None:
+                    spans.append(Span(match.start(), match.end(), ADDRESS, _compact(match.group())))
+                    break
+    for at in postcode_words:
+        match = _POSTCODE_SPOKEN.match(text, at)
+        if match is not None:
             spans.append(Span(match.start(1), match.end(1), ADDRESS, _compact(match.group(1))))
+    seen: set[tuple[int, int]] = set()
     return [s for s in spans if (s.start, s.end) not in seen and not seen.add((s.start, s.end))]
 
 
 # --- everything but names ------------------------------------------------------------------------
 
 
-def pattern_spans(text: str, reference_year: int) -> list[Span]:
-    """Every span of every kind but `NAME` (overlapping; `redaction` resolves them)."""
+# Words that anchor a detector: it is tried only where one of them is (one dictionary look-up per
+# word of the text, instead of a scan of the whole text by each pattern).
+_STREET, _MONTH_WORD, _DOB_WORD, _MEMBER_WORD, _NUMBER, _CARD_WORD, _POSTCODE_ANCHOR = range(7)
+_ANCHOR_WORDS: dict[str, int] = {
+    **dict.fromkeys(_STREET_WORDS.split("|"), _STREET),
+    **dict.fromkeys(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+            "jan",
+            "feb",
+            "mar",
+            "apr",
+            "jun",
+            "jul",
+            "aug",
+            "sept",
+            "sep",
+            "oct",
+            "nov",
+            "dec",
+        ],
+        _MONTH_WORD,
+    ),
+    **dict.fromkeys(
+        [
+            "birth",
+            "birthday",
+            "born",
+            "dob",
+            "d.o.b",
+            "admitted",
+            "discharged",
+            "died",
+            "away",
+            "death",
+        ],
+        _DOB_WORD,
+    ),
+    **dict.fromkeys(
+        [
+            "member",
+            "membership",
+            "policy",
+            "patient",
+            "subscriber",
+            "mrn",
+            "medical",
+            "record",
+            "insurance",
+            "chart",
+            "hospital",
+            "claim",
+            "account",
+            "group",
+            "plan",
+            "health",
+            "medicare",
+            "medicaid",
+        ],
+        _MEMBER_WORD,
+    ),
+    **dict.fromkeys([*_UNITS, *_TEENS, *_TENS, *_REPEATS, "hundred"], _NUMBER),
+    **dict.fromkeys(
+        [
+            "expiry",
+            "expires",
+            "expiration",
+            "exp",
+            "valid",
+            "security",
+            "cvc",
+            "cvv",
+            "csc",
+            "cvv2",
+        ],
+        _CARD_WORD,
+    ),
+    **dict.fromkeys(("post", "postcode", "zip"), _POSTCODE_ANCHOR),
+}
+
+
+def _anchors(words: Iterable[Word]) -> tuple[list, ...]:
+    """Per anchor kind, where its words are: starts (ends for date-of-birth words; (start, end,
+    word) for number words, hyphenated ones split: "twenty-one")."""
+    found: tuple[list, ...] = ([], [], [], [], [], [], [])
+    for word in words:
+        key = word.key
+        kind = _ANCHOR_WORDS.get(key)
+        if kind is None:
+            if "-" in key and any(part in _ANCHOR_WORDS for part in key.split("-")):
+                at = word.start
+                for part in key.split("-"):
+                    if _ANCHOR_WORDS.get(part) == _NUMBER:
+                        found[_NUMBER].append((at, at + len(part), part))
+                    at += len(part) + 1
+            elif key.endswith("way") and len(key) > 4 and word.capitalised:
+                found[_STREET].append(word.start)  # "Kingsway", "Broadway"
+            continue
+        if kind == _NUMBER:
+            found[_NUMBER].append((word.start, word.end, key))
+        elif kind == _DOB_WORD:
+            found[_DOB_WORD].append(word.end)
+        else:
+            found[kind].append(word.start)
+    return found
+
+
+def pattern_spans(
+    text: str, reference_year: int, words: Iterable[Word] | None = None
+) -> list[Span]:
+    """Every span of every kind but `NAME` (overlapping; `redaction` resolves them). `words`: the
+    text's words (`pii_names.words`), when the caller has them already."""
     spans: list[Span] = []
     if "@" in text:
         spans += _spans_at(_EMAIL, EMAIL, text, _email_starts(text), key=str.casefold)
     runs, hints = _landmarks(text)
     if hints:
+        before = len(spans)
         spans += _spoken_email_spans(text, hints)
+        if len(spans) != before:
+            runs = _digit_runs(text)
+    anchors = _anchors(words if words is not None else split_words(text))
     if runs:
         spans += _spans_at(_UK_NI, NATIONAL_ID, text, _ni_starts(text, runs))
         spans += _spans_at(_DNI, NATIONAL_ID, text, _dni_starts(text, runs))
         spans += number_spans(text, runs)
-        spans += member_id_spans(text)
-        spans += iban_spans(text)
-        spans += address_spans(text)
-    if _CARD_DETAIL_HINT.search(text):
-        spans += card_detail_spans(text)
-    spoken = spoken_numbers(text)
+        spans += iban_spans(text, runs)
+    spans += member_id_spans(text, anchors[_MEMBER_WORD], runs)
+    spans += address_spans(text, anchors[_STREET], anchors[_POSTCODE_ANCHOR], runs)
+    if anchors[_CARD_WORD]:
+        spans += card_detail_spans(text, anchors[_CARD_WORD])
+    spoken = spoken_numbers(text, anchors[_NUMBER], runs)
     if spoken:
         spans += spoken_number_spans(text, spoken)
-    spans += dob_spans(text, reference_year)
-    if not runs:
-        # Addresses with spoken house numbers, postcodes and member numbers without digits.
-        spans += address_spans(text)
+    spans += dob_spans(text, reference_year, anchors[_MONTH_WORD], anchors[_DOB_WORD], runs)
     return spans

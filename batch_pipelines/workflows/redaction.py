@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batch_pipelines.core.tenants import TenantContext
-from batch_pipelines.workflows.pii_names import NameFinder, Person
+from batch_pipelines.workflows.pii_names import NameFinder, Person, Word, split_words
 from batch_pipelines.workflows.pii_patterns import (
     ADDRESS,
     CARD,
@@ -150,9 +150,10 @@ class Redactor:
         order (counted and mapped as `redact` does)."""
         if not text:
             return []
-        spans = self._resolve(self._candidates(text))
+        words = split_words(text)  # once, for the patterns' anchors and the names
+        spans = self._resolve(self._candidates(text, words))
         taken = sorted((s.start, s.end) for s in spans)
-        for start, end, person in self._names.find(text, taken):
+        for start, end, person in self._names.find(text, taken, words):
             spans.append(Span(start, end, NAME, person))
         spans.sort(key=lambda s: s.start)
         replaced = []
@@ -166,8 +167,8 @@ class Redactor:
 
     # --- spans ----------------------------------------------------------------------------------
 
-    def _candidates(self, text: str) -> list[Span]:
-        spans = pattern_spans(text, self.reference_year)
+    def _candidates(self, text: str, words: list[Word]) -> list[Span]:
+        spans = pattern_spans(text, self.reference_year, words)
         for email in self._known_emails:
             spans += _occurrences(text, email, EMAIL, email)
         if self._known_phones:
