@@ -103,7 +103,16 @@ _TLDS = (
 )
 _SPOKEN_AT = r"(?:\s+at\s+|\s*[\(\[]\s*at\s*[\)\]]\s*|\s*@\s*)"
 _SPOKEN_DOT = r"(?:\s+dot\s+|\s*[\(\[]\s*dot\s*[\)\]]\s*|\.)"
-_SPOKEN_JOIN = r"(?:\s+(?:dot|underscore|dash|hyphen)\s+|\s*[\(\[]\s*dot\s*[\)\]]\s*|[._-])"
+# Number words said in a local part ("kapoor eighty eight") join with a space.
+_SPOKEN_DIGIT_WORDS = (
+    "zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    "fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
+    "ninety|hundred|double|triple"
+)
+_SPOKEN_JOIN = (
+    r"(?:\s+(?:dot|underscore|dash|hyphen)\s+|\s*[\(\[]\s*dot\s*[\)\]]\s*|[._-]|"
+    rf"\s+(?=(?:{_SPOKEN_DIGIT_WORDS})\b))"
+)
 # Segments exclude '_' so that a segment and a join can never match the same characters: that
 # ambiguity would make a failing match backtrack exponentially on `a_a_a_a…`.
 _SEGMENT = r"[^\W_]+"
@@ -873,7 +882,8 @@ _STREET_WORDS = (
 _STRONG_STREET_WORDS = "street|road|lane|avenue|drive|close|crescent|terrace|boulevard|gardens|way"
 _CAP = r"[A-Z][\w'’.-]*"
 _CITY_WORD = r"[A-Z][a-z][\w'’-]*"  # "Bristol", not a postcode's "BS8"
-_HOUSE = rf"(?:\d{{1,5}}[A-Za-z]?|(?:(?:{_TENS_WORDS}|{_TEEN_WORDS}|{_UNIT_WORDS}|hundred|oh)[-\s]){{1,4}})"
+_HOUSE_WORD = rf"(?:{_TENS_WORDS}|{_TEEN_WORDS}|{_UNIT_WORDS}|hundred|oh)"
+_HOUSE = rf"(?:\d{{1,5}}[A-Za-z]?|{_HOUSE_WORD}(?:[-\s]{_HOUSE_WORD}){{0,3}})"
 _UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}"
 _US_STATE = (
     r"(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|"
