@@ -4,6 +4,7 @@ tenant_cost_report."""
 from __future__ import annotations
 
 import json
+import re
 
 import dagster as dg
 import pytest
@@ -132,9 +133,21 @@ def test_a_range_run_prices_every_tenant_then_the_report_rolls_them_up(
     )
     assert result.success
     meta = result.asset_materializations_for_node("tenant_cost_report")[0].metadata
-    assert "| acme | post-call analytics |" in meta["report"].value
+    assert re.search(r"\| acme +\| post-call analytics +\|", meta["report"].value)
     assert meta["tenants"].value == 2
     assert meta["cost_usd"].value == pytest.approx(0.00063)
+    assert meta["requests"].value == 4 and meta["items_held"].value == 0
+    # The per-tenant table the UI shows, and numeric keys it plots across partitions.
+    table = meta["tenants_table"].value
+    assert [c.name for c in table.schema.columns][:4] == [
+        "tenant_id",
+        "vertical",
+        "tier",
+        "tier_price_usd",
+    ]
+    assert [r.data["tenant_id"] for r in table.records] == ["acme", "beta"]
+    assert sum(r.data["mtd_cost_usd"] for r in table.records) == pytest.approx(0.00063)
+    assert all(isinstance(meta[k].value, float) for k in ("saved_usd", "mtd_saved_usd"))
     chart = tmp_path / "reports" / "2026-11-25.html"
     assert chart.is_file() and meta["chart"].value == str(chart)
     with engine.connect() as conn:
