@@ -37,7 +37,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 
 
@@ -176,13 +176,13 @@ def given_names() -> frozenset[str]:
     return frozenset(names - NOT_NAMES)
 
 
-@dataclass
+@dataclass(eq=False)
 class Person:
-    """One person's mentions in a text: the words that name them, and the canonical value."""
+    """One person of a request: the words that name them, and the value their placeholder stands
+    for (the first full mention: "Luis Chen", "Dr Okafor")."""
 
     words: set[str]
     value: str
-    mentions: list[tuple[int, int]] = field(default_factory=list)
 
 
 class Word:
@@ -499,8 +499,6 @@ class NameFinder:
             if merged and start < merged[-1][1]:
                 continue
             merged.append((start, end, person))
-        for start, end, person in merged:
-            person.mentions.append((start, end))
         return merged
 
 

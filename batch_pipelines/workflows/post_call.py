@@ -561,7 +561,7 @@ class PostCallAnalytics:
         self, conn: Connection, ids: Sequence[str], tenants: Mapping[str, TenantContext]
     ) -> dict[str, Identities]:
         """Per call: the caller's identities in the tenant's records (the leads made from the
-        call) and the business's own (its agent's persona, its name and brand contacts)."""
+        call) and the business's own names (its name, its agent's persona)."""
         found: dict[str, Identities] = {}
         for i in range(0, len(ids), _LOAD_CHUNK):
             rows = conn.execute(_IDENTITIES, {"ids": list(ids[i : i + _LOAD_CHUNK])})

@@ -66,9 +66,12 @@ __all__ = [
     "NATIONAL_ID",
     "PHONE",
     "PII_KINDS",
+    "MAPPING_NOTE",
+    "PLACEHOLDER",
     "Identities",
     "Redaction",
     "Redactor",
+    "mapping_of",
     "redact_pii",
     "reidentify",
     "tenant_identities",
@@ -78,6 +81,8 @@ __all__ = [
 COUNT_KEYS: Mapping[str, str] = {kind: kind.lower() for kind in PII_KINDS}
 _PRIORITY = {kind: n for n, kind in enumerate(PII_KINDS)}
 PLACEHOLDER = re.compile(r"\[(" + "|".join(PII_KINDS) + r")_(\d{1,4})\]")
+# The key of the placeholder mapping in a request's manifest notes.
+MAPPING_NOTE = "pii"
 
 
 @dataclass(frozen=True)
@@ -125,10 +130,15 @@ class Redactor:
         self._placeholders: dict[tuple[str, object], str] = {}
         self._numbers: dict[str, int] = dict.fromkeys(PII_KINDS, 0)
         self._names = NameFinder(self.identities.names, self.identities.business_names)
-        # A known phone matches on its last 9 digits (with or without a country or trunk prefix).
+        # A known phone matches on its last 9 digits (with or without a country or trunk prefix),
+        # whatever the separators between them.
         self._known_phones = {
             _digits(p)[-9:] for p in self.identities.phones if len(_digits(p)) >= 7
         }
+        self._known_phone_patterns = [
+            re.compile(r"(?<!\d)(?:\+?\d[\s().-]*){0,4}" + r"[\s().-]*".join(digits) + r"(?!\d)")
+            for digits in self._known_phones
+        ]
         self._known_emails = {e.strip().casefold() for e in self.identities.emails if "@" in e}
 
     def redact(self, text: str) -> str:
@@ -171,6 +181,10 @@ class Redactor:
         spans = pattern_spans(text, self.reference_year, words)
         for email in self._known_emails:
             spans += _occurrences(text, email, EMAIL, email)
+        for pattern in self._known_phone_patterns:
+            spans += [
+                Span(m.start(), m.end(), PHONE, _digits(m.group())) for m in pattern.finditer(text)
+            ]
         if self._known_phones:
             spans = [
                 Span(s.start, s.end, PHONE, s.key)
@@ -254,10 +268,6 @@ def mapping_of(notes: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         return {}
     return {k: v for k, v in raw.items() if isinstance(v, str) and PLACEHOLDER.fullmatch(k)}
-
-
-# The key of the placeholder mapping in a request's manifest notes.
-MAPPING_NOTE = "pii"
 
 
 _PERSONA_ROLE = re.compile(r"\s*\(.*\)\s*$")

@@ -280,6 +280,12 @@ def test_the_tenants_records_name_the_caller_without_any_cue() -> None:
     assert redaction.text == "so [NAME_1] will come at 5, write to [EMAIL_1]"
 
 
+def test_the_leads_phone_is_found_whatever_its_separators() -> None:
+    identities = Identities(phones=("+44 7700 900777",))
+    redaction = redact_pii("call 7 7 0 0 9 0 0 7 7 7 or 07700-900-777, 12 times", identities)
+    assert redaction.text == "call [PHONE_1] or [PHONE_1], 12 times"
+
+
 def test_the_business_name_and_agent_persona_stay_but_a_caller_of_that_name_does_not() -> None:
     identities = Identities(business_names=("Willow Lane Dental", "Esme"))
     text = (
