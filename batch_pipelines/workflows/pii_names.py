@@ -157,14 +157,19 @@ _SPELLED_SPACED = re.compile(
 )
 
 
-# The words the cue patterns above can start with: they are tried only there.
-_CUE_STARTS = _words(
-    """
-    my our his her their name the call under in names named surname first last full it this i'm
-    i speaking speak ask asked booked hi hello thanks thank bye dear with see saw and for from to
-    tell told
-    """
-)
+# Which cues can start at a word: each is tried only at its own first words, not everywhere.
+_CUE_STARTS: dict[str, tuple[re.Pattern[str], ...]] = {}
+for _cue, _starts in (
+    (_STRONG_CUE, "my name the call under in names named surname first last full"),
+    (_RELATION_CUE, "my our his her their"),
+    (
+        _WEAK_CUE,
+        "it this i'm i speaking speak ask asked booked under hi hello thanks thank bye dear",
+    ),
+    (_LEXICON_CUE, "with see saw and for from to tell told ask asked"),
+):
+    for _start in _starts.split():
+        _CUE_STARTS[_start] = (*_CUE_STARTS.get(_start, ()), _cue)
 _SPELLING_CUES = _words("spelled spelt spelling that")
 
 
@@ -346,13 +351,11 @@ class NameFinder:
             return j
 
         # 2. cues
-        cues = (_STRONG_CUE, _RELATION_CUE, _WEAK_CUE, _LEXICON_CUE)
         # Each cue is tried only at the words it can start with (a look-up per word, not a scan).
         matches = (
             match
             for token in tokens
-            if token.key in _CUE_STARTS
-            for cue in cues
+            for cue in _CUE_STARTS.get(token.key, ())
             if (match := cue.match(text, token.start)) is not None
         )
         for match in matches:
