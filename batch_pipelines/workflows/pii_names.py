@@ -20,8 +20,8 @@ a mention too, so "Thanks, Luis" is caught once "Luis Chen" was):
 5. spelling: "C-H-E-N", "N.G.U.Y.E.N", "spelled c h e n": the spelled letters are a name, and so is
    any word of the text they spell;
 6. the lexicon (`pii_data/given_names.json`, about 3,400 given names): a capitalised given name and
-   the capitalised word after it ("Lucy Kowalski"); a capitalised given name alone when it does not
-   start a sentence and is not also a common word ("with Priya", but not "Will I get a reminder?").
+   the capitalised word after it ("Lucy Kowalski"); a capitalised given name alone ("with Priya"),
+   unless it is also a common word at the start of a sentence ("Will I get a reminder?").
 
 Not names: the tenant's own business name and its AI agent's persona name ("this is Esme"), which
 the caller passes in `Identities.business_names`.
@@ -41,18 +41,19 @@ from dataclasses import dataclass
 from importlib import resources
 
 
-def _words(text: str) -> frozenset[str]:
+def word_set(text: str) -> frozenset[str]:
+    """The words of a list written as text, one or more a line."""
     return frozenset(text.split())
 
 
-TITLES = _words(
+TITLES = word_set(
     """
     mr mrs ms miss mx dr doctor prof professor nurse sister father rev reverend sir dame lady
     lord mister madam
     """
 )
 # Lower-case words between the parts of a name: "Ludwig van Beethoven", "Maria de la Cruz".
-PARTICLES = _words(
+PARTICLES = word_set(
     """
     van von der den de del della da di dos du la le bin binti ibn al el
     """
@@ -60,7 +61,7 @@ PARTICLES = _words(
 
 # Given names that are also common English words (or month names): never a name on the lexicon
 # alone, only with a cue, a title, a surname after them, or from the tenant's records.
-AMBIGUOUS = _words(
+AMBIGUOUS = word_set(
     """
     will may june april august mark bill grace hope faith joy rose sandy art don guy sue pat
     jack ray rich frank chase hunter mason carter cooper baker page love king young long summer
@@ -78,7 +79,7 @@ AMBIGUOUS = _words(
 
 # Capitalised words that look like given names but are not people here (days, months, places that
 # shops and clinics name, payment brands).
-NOT_NAMES = _words(
+NOT_NAMES = word_set(
     """
     monday tuesday wednesday thursday friday saturday sunday january february march april may
     june july august september october november december christmas easter agent caller okay ok
@@ -90,7 +91,7 @@ NOT_NAMES = _words(
 )
 
 # Lower-case words that are never part of a name (they end a run of name words).
-STOPWORDS = _words(
+STOPWORDS = word_set(
     """
     a an the and or but if so of to in on at by for with from as is it its it's that's this
     that these those there here i i'm i'd i'll i've me my mine you your yours we our us he she
@@ -106,11 +107,12 @@ STOPWORDS = _words(
     """
 )
 
+# Words that end a street's name and are seldom surnames: a run of names stops there ("Queen
+# Street", "Victoria Road" are addresses; "Rachel Green", "Amy Hill" are people).
 _STREET_WORD = re.compile(
-    r"(?i:street|st|road|rd|lane|avenue|ave|drive|way|close|crescent|court|place|boulevard|"
-    r"terrace|grove|gardens|square|parkway|row|mews|walk|hill|park)"
+    r"(?i:street|st|road|rd|lane|avenue|ave|drive|way|close|crescent|place|boulevard|terrace|"
+    r"grove|gardens|square|parkway|mews)"
 )
-_CAPITALISED = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-Ž]")
 _WORD = re.compile(r"[^\W\d_](?:[^\W_]|['’\-](?=[^\W\d_]))*")
 _SPEAKER = re.compile(r"^[ \t]*([A-Za-z][\w ]{0,24}):[ \t]*", re.MULTILINE)
 # Cues before a name. Strong cues take the following words in any case; weak ones only capitalised.
@@ -144,7 +146,7 @@ _NAME_QUESTION = re.compile(
     r"(?:first|last|sur)\s*name\b|and\s+you\s+are)\b",
     re.IGNORECASE,
 )
-_REPLY_FILLERS = _words(
+_REPLY_FILLERS = word_set(
     """
     yes yeah yep sure ok okay it's it is that's um uh er erm so hi hello well right of course
     my name's name's i'm this is oh ah
@@ -170,7 +172,7 @@ for _cue, _starts in (
 ):
     for _start in _starts.split():
         _CUE_STARTS[_start] = (*_CUE_STARTS.get(_start, ()), _cue)
-_SPELLING_CUES = _words("spelled spelt spelling that")
+_SPELLING_CUES = word_set("spelled spelt spelling that")
 
 
 @functools.cache

@@ -48,7 +48,7 @@ import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum import luhn as stdnum_luhn
 
-from batch_pipelines.workflows.pii_names import Word, split_words
+from batch_pipelines.workflows.pii_names import Word, split_words, word_set
 
 EMAIL = "EMAIL"
 IBAN = "IBAN"
@@ -921,11 +921,7 @@ _POSTCODE_SPOKEN = re.compile(
 )
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_STOP_IN_STREET = _words(
+_STOP_IN_STREET = word_set(
     """
     a an the and or of to in on at my your for is it i we
     """
