@@ -5,14 +5,14 @@ phones are the caller's: redacted wherever they occur), for every call of a reda
 planning; without this index each chunk of 1,000 calls was a scan of the whole table.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-01
 """
 
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
