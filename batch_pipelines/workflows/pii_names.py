@@ -113,7 +113,9 @@ _STREET_WORD = re.compile(
     r"(?i:street|st|road|rd|lane|avenue|ave|drive|way|close|crescent|place|boulevard|terrace|"
     r"grove|gardens|square|parkway|mews)"
 )
-_WORD = re.compile(r"[^\W\d_](?:[^\W_]|['’\-](?=[^\W\d_]))*")
+# A word: a letter, then letters, digits, and apostrophes or hyphens between letters; a final "'s"
+# is not part of it ("Connor's notes": the name is "Connor").
+_WORD = re.compile(r"([^\W\d_](?:[^\W_]|['’](?![sS]\b)(?=[^\W\d_])|-(?=[^\W\d_]))*)(?:['’][sS]\b)?")
 _SPEAKER = re.compile(r"^[ \t]*([A-Za-z][\w ]{0,24}):[ \t]*", re.MULTILINE)
 # Cues before a name. Strong cues take the following words in any case; weak ones only capitalised.
 _STRONG_CUE = re.compile(
@@ -222,17 +224,22 @@ def split_words(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[Word]:
     tokens = []
     spans = iter(taken)
     span = next(spans, None)
+    if span is None:
+        return [Word(m.start(), m.end(1), m.group(1)) for m in _WORD.finditer(text)]
     for match in _WORD.finditer(text):
-        start, word = match.start(), match.group()
-        end = start + len(word)
+        start, end = match.span(1)
         while span is not None and span[1] <= start:
             span = next(spans, None)
         if span is not None and span[0] < end:
             continue
-        if word[-2:] in ("'s", "’s") and len(word) > 3:
-            word = word[:-2]  # "Connor's notes": the name is "Connor"
-        tokens.append(Word(start, start + len(word), word))
+        tokens.append(Word(start, end, match.group(1)))
     return tokens
+
+
+@functools.lru_cache(maxsize=4096)
+def _keys_of(names: tuple[str, ...]) -> frozenset[str]:
+    """The words of a tenant's own names (cached: every text of the tenant has the same)."""
+    return frozenset(word.key for name in names for word in split_words(name))
 
 
 def _outside(words: Sequence[Word], taken: Sequence[tuple[int, int]]) -> list[Word]:
@@ -276,9 +283,7 @@ class NameFinder:
         self.lexicon = given_names()
         self.people: list[Person] = []
         self._by_word: dict[str, Person] = {}
-        self._not_names: set[str] = set()
-        for name in business_names:
-            self._not_names.update(t.key for t in split_words(name))
+        self._not_names = _keys_of(tuple(business_names))
         for name in known_names:
             words = [t for t in split_words(name) if t.key not in TITLES and len(t.key) > 1]
             if words:
