@@ -142,12 +142,16 @@ def _workflow_modules() -> Iterator:
         yield importlib.import_module(f"batch_pipelines.workflows.{info.name}")
 
 
-def test_every_declared_workflow_is_wired_everywhere_and_nothing_is_undeclared() -> None:
+# `dagster_instance`: loading the definitions needs a live instance (an earlier test's, gone,
+# would otherwise be what Dagster's process-wide state points at).
+def test_every_declared_workflow_is_wired_everywhere_and_nothing_is_undeclared(
+    dagster_instance,
+) -> None:
     assert declaration_problems(defs(), declarations()) == []
     assert undeclared_parts() == []
 
 
-def test_a_declared_workflow_missing_elsewhere_is_named() -> None:
+def test_a_declared_workflow_missing_elsewhere_is_named(dagster_instance) -> None:
     """A declaration alone: everything else is reported missing, by name."""
     with _registered(_toy_declaration("missing_parts", "mp", implementation="nowhere:Nothing")):
         problems = declaration_problems(defs(), [declaration("missing_parts")])
