@@ -35,6 +35,7 @@ from batch_pipelines.db.tables import batch_jobs
 from batch_pipelines.providers.base import (
     BatchFailure,
     BatchProvider,
+    BatchState,
     BatchStatus,
     ProviderConfigError,
     ProviderError,
@@ -138,7 +139,11 @@ def _fetch(
     error). Only provider calls: safe to run in a worker thread."""
     try:
         status = provider.retrieve(job.provider_batch_id)
-        if status.state == "in_progress" and job.deadline_at is not None and now > job.deadline_at:
+        if (
+            status.state == BatchState.IN_PROGRESS
+            and job.deadline_at is not None
+            and now > job.deadline_at
+        ):
             return provider.cancel(job.provider_batch_id), True, None
         return status, False, None
     except (ProviderError, ProviderConfigError) as exc:
@@ -167,9 +172,9 @@ def _poll_jobs(
                     _poll_failed(conn, job, policies, error, now, result, errors)
                     continue
                 assert status is not None
-                if status.state in ("ended", "failed"):
+                if status.state in (BatchState.ENDED, BatchState.FAILED):
                     with conn.begin():
-                        new_status = _record_terminal(conn, job, status, now, result)
+                        new_status = record_terminal(conn, job, status, now, result)
                 else:
                     progress.append(transitions.progress_row(job, status))
                     new_status = JobStatus.SUBMITTED
@@ -225,11 +230,11 @@ def _poll_failed(
     errors.append((job.batch_job_id, str(error)))
 
 
-def _record_terminal(
+def record_terminal(
     conn: Connection, job: JobRecord, status: BatchStatus, now: dt.datetime, result: PollResult
 ) -> JobStatus:
     """Record a poll's terminal answer in the caller's transaction; returns the job's status."""
-    if status.state == "ended":
+    if status.state == BatchState.ENDED:
         if transitions.mark_ended(conn, job, status, now):
             result.ended.append(job.batch_job_id)
             return JobStatus.ENDED

@@ -15,6 +15,7 @@ from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.providers import wire
 from batch_pipelines.providers.base import (
     BatchProvider,
+    BatchState,
     BatchStatus,
     FailureKind,
     LineOutcome,
@@ -48,6 +49,11 @@ _PERMANENT_ERROR_TYPES = frozenset(
         "request_too_large",
     }
 )
+_STATES = {
+    "in_progress": BatchState.IN_PROGRESS,
+    "canceling": BatchState.CANCELLING,
+    "ended": BatchState.ENDED,
+}
 _BODY_CHUNK = 1 << 20
 _REQUESTS_OPEN, _REQUESTS_CLOSE = b'{"requests":[', b"]}"
 
@@ -323,12 +329,10 @@ class AnthropicBatchProvider(BatchProvider):
 
     def _status(self, batch: Any) -> BatchStatus:
         counts = batch.request_counts.model_dump()
-        state = {"in_progress": "in_progress", "canceling": "cancelling", "ended": "ended"}.get(
-            batch.processing_status, "in_progress"
-        )
+        state = _STATES.get(batch.processing_status, BatchState.IN_PROGRESS)
         return BatchStatus(
             provider_batch_id=batch.id,
-            state=state,  # type: ignore[arg-type]
+            state=state,
             provider_status=batch.processing_status,
             created_at=_rfc3339(batch.created_at),
             request_counts=counts,

@@ -12,12 +12,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 from batch_pipelines.core.prompts import ModelAnswer, Prompt
 from batch_pipelines.core.usage import TokenUsage
 
-BatchState = Literal["in_progress", "cancelling", "ended", "failed"]
+
+class BatchState(StrEnum):
+    """A provider batch's state, normalised (each adapter maps its provider's statuses)."""
+
+    IN_PROGRESS = "in_progress"
+    CANCELLING = "cancelling"
+    ENDED = "ended"  # terminal: results (possibly partial) can be read
+    FAILED = "failed"  # failed as a whole: nothing ran
 
 
 class LineOutcome(StrEnum):

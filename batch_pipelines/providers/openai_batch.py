@@ -32,14 +32,14 @@ from batch_pipelines.providers.base import (
 CHAT = "/v1/chat/completions"
 EMBEDDINGS = "/v1/embeddings"
 _STATES: dict[str, BatchState] = {
-    "validating": "in_progress",
-    "in_progress": "in_progress",
-    "finalizing": "in_progress",
-    "cancelling": "cancelling",
-    "completed": "ended",
-    "expired": "ended",
-    "cancelled": "ended",
-    "failed": "failed",
+    "validating": BatchState.IN_PROGRESS,
+    "in_progress": BatchState.IN_PROGRESS,
+    "finalizing": BatchState.IN_PROGRESS,
+    "cancelling": BatchState.CANCELLING,
+    "completed": BatchState.ENDED,
+    "expired": BatchState.ENDED,
+    "cancelled": BatchState.ENDED,
+    "failed": BatchState.FAILED,
 }
 # Documented: 50,000 lines, 200 MB, 50,000 embedding inputs per batch. Keep headroom.
 _LIMITS = ShardLimits(max_lines=45_000, max_bytes=180_000_000, max_embedding_inputs=45_000)
@@ -405,7 +405,7 @@ class OpenAIBatchProvider(BatchProvider):
         metadata["endpoint"] = batch.endpoint
         return BatchStatus(
             provider_batch_id=batch.id,
-            state=_STATES.get(batch.status, "in_progress"),
+            state=_STATES.get(batch.status, BatchState.IN_PROGRESS),
             provider_status=batch.status,
             created_at=dt.datetime.fromtimestamp(batch.created_at, dt.UTC),
             request_counts=(

@@ -29,6 +29,7 @@ from batch_pipelines.db.bulk import copy_rows
 from batch_pipelines.db.tables import self_hosted_results
 from batch_pipelines.providers.base import (
     BatchProvider,
+    BatchState,
     BatchStatus,
     ProviderError,
     RequestLines,
@@ -125,7 +126,7 @@ class SelfHostedProvider(BatchProvider):
     ) -> BatchStatus:
         return BatchStatus(
             provider_batch_id=batch_id,
-            state="ended",
+            state=BatchState.ENDED,
             provider_status="completed",
             created_at=created,
             request_counts={"total": succeeded + failed, "completed": succeeded, "failed": failed},
