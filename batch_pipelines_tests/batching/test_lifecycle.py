@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from batch_pipelines.batching import custom_ids
-from batch_pipelines.batching.ingest import ingest_job
+from batch_pipelines.batching.ingest import IngestResult, ingest_job
 from batch_pipelines.batching.lifecycle import run_to_completion
 from batch_pipelines.batching.planning import plan
 from batch_pipelines.batching.polling import ended_jobs_awaiting_ingest, poll
@@ -318,6 +318,9 @@ def test_a_batch_past_its_deadline_is_cancelled_and_the_rest_sent_synchronously(
             break
     ingested = ingest_job(engine, workflow, providers, jobs[0].batch_job_id, now=late)
     assert ingested.sent_sync == 4
+    totals = IngestResult("*")  # what an ingest run reports over its jobs (item 10 of issue 16)
+    totals.add(ingested)
+    assert totals.sent_sync == 4
     with engine.connect() as conn:
         modes = conn.execute(
             select(llm_usage.c.mode, func.count()).group_by(llm_usage.c.mode)
