@@ -70,6 +70,19 @@ def park_for_configuration(
     )
 
 
+def adapter_or_park(
+    conn: Connection, providers: ProviderRegistry, job: JobRecord, now: dt.datetime
+) -> tuple[BatchProvider | None, Mapping | None, str | None]:
+    """The job's adapter and its tenant's policy; or, when its configuration is wrong, None and
+    why, the job parked (in the caller's transaction)."""
+    policy = tenant_policy(conn, job)
+    try:
+        return provider_for_job(conn, providers, job, policy), policy, None
+    except ProviderConfigError as exc:
+        park_for_configuration(conn, job, policy, exc, now)
+        return None, policy, configuration_reason(job, policy, exc)
+
+
 def resume_configured(engine: Engine, providers: ProviderRegistry, now: dt.datetime) -> list[str]:
     """Jobs parked for their configuration whose credentials now resolve go back to where they
     were; returns them."""

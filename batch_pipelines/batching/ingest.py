@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 
 from batch_pipelines.batching import deadline, manifest, transitions
 from batch_pipelines.batching.attribution import load_job_state, read_chunks
-from batch_pipelines.batching.credentials import park_for_configuration, tenant_policy
+from batch_pipelines.batching.credentials import adapter_or_park, park_for_configuration
 from batch_pipelines.batching.jobs import load_job
 from batch_pipelines.batching.ordered_writes import write_in_order
 from batch_pipelines.batching.planning import Checkpoint, spool_dir
@@ -70,12 +70,9 @@ def ingest_job(
                 return result
             if job.status is not JobStatus.ENDED:
                 raise RuntimeError(f"batch job {batch_job_id} is {job.status}, not ended")
-            policy = tenant_policy(conn, job)
-            try:
-                provider = providers.get(job.provider, job.credentials_ref, policy)
-            except ProviderConfigError as exc:
-                park_for_configuration(conn, job, policy, exc, now)
-                result.parked = str(exc)
+            provider, policy, parked = adapter_or_park(conn, providers, job, now)
+            if provider is None:
+                result.parked = parked
                 return result
             transitions.begin_ingest(conn, job, now)
             state = load_job_state(conn, job, now)

@@ -36,10 +36,9 @@ from sqlalchemy import Engine, select
 from batch_pipelines.batching import manifest, transitions
 from batch_pipelines.batching.admission import admit
 from batch_pipelines.batching.credentials import (
+    adapter_or_park,
     park_for_configuration,
-    provider_for_job,
     resume_configured,
-    tenant_policy,
 )
 from batch_pipelines.batching.jobs import SYNC, JobRecord, due, load_job, select_jobs
 from batch_pipelines.batching.planning import RENDER_CHUNK, Checkpoint, spool_dir
@@ -176,13 +175,10 @@ def _submit_locked(
         job = load_job(conn, batch_job_id)
         if job is None or job.status is not JobStatus.PLANNED or not job.due(now):
             return Submitted(Outcome.SKIPPED)
-        policy = tenant_policy(conn, job)
-        try:
-            provider = provider_for_job(conn, providers, job, policy)
-        except ProviderConfigError as exc:
-            park_for_configuration(conn, job, policy, exc, now)
-            return Submitted(Outcome.PARKED, str(exc))
-    limit = providers.queue_limit(job.provider, job.model) if job.mode != "self_hosted" else None
+        provider, policy, parked = adapter_or_park(conn, providers, job, now)
+        if provider is None:
+            return Submitted(Outcome.PARKED, parked or "")
+    limit = providers.queue_limit(job.provider, job.model)
     with _request_lines(engine, workflow, provider, job) as lines:
         input_file_id = job.input_file_id
         if input_file_id is None:
@@ -378,12 +374,9 @@ def _reconcile_locked(
         job = load_job(conn, batch_job_id)
         if job is None or job.status is not JobStatus.SUBMITTING:
             return Submitted(Outcome.SKIPPED)
-        policy = tenant_policy(conn, job)
-        try:
-            provider = provider_for_job(conn, providers, job, policy)
-        except ProviderConfigError as exc:
-            park_for_configuration(conn, job, policy, exc, now)
-            return Submitted(Outcome.PARKED, str(exc))
+        provider, policy, parked = adapter_or_park(conn, providers, job, now)
+        if provider is None:
+            return Submitted(Outcome.PARKED, parked or "")
         claimed = set(
             conn.execute(
                 select(batch_jobs.c.provider_batch_id).where(

@@ -346,6 +346,8 @@ def route_failures(
     `failed` with a successor row for the item — pending for a later batch, or (`sync_job_id`,
     a missed deadline) planned into that synchronous job. A few statements whatever the count."""
     routed = Routed()
+    if not failures:
+        return routed
     dead: list[tuple[str, str]] = []
     failed: list[tuple[str, str]] = []
     follow: list[tuple[ManifestRow, NewRequest, str]] = []
@@ -410,7 +412,8 @@ def route_failures(
                     )
                 )
         routed.successors += rows
-    insert_requests(conn, states)
+    if states:
+        insert_requests(conn, states)
     return routed
 
 
