@@ -23,9 +23,10 @@ def _cmd_db_url(args: argparse.Namespace) -> int:
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     from batch_pipelines.db import get_engine
-    from batch_pipelines.db.migrate import current_revision
+    from batch_pipelines.db.migrate import current_revision, upgrade
 
-    engine = get_engine()
+    engine = get_engine(migrate=False)
+    upgrade(engine)  # also in a deployment, where nothing else migrates (the migrations Job)
     print(f"database at revision {current_revision(engine)}")
     return 0
 
@@ -78,6 +79,41 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     from batch_pipelines.ledger.estimate import run_estimate
 
     return run_estimate(args)
+
+
+def _cmd_roi(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from batch_pipelines.db import get_engine
+    from batch_pipelines.roi.app import create_app
+
+    app = create_app(get_engine(), min_tenants=args.min_tenants, since=args.since)
+    print(f"ROI calculator on http://{args.host}:{args.port}/", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from batch_pipelines.db import get_engine
+    from batch_pipelines.db.tenants import tenant_ids
+    from batch_pipelines.workflows.kb_index import search
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        if args.tenant not in tenant_ids(conn):
+            raise ValueError(f"no tenant {args.tenant!r} (batch-pipelines tenant add …)")
+    with _bundled_emulator_unless_configured():
+        hits = search(args.tenant, args.query, args.k, engine=engine)
+    if not hits:
+        print(f"no indexed knowledge-base chunks of {args.tenant} (has kb_index run?)")
+        return 0
+    for rank, hit in enumerate(hits, start=1):
+        # Cosine similarity: 1 is the same direction as the query.
+        print(f"{rank}. {hit.title}  (score {1 - hit.distance:.3f}, {hit.chunk_id})")
+        print(textwrap.indent(textwrap.fill(" ".join(hit.content.split()), width=96), "   "))
+    return 0
 
 
 def _print_run_day(result) -> int:
@@ -227,6 +263,24 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("estimate", help="a prospective tenant's monthly cost, from the ledger")
     )
 
+    from batch_pipelines.roi.app import DEFAULT_MIN_TENANTS
+
+    roi = sub.add_parser("roi", help="serve the ROI calculator web app (form and JSON API)")
+    roi.add_argument("--host", default="127.0.0.1")
+    roi.add_argument("--port", type=int, default=8000)
+    roi.add_argument(
+        "--min-tenants",
+        type=int,
+        default=DEFAULT_MIN_TENANTS,
+        help="answer a vertical only from at least this many observed tenants (default: 2)",
+    )
+    roi.add_argument("--since", type=_date, default=None, help="only ledger rows from this date")
+
+    search = sub.add_parser("search", help="a tenant's knowledge-base chunks nearest to a query")
+    search.add_argument("--tenant", required=True)
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
+
     run_day = sub.add_parser(
         "run-day", help="run the three workflows for a date through Dagster until all is priced"
     )
@@ -252,6 +306,8 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("emulator", None): _cmd_emulator,
     ("report", None): _cmd_report,
     ("estimate", None): _cmd_estimate,
+    ("roi", None): _cmd_roi,
+    ("search", None): _cmd_search,
     ("run-day", None): _cmd_run_day,
     ("demo", None): _cmd_demo,
     ("dev", None): _cmd_dev,
@@ -259,12 +315,18 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from batch_pipelines.db.engine import SchemaBehind
+    from batch_pipelines.db.settings import DeploymentConfigError
+
     args = build_parser().parse_args(argv)
     sub_command = getattr(args, f"{args.command.replace('-', '_')}_command", None)
     try:
         return _COMMANDS[(args.command, sub_command)](args)
     except ValueError as exc:
         # Invalid input (tenant ids, verticals, dates) is the user's to fix: say what, not a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (DeploymentConfigError, SchemaBehind) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Sequence
 from functools import cache
 
-from batch_pipelines.db.settings import home_dir
+from batch_pipelines.db.settings import DeploymentConfigError, home_dir, in_deployment
 
 SECRET_ENV = "BATCH_PIPELINES_CUSTOM_ID_SECRET"
 PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -48,6 +48,8 @@ def secret() -> bytes:
     from_env = os.environ.get(SECRET_ENV)
     if from_env:
         return from_env.encode()
+    if in_deployment():  # each machine would generate its own, and reject the others' ids
+        raise DeploymentConfigError(SECRET_ENV, "a secret generated under the home")
     return _secret_from_home()
 
 

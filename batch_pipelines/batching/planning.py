@@ -157,7 +157,7 @@ def plan(
                 result,
                 fresh,
             )
-            lines = _hold_over_budget(conn, lines, now, result, fresh)
+            lines = _hold_over_budget(conn, lines, result, fresh)
             _write_jobs(conn, workflow, providers, scratch, lines, now, result, fresh)
         transitions.insert_requests(conn, fresh.values())
         if checkpoint:
@@ -303,39 +303,42 @@ def _settle(
 def _hold_over_budget(
     conn,
     lines: list[_Line],
-    now: dt.datetime,
     result: PlanResult,
     fresh: dict[str, RequestState],
 ) -> list[_Line]:
-    """Items of a tenant whose month spend plus reservations would pass its budget are held (kept,
-    never dropped); held items come back into every later plan and go when the budget allows."""
-    month = now.date().replace(day=1)
-    available = budgets.available_micro_usd(
-        conn, sorted({ln.request.tenant_id for ln in lines}), month
+    """Items whose tenant's budget of the month they are booked to (their partition date) would
+    be passed are held (kept, never dropped); held items come back into every later plan and go
+    when the budget allows. `budgets.hold_over_budget` decides and serialises the tenant's
+    reservations until this plan commits."""
+    reasons = budgets.hold_over_budget(
+        conn,
+        [
+            budgets.BudgetClaim(
+                ln.request.custom_id,
+                ln.request.tenant_id,
+                ln.request.partition_date,
+                ln.estimated_cost,
+            )
+            for ln in lines
+        ],
     )
-    keep: list[_Line] = []
-    held: list[_Line] = []
-    remaining = dict(available)
-    for line in lines:
-        left = remaining.get(line.request.tenant_id)
-        if left is None:
-            keep.append(line)
-        elif line.estimated_cost <= left:
-            remaining[line.request.tenant_id] = left - line.estimated_cost
-            keep.append(line)
-        else:
-            held.append(line)
-    error = "held: the tenant's monthly budget would be exceeded"
+    keep = [ln for ln in lines if ln.request.custom_id not in reasons]
+    held = [ln for ln in lines if ln.request.custom_id in reasons]
     written = []
     for ln in held:
         state = fresh.get(ln.request.custom_id)
         if state is None:
             written.append(ln)
         else:
-            state.status, state.error = RequestStatus.HELD, error
+            state.status = RequestStatus.HELD
+            state.error = reasons[ln.request.custom_id]
             state.estimated_cost_micro_usd = ln.estimated_cost
     transitions.hold_requests(
-        conn, [(ln.request.custom_id, ln.estimated_cost) for ln in written], error
+        conn,
+        [
+            (ln.request.custom_id, ln.estimated_cost, reasons[ln.request.custom_id])
+            for ln in written
+        ],
     )
     result.held += len(held)
     return keep

@@ -248,27 +248,20 @@ def succeed_requests(conn: Connection, request_ids: Sequence[str]) -> None:
         )
 
 
-def hold_requests(conn: Connection, held: Sequence[tuple[str, Decimal]], reason: str) -> None:
-    """Kept back (the tenant's budget), each with the estimate that did not fit."""
+def hold_requests(conn: Connection, held: Sequence[tuple[str, Decimal, str]]) -> None:
+    """Kept back (the tenant's budget): each with the estimate that did not fit and why."""
     if not held:
         return
-    conn.execute(
-        _HOLD,
-        {
-            "status": RequestStatus.HELD.value,
-            "error": reason,
-            "rows": orjson.dumps(
-                [{"custom_id": c, "cost": str(cost)} for c, cost in held]
-            ).decode(),
-        },
-    )
+    rows = [{"custom_id": c, "cost": str(cost), "error": reason} for c, cost, reason in held]
+    conn.execute(_HOLD, {"status": RequestStatus.HELD.value, "rows": orjson.dumps(rows).decode()})
 
 
+# held_since is kept by a trigger (migration 0006): set when a row becomes held, kept while held.
 _HOLD = text(
     """
     UPDATE batch_requests AS b
-    SET status = :status, error = :error, updated_at = now(), estimated_cost_micro_usd = r.cost
-    FROM json_to_recordset(CAST(:rows AS json)) AS r (custom_id text, cost numeric)
+    SET status = :status, error = r.error, updated_at = now(), estimated_cost_micro_usd = r.cost
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (custom_id text, cost numeric, error text)
     WHERE b.custom_id = r.custom_id
     """
 )

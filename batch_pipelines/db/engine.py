@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Engine, create_engine
 
-from batch_pipelines.db.settings import DATABASE_URL_ENV
+from batch_pipelines.db.settings import DATABASE_URL_ENV, DeploymentConfigError, in_deployment
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -19,6 +19,8 @@ def database_url() -> str:
     url = os.environ.get(DATABASE_URL_ENV)
     if url:
         return url
+    if in_deployment():
+        raise DeploymentConfigError(DATABASE_URL_ENV, "an embedded Postgres")
     from batch_pipelines.db.embedded import embedded_url
 
     return embedded_url()
@@ -42,8 +44,16 @@ def dagster_storage_url(url: str | None = None) -> str:
     return with_driver(url or database_url(), "psycopg2")
 
 
+class SchemaBehind(RuntimeError):
+    """In a deployment, the database is not at the code's migration head."""
+
+
 def get_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
-    """A pooled psycopg 3 engine for `url` (default: `database_url()`), migrated to head once."""
+    """A pooled psycopg 3 engine for `url` (default: `database_url()`), migrated to head once.
+
+    In a deployment the migrations Job (`batch-pipelines db upgrade`) migrates, before the code
+    location starts; anything else only checks, and raises `SchemaBehind` instead of racing a
+    schema change under running pods."""
     url = url or database_url()
     with _lock:
         engine = _engines.get(url)
@@ -55,9 +65,16 @@ def get_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
                 max_overflow=10,
             )
             if migrate:
-                from batch_pipelines.db.migrate import upgrade
+                from batch_pipelines.db.migrate import current_revision, head_revision, upgrade
 
-                upgrade(engine)
+                if not in_deployment():
+                    upgrade(engine)
+                elif (current := current_revision(engine)) != (head := head_revision()):
+                    engine.dispose()
+                    raise SchemaBehind(
+                        f"the database is at migration {current}, this code needs {head}: run "
+                        "the migrations Job (batch-pipelines db upgrade, deploy/migrate-job.yaml)"
+                    )
             _engines[url] = engine
     return engine
 

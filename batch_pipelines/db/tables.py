@@ -246,6 +246,8 @@ batch_requests = Table(
     Column("not_before", DateTime(timezone=True)),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # When the request was first held; kept by a trigger while it stays held (migration 0006).
+    Column("held_since", DateTime(timezone=True)),
     CheckConstraint(f"custom_id ~ '{CUSTOM_ID_PATTERN}'", name="custom_id_format"),
     CheckConstraint(_in("workflow", WORKFLOWS), name="workflow"),
     CheckConstraint(_in("status", REQUEST_STATUSES), name="status"),
@@ -411,12 +413,20 @@ llm_usage = Table(
     *_token_columns(),
     Column("ledger_date", Date, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
+    # When the row was written (NULL: before migration 0006).
+    Column("recorded_at", DateTime(timezone=True), server_default=func.now()),
     UniqueConstraint("provider", "provider_batch_id", "custom_id"),
     CheckConstraint(_in("mode", MODES), name="mode"),
     CheckConstraint(_in("workflow", WORKFLOWS), name="workflow"),
     *_token_checks(),
     Index(None, "ledger_date", "tenant_id"),
     Index(None, "batch_job_id"),
+    Index(
+        "ix_llm_usage_self_hosted_day",
+        "ledger_date",
+        "tenant_id",
+        postgresql_where=text("mode = 'self_hosted'"),
+    ),
 )
 
 # usage_id references llm_usage (ON DELETE CASCADE) and tenant_id references tenants through
@@ -444,12 +454,20 @@ cost_ledger = Table(
     Column("pricing_source", Text, nullable=False),
     Column("pricing_version", Text, nullable=False),
     Column("unit_prices", JSONB, nullable=False),
+    # The price entry that priced it (pricing.LinePrice.priced_by; NULL: priced before 0006).
+    Column("priced_by", Text),
     Column("priced_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(_in("mode", MODES), name="mode"),
     CheckConstraint("cost_micro_usd >= 0 AND sync_cost_micro_usd >= 0", name="cost_nonnegative"),
     *_token_checks(),
     Index(None, "ledger_date", "tenant_id"),
     Index(None, "tenant_id", "ledger_date", "workflow"),
+    Index(
+        "ix_cost_ledger_self_hosted_day",
+        "ledger_date",
+        "tenant_id",
+        postgresql_where=text("mode = 'self_hosted'"),
+    ),
 )
 
 tenant_cost_reports = Table(

@@ -1,17 +1,20 @@
 """Anthropic Message Batches and synchronous Messages: the state model behind `/v1/messages`.
 
 Lifecycle with `complete_after = C` (snapshotted at create): `in_progress` until C, then `ended`
-(results generated once, streamed to `anthropic/results/<id>.jsonl`). Outcome counts stay 0
-(all requests `processing`) until the batch has ended. Cancel: `canceling` for 0.1C, then `ended`;
-requests finished before the cancel keep their results, the others are `canceled`. An expiring
-batch (fault or C > 24 h) ends with the unfinished requests `expired`. Results are downloadable
-for 29 days (emulator clock); after that `archived_at` is set and `results_url` is null.
+(results generated once, streamed to `anthropic/results/<id>.jsonl`, not in request order).
+Outcome counts stay 0 (all requests `processing`) until the batch has ended. Cancel: `canceling`
+for 0.1C, then `ended`; requests finished before the cancel keep their results, the others are
+`canceled`. An expiring batch (fault or C > 24 h) ends with the unfinished requests `expired`.
+Results are downloadable for 29 days (emulator clock); after that `archived_at` is set and
+`results_url` is null.
 
-Validation happens at create, all or nothing (400 invalid_request_error): 1..100,000 requests,
-unique `custom_id`s matching `^[a-zA-Z0-9_-]{1,64}$`, and each request's params (model,
-max_tokens, messages, tools/tool_choice, cache_control, no sampling params on 2026-10-21).
-`fail_validation_rate` makes a create answer 400 as well: Anthropic has no `failed` batch state,
-and a rejected create is what a pipeline has to survive.
+Create checks only the envelope, all or nothing (400 invalid_request_error): 1..100,000
+requests, at most 256 MB, unique `custom_id`s matching `^[a-zA-Z0-9_-]{1,64}$`, a `params`
+object per request; past `anthropic_queue_limit` it answers 429. Each request's `params` are
+validated when the batch runs, as the Messages API would (model, max_tokens, messages,
+tools/tool_choice, cache_control, no sampling params on 2026-10-21): an invalid request is an
+`errored` result (Anthropic, Batch processing: "Validation of the params object for each message
+request is performed asynchronously"). There is no failed batch state.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from batch_pipelines.core.models import listed_model, snapshot_of
+
 from . import answers
 from .caching import (
     ANTHROPIC_MAX_BREAKPOINTS,
@@ -33,8 +38,9 @@ from .caching import (
     anthropic_prompt_usage,
 )
 from .errors import ApiError, WorkNeeded, bad_request
+from .faults import injected_fault
 from .runtime import Runtime
-from .store import dumps, iter_jsonl, new_id
+from .store import dumps, iter_jsonl_indexed, new_id
 
 API_VERSIONS = ("2023-06-01", "2026-10-21")
 MAX_REQUESTS = 100_000
@@ -61,7 +67,7 @@ class AnthropicState:
     # ------------------------------------------------------------ create
 
     def create_batch(self, raw: bytes, *, version: str = "2026-10-21") -> dict[str, Any]:
-        self.rt.check_create_rate_limit("anthropic")
+        self.rt.check_create_faults("anthropic")
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(413, "Request exceeds the maximum allowed number of bytes (256 MB).")
         try:
@@ -75,84 +81,75 @@ class AnthropicState:
             with open(pending, "wb", buffering=1 << 20) as handle:
                 for item in requests:
                     handle.write(dumps(item) + b"\n")
+        batch_id = new_id("msgbatch")
+        path = pending.with_name(f"{seq:08d}-{batch_id}.jsonl")
+        settings = self.rt.batch_settings()
         try:
-            self._validate_create(body, version)
-            config = self.rt.config
-            if (
-                answers.roll(config.seed, "fail_validation", "anthropic", seq)
-                < config.fail_validation_rate
-            ):
-                raise bad_request(
-                    "requests: the batch was rejected by validation (emulated by --fail-validation-rate)."
+            _validate_envelope(body)
+            # The queue check and the insert it admits are one step.
+            with self.rt.create_lock("anthropic"):
+                created = self.rt.clock()
+                self._check_queue_limit(len(requests), created)
+                os.replace(pending, path)
+                plan: dict[str, Any] = {
+                    "total": len(requests),
+                    "requests_path": path.name,
+                    "version": version,
+                    "cfg": settings,
+                }
+                if answers.chance(
+                    self.rt.config.expire_rate, settings["seed"], "expire", "anthropic", seq
+                ):
+                    share = 0.2 + 0.6 * answers.roll(
+                        settings["seed"], "expire_share", "anthropic", seq
+                    )
+                    plan["expire_k"] = int(len(requests) * share)
+                self.store.execute(
+                    "INSERT INTO an_batches (id, seq, created, plan) VALUES (?, ?, ?, ?)",
+                    (batch_id, seq, created, dumps(plan).decode()),
                 )
         except ApiError:
             if pending.exists():
                 os.replace(pending, pending.with_name(f"{seq:08d}-rejected.jsonl"))
             raise
-        batch_id = new_id("msgbatch")
-        path = pending.with_name(f"{seq:08d}-{batch_id}.jsonl")
-        os.replace(pending, path)
-        plan: dict[str, Any] = {
-            "total": len(requests),
-            "requests_path": path.name,
-            "cfg": {
-                "complete_after": config.complete_after,
-                "seed": config.seed,
-                "line_error_rate": config.line_error_rate,
-                "malformed_rate": config.malformed_rate,
-            },
-        }
-        if answers.roll(config.seed, "expire", "anthropic", seq) < config.expire_rate:
-            share = 0.2 + 0.6 * answers.roll(config.seed, "expire_share", "anthropic", seq)
-            plan["expire_k"] = int(len(requests) * share)
-        created = self.rt.clock()
-        self.store.execute(
-            "INSERT INTO an_batches (id, seq, created, plan) VALUES (?, ?, ?, ?)",
-            (batch_id, seq, created, dumps(plan).decode()),
-        )
+        self.rt.lose_create_response("anthropic", seq)
         return self._render(self._row(batch_id), created, base_url="")
 
-    def _validate_create(self, body: Any, version: str) -> None:
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object.")
-        requests = body.get("requests")
-        if not isinstance(requests, list):
-            raise bad_request("requests: Field required")
-        if not requests:
-            raise bad_request("requests: List should have at least 1 item after validation, not 0")
-        if len(requests) > MAX_REQUESTS:
-            raise bad_request(
-                f"requests: List should have at most {MAX_REQUESTS} items after validation, "
-                f"not {len(requests)}"
+    def _check_queue_limit(self, incoming: int, now: float) -> None:
+        """Rate limits, Message Batches API: "a limit on the number of batch requests that can be
+        in the processing queue at the same time"; a request counts until it has been processed.
+        """
+        config = self.rt.config
+        limit = config.anthropic_queue_limit
+        if limit <= 0:
+            return
+        queued = 0
+        for row_id, row_seq, created, raw_plan, cancel_at in self.store.all(
+            "SELECT id, seq, created, plan, cancel_at FROM an_batches"
+            " WHERE result IS NULL AND deleted = 0"
+        ):
+            row = {
+                "id": row_id,
+                "seq": row_seq,
+                "created": created,
+                "plan": orjson.loads(raw_plan),
+                "cancel_at": cancel_at,
+                "result": None,
+            }
+            if self._due(row, now):  # ended by now, whether or not anyone looked
+                continue
+            at = now if cancel_at is None else min(now, cancel_at)
+            queued += row["plan"]["total"] - self._done_at(row, at)
+        if queued + incoming > limit:
+            wait = config.retry_after_header()
+            raise ApiError(
+                429,
+                f"Number of batch requests in the processing queue ({queued:,} queued + "
+                f"{incoming:,} in this batch) would exceed your organization's limit of "
+                f"{limit:,}. Please try again once some batches have ended. "
+                "(emulated by --anthropic-queue-limit)",
+                headers={"retry-after": wait},
             )
-        seen: set[str] = set()
-        for index, item in enumerate(requests):
-            prefix = f"requests.{index}."
-            if not isinstance(item, dict):
-                raise bad_request(f"requests.{index}: Input should be a valid dictionary")
-            custom_id = item.get("custom_id")
-            if not isinstance(custom_id, str):
-                raise bad_request(f"{prefix}custom_id: Field required")
-            if len(custom_id) > 64:
-                raise bad_request(f"{prefix}custom_id: String should have at most 64 characters")
-            if not CUSTOM_ID_RE.match(custom_id):
-                raise bad_request(
-                    f"{prefix}custom_id: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
-                )
-            if custom_id in seen:
-                raise bad_request(
-                    f"{prefix}custom_id: Duplicate custom_id '{custom_id}'; custom_id values must "
-                    "be unique within a Message Batch."
-                )
-            seen.add(custom_id)
-            params = item.get("params")
-            if not isinstance(params, dict):
-                raise bad_request(f"{prefix}params: Field required")
-            if params.get("stream"):
-                raise bad_request(
-                    f"{prefix}params.stream: streaming is not supported in Message Batches"
-                )
-            validate_message_params(params, f"{prefix}params.", version)
 
     # ------------------------------------------------------------ read / list / cancel / delete
 
@@ -363,60 +360,88 @@ class AnthropicState:
             done, leftover = plan["total"], None
             ended_at = created + c
         cfg = plan["cfg"]
-        seed, seq = cfg["seed"], row["seq"]
+        seq = row["seq"]
+        version = plan.get("version", "2026-10-21")
         counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         session = self.rt.cache.session()
         base = answers.digest(row["id"]).hex()[:24]
         path = self.store.results_path(row["id"])
         tmp = path.with_suffix(".tmp")
+        order = None if cfg.get("ordered_results") else (cfg["seed"], seq)
         requests_path = self.store.anthropic_requests_dir / plan["requests_path"]
         with open(tmp, "wb", buffering=1 << 20) as out:
-            for index, raw in enumerate(iter_jsonl(requests_path)):
+            for index, raw in iter_jsonl_indexed(requests_path, order):
                 item = orjson.loads(raw)
                 custom_id = item["custom_id"]
                 h = f"{base}{index:08x}"
                 if index >= done:
                     result: dict[str, Any] = {"type": leftover}
-                    counts[leftover] += 1
-                elif answers.chance(
-                    cfg["line_error_rate"], seed, "line_error", "anthropic", seq, custom_id
-                ):
-                    overloaded = (
-                        answers.roll(seed, "line_error_kind", "anthropic", seq, custom_id) < 0.5
-                    )
-                    result = {
-                        "type": "errored",
-                        "error": {
-                            "type": "error",
-                            "error": {
-                                "type": "overloaded_error" if overloaded else "api_error",
-                                "message": ("Overloaded" if overloaded else "Internal server error")
-                                + " (emulated by --line-error-rate)",
-                            },
-                            "request_id": f"req_011C{h[-20:]}",
-                        },
-                    }
-                    counts["errored"] += 1
                 else:
-                    malformed = answers.chance(
-                        cfg["malformed_rate"], seed, "malformed", "anthropic", seq, custom_id
+                    result = self._run_request(
+                        item["params"], custom_id, seq, cfg, version, h, session
                     )
-                    message = self.message(
-                        item["params"],
-                        session,
-                        malformed=malformed,
-                        service_tier="batch",
-                        message_id=f"msg_01{h[-22:]}",
-                    )
-                    result = {"type": "succeeded", "message": message}
-                    counts["succeeded"] += 1
+                counts[result["type"]] += 1
                 out.write(dumps({"custom_id": custom_id, "result": result}) + b"\n")
-        session.commit()
         os.replace(tmp, path)
+        session.commit()
         record = {"request_counts": counts, "ended_at": ended_at}
         self.store.execute(
             "UPDATE an_batches SET result = ? WHERE id = ?", (dumps(record).decode(), row["id"])
         )
+
+    def _run_request(
+        self,
+        params: dict[str, Any],
+        custom_id: str,
+        seq: int,
+        cfg: dict[str, Any],
+        version: str,
+        h: str,
+        session: CacheSession,
+    ) -> dict[str, Any]:
+        """One request's result: validated as the Messages API would, then answered."""
+
+        def errored(error_type: str, message: str) -> dict[str, Any]:
+            return {
+                "type": "errored",
+                "error": {
+                    "type": "error",
+                    "error": {"type": error_type, "message": message},
+                    "request_id": f"req_011C{h[-20:]}",
+                },
+            }
+
+        fault = injected_fault(cfg, "anthropic", seq, custom_id)
+        if fault == "invalid_request":
+            return errored(
+                "invalid_request_error", "Invalid request (emulated by --invalid-request-rate)"
+            )
+        try:
+            validate_message_params(params, "", version)
+            if params.get("stream"):
+                raise bad_request("stream: streaming is not supported in Message Batches")
+        except ApiError as exc:
+            return errored(exc.anthropic_type, exc.message)
+        if fault == "server_error":
+            overloaded = (
+                answers.roll(cfg["seed"], "line_error_kind", "anthropic", seq, custom_id) < 0.5
+            )
+            return errored(
+                "overloaded_error" if overloaded else "api_error",
+                ("Overloaded" if overloaded else "Internal server error")
+                + " (emulated by --line-error-rate)",
+            )
+        malformed = answers.chance(
+            cfg["malformed_rate"], cfg["seed"], "malformed", "anthropic", seq, custom_id
+        )
+        message = self.message(
+            params,
+            session,
+            malformed=malformed,
+            service_tier="batch",
+            message_id=f"msg_01{h[-22:]}",
+        )
+        return {"type": "succeeded", "message": message}
 
     # ------------------------------------------------------------ messages
 
@@ -483,12 +508,50 @@ class AnthropicState:
             "id": message_id or new_id("msg"),
             "type": "message",
             "role": "assistant",
-            "model": params["model"],
+            "model": snapshot_of(params["model"]),
             "content": content,
             "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": {**usage, "output_tokens": output_tokens, "service_tier": service_tier},
         }
+
+
+def _validate_envelope(body: Any) -> None:
+    """What a create refuses (400, all or nothing): the envelope, never a request's params."""
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    requests = body.get("requests")
+    if not isinstance(requests, list):
+        raise bad_request("requests: Field required")
+    if not requests:
+        raise bad_request("requests: List should have at least 1 item after validation, not 0")
+    if len(requests) > MAX_REQUESTS:
+        raise bad_request(
+            f"requests: List should have at most {MAX_REQUESTS} items after validation, "
+            f"not {len(requests)}"
+        )
+    seen: set[str] = set()
+    for index, item in enumerate(requests):
+        prefix = f"requests.{index}."
+        if not isinstance(item, dict):
+            raise bad_request(f"requests.{index}: Input should be a valid dictionary")
+        custom_id = item.get("custom_id")
+        if not isinstance(custom_id, str):
+            raise bad_request(f"{prefix}custom_id: Field required")
+        if len(custom_id) > 64:
+            raise bad_request(f"{prefix}custom_id: String should have at most 64 characters")
+        if not CUSTOM_ID_RE.match(custom_id):
+            raise bad_request(
+                f"{prefix}custom_id: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+            )
+        if custom_id in seen:
+            raise bad_request(
+                f"{prefix}custom_id: Duplicate custom_id '{custom_id}'; custom_id values must "
+                "be unique within a Message Batch."
+            )
+        seen.add(custom_id)
+        if not isinstance(item.get("params"), dict):
+            raise bad_request(f"{prefix}params: Field required")
 
 
 def validate_message_params(params: Any, prefix: str = "", version: str = "2026-10-21") -> None:
@@ -498,6 +561,10 @@ def validate_message_params(params: Any, prefix: str = "", version: str = "2026-
     model = params.get("model")
     if not isinstance(model, str) or not model:
         raise bad_request(f"{prefix}model: Field required")
+    known = listed_model(model)
+    if known is None or known.provider != "anthropic":
+        # The Messages API answers an unknown model 404 not_found_error "model: <name>".
+        raise ApiError(404, f"{prefix}model: {model}")
     max_tokens = params.get("max_tokens")
     if max_tokens is None:
         raise bad_request(f"{prefix}max_tokens: Field required")

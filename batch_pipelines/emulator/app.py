@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from .anthropic_state import API_VERSIONS, MAX_BODY_BYTES, validate_message_params
-from .errors import ApiError, WorkNeeded, bad_request
+from .errors import ApiError, LostResponse, WorkNeeded, bad_request
 from .state import EmulatorState
 from .store import new_id
 
@@ -47,6 +47,8 @@ def _provider(path: str) -> str:
 
 
 def _render_error(provider: str, exc: ApiError, request_id: str) -> Response:
+    if isinstance(exc, LostResponse):  # the gateway's page, not the API's error body
+        return Response(exc.HTML, status_code=exc.status, media_type="text/html")
     if provider == "anthropic":
         response = json_response(exc.anthropic_body(request_id), exc.status, exc.headers)
         response.headers["request-id"] = request_id

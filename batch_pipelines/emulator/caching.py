@@ -4,9 +4,10 @@ OpenAI (automatic caching):
 - A prompt is cut at message boundaries: a head segment (canonical JSON of `tools` and
   `response_format`, when present), then each message. Each boundary's prefix is keyed by
   (model, `prompt_cache_key`, the hash of everything before the boundary).
-- After a request, every boundary prefix of >= 1,024 tokens is written to the cache, for one hour
+- After a request, every boundary prefix of at least the model's minimum (1,024 tokens for
+  every OpenAI model, `core.models`) is written to the cache, for one hour
   after its last use (24 h when the request says `prompt_cache_retention: "24h"`).
-- A request reads the longest cached boundary prefix of >= 1,024 tokens and reports
+- A request reads the longest cached boundary prefix of at least the minimum and reports
   `prompt_tokens_details.cached_tokens` = that prefix's tokens rounded down to a multiple of 128.
   `prompt_tokens` includes the cached tokens.
 - `cache_write_tokens` is reported (non-zero) only for models that bill cache writes
@@ -16,8 +17,9 @@ Anthropic (explicit `cache_control`):
 - Blocks in prompt order: tools, system blocks, message content blocks. A block with
   `cache_control: {type: "ephemeral", ttl: "5m" | "1h"}` (default 5m) is a breakpoint; a top-level
   `cache_control` marks the last block. At most 4 breakpoints (more is a 400).
-- The minimum cacheable prefix is 2,048 tokens for models whose name contains `haiku`, 1,024 for
-  the others (sonnet, opus, ...). Shorter breakpoints are silently not cached.
+- The minimum cacheable prefix is the model's, from the one table in `core.models` (4,096 for
+  Haiku 4.5 and Opus 4.5/4.6, 1,024 for Sonnet 4.5, ...). Shorter breakpoints are silently not
+  cached: both cache counters stay 0 and no error is raised.
 - Read: for each breakpoint (last first), the emulator looks back up to 20 blocks for a cached
   prefix; the first hit gives `cache_read_input_tokens` and refreshes that entry's TTL.
 - Write: every breakpoint after the hit that meets the minimum is written with its TTL;
@@ -38,9 +40,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from batch_pipelines.core.models import min_cacheable_tokens
+
 from .answers import canonical, digest, json_tokens, tokens
 
-OPENAI_MIN_CACHED = 1024
+# OpenAI's prompt-caching guide: every model caches prompts from 1,024 tokens (models the table
+# does not list included). An Anthropic model the table lacks is refused by validation before it
+# gets here; were one to reach the cache, the highest documented minimum keeps it from caching
+# more than production would.
+OPENAI_DEFAULT_MIN_CACHED = 1024
+ANTHROPIC_FALLBACK_MIN_CACHED = 4096
 OPENAI_TTL = 3600.0
 OPENAI_TTL_EXTENDED = 86400.0
 ANTHROPIC_TTLS = {"5m": 300.0, "1h": 3600.0}
@@ -48,8 +57,12 @@ ANTHROPIC_MAX_BREAKPOINTS = 4
 ANTHROPIC_LOOKBACK = 20
 
 
+def openai_min_cacheable(model: str) -> int:
+    return min_cacheable_tokens(model) or OPENAI_DEFAULT_MIN_CACHED
+
+
 def anthropic_min_cacheable(model: str) -> int:
-    return 2048 if "haiku" in model else 1024
+    return min_cacheable_tokens(model) or ANTHROPIC_FALLBACK_MIN_CACHED
 
 
 def openai_bills_cache_writes(model: str) -> bool:
@@ -162,31 +175,50 @@ def openai_message_tokens(message: Any) -> int:
     return total
 
 
+def _openai_chat_head(body: dict) -> dict:
+    return {k: body[k] for k in ("tools", "response_format") if body.get(k) is not None}
+
+
+def _openai_chat_prefix_tokens(body: dict, head: dict) -> list[int]:
+    """Tokens of the prompt up to and including each message."""
+    messages = body.get("messages")
+    cumulative = json_tokens(head) if head else 0
+    counts: list[int] = []
+    for message in messages if isinstance(messages, list) else []:
+        cumulative += openai_message_tokens(message)
+        counts.append(cumulative)
+    return counts or [cumulative]
+
+
+def openai_chat_prompt_tokens(body: dict) -> int:
+    """The emulator's estimate of a chat request's prompt tokens (what usage reports, and what
+    counts against the enqueued-token limit)."""
+    return _openai_chat_prefix_tokens(body, _openai_chat_head(body))[-1] + 3
+
+
 def openai_chat_prompt_usage(body: dict, session: CacheSession) -> dict[str, int]:
     """prompt_tokens, cached_tokens and cache_write_tokens for a chat completion request."""
     model = str(body.get("model", ""))
-    head = {k: body[k] for k in ("tools", "response_format") if body.get(k) is not None}
+    minimum = openai_min_cacheable(model)
+    head = _openai_chat_head(body)
     messages = body.get("messages") or []
-    cumulative = json_tokens(head) if head else 0
-    counts: list[int] = []
-    for message in messages:
-        cumulative += openai_message_tokens(message)
-        counts.append(cumulative)
+    counts = _openai_chat_prefix_tokens(body, head)
+    cumulative = counts[-1]
     prompt_tokens = cumulative + 3
     cached = written = 0
-    if cumulative >= OPENAI_MIN_CACHED:  # hash prefixes only when one can be cached
+    if cumulative >= minimum:  # hash prefixes only when one can be cached
         key = digest("openai", model, body.get("prompt_cache_key") or "", canonical(head))
         boundaries: list[tuple[bytes, int]] = []
         for message, count in zip(messages, counts, strict=True):
             key = digest(key, canonical(message))
             boundaries.append((key, count))
         for key, count in reversed(boundaries):
-            if count >= OPENAI_MIN_CACHED and session.hit(key):
+            if count >= minimum and session.hit(key):
                 cached = count // 128 * 128
                 break
         ttl = OPENAI_TTL_EXTENDED if body.get("prompt_cache_retention") == "24h" else OPENAI_TTL
         for key, count in boundaries:
-            if count >= OPENAI_MIN_CACHED:
+            if count >= minimum:
                 session.write(key, ttl)
                 written = count // 128 * 128
     write_tokens = max(0, written - cached) if openai_bills_cache_writes(model) else 0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 
-from .config import EmulatorConfig
+from .config import EmulatorConfig, parse_token_limits
 
 
 def _rate(value: str) -> float:
@@ -20,6 +21,14 @@ def _rate(value: str) -> float:
     if not 0.0 <= rate <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value!r}")
     return rate
+
+
+def _token_limit(value: str) -> tuple[str, int]:
+    try:
+        ((model, tokens),) = parse_token_limits([value]).items()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return model, tokens
 
 
 def _non_negative(kind: type) -> object:
@@ -82,14 +91,71 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_rate,
         default=0.0,
         metavar="R",
-        help="share of creates that fail validation (OpenAI: batch failed; Anthropic: 400)",
+        help="share of OpenAI batches that fail as a whole (token_limit_exceeded); "
+        "no effect on Anthropic, which has no failed state",
+    )
+    parser.add_argument(
+        "--invalid-request-rate",
+        type=_rate,
+        default=0.0,
+        metavar="R",
+        help="share of lines rejected as invalid when the batch runs (OpenAI: 400 error-file "
+        "line; Anthropic: errored invalid_request_error)",
+    )
+    parser.add_argument(
+        "--timeout-rate",
+        type=_rate,
+        default=0.0,
+        metavar="R",
+        help="share of OpenAI lines that end as request_timeout",
+    )
+    parser.add_argument(
+        "--ordered-results",
+        action="store_true",
+        help="results in input order (debugging only: the services do not guarantee an order)",
+    )
+    parser.add_argument(
+        "--enqueued-token-limit",
+        action="append",
+        default=[],
+        type=_token_limit,
+        metavar="MODEL=TOKENS",
+        help="OpenAI enqueued-token limit of MODEL (as requests name it); repeatable; off unless given",
+    )
+    parser.add_argument(
+        "--anthropic-queue-limit",
+        type=_non_negative(int),
+        default=0,
+        metavar="N",
+        help="at most N requests of unfinished Message Batches; a create past it answers 429 (0: off)",
     )
     parser.add_argument(
         "--rate-limit-create",
         type=_non_negative(int),
         default=0,
         metavar="N",
-        help="the first N batch creates per provider answer 429 with retry-after: 1",
+        help="the first N batch creates per provider answer 429 with retry-after (--retry-after)",
+    )
+    parser.add_argument(
+        "--retry-after",
+        type=_non_negative(float),
+        default=1.0,
+        metavar="S",
+        help="seconds the 429s of --rate-limit-create and the queue limit ask to wait (default 1)",
+    )
+    parser.add_argument(
+        "--overloaded-rate",
+        type=_rate,
+        default=0.0,
+        metavar="R",
+        help="share of Anthropic batch creates that answer 529 overloaded_error",
+    )
+    parser.add_argument(
+        "--lose-create-response-rate",
+        type=_rate,
+        default=0.0,
+        metavar="R",
+        help="share of batch creates that create the batch but answer 502 (the answer is lost)",
     )
     parser.add_argument(
         "--server-errors-rate",
@@ -104,16 +170,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
-    return EmulatorConfig(
-        complete_after=args.complete_after,
-        line_error_rate=args.line_error_rate,
-        malformed_rate=args.malformed_rate,
-        expire_rate=args.expire_rate,
-        fail_validation_rate=args.fail_validation_rate,
-        rate_limit_create=args.rate_limit_create,
-        server_errors_rate=args.server_errors_rate,
-        seed=args.seed,
-    )
+    # Every flag is named after its config field (`--enqueued-token-limit` -> enqueued_token_limit).
+    values = {f.name: getattr(args, f.name) for f in fields(EmulatorConfig)}
+    values["enqueued_token_limit"] = dict(args.enqueued_token_limit)
+    return EmulatorConfig(**values)
 
 
 def run_from_args(args: argparse.Namespace) -> int:

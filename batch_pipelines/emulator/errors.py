@@ -61,6 +61,20 @@ class ApiError(Exception):
         }
 
 
+class LostResponse(ApiError):
+    """The operation succeeded but its answer never reached the client: a gateway answers 502
+    with an HTML page (what a load balancer in front of the API sends)."""
+
+    HTML = (
+        "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+        "<center><h1>502 Bad Gateway</h1></center>\r\n"
+        "<hr><center>emulated by --lose-create-response-rate</center>\r\n</body>\r\n</html>\r\n"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(502, "Bad Gateway (emulated by --lose-create-response-rate)")
+
+
 def bad_request(message: str, *, param: str | None = None, code: str | None = None) -> ApiError:
     return ApiError(400, message, param=param, code=code)
 

@@ -12,8 +12,12 @@ expiring batch (fault or C > 24 h) stays `in_progress` and ends `expired`: lines
 expiry are in the output/error files, the rest are error-file lines with `error.code
 "batch_expired"` and `response: null`. Cancel: `cancelling` for 0.1C, then `cancelled`; lines
 finished before the cancel keep their results, the rest get `batch_cancelled` error lines.
-`request_counts.failed` counts only lines that failed with an HTTP error, never expired or
-cancelled lines. Validation error codes are the emulator's best guesses (see `_scan_input`).
+`request_counts.failed` counts lines that failed (an HTTP error or `request_timeout`), never
+expired or cancelled lines. Output and error files are not in input order (shuffled by the seed,
+unless `ordered_results`). A create that would take the model's live batches past its
+`enqueued_token_limit` goes `failed` with `token_limit_exceeded`. Responses and the batch's
+`model` carry the dated snapshot name (`core.models.snapshot_of`). Validation error codes: see
+`_scan_input`.
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ from typing import IO, Any
 
 import orjson
 
+from batch_pipelines.core.models import snapshot_of
+
 from . import answers
-from .caching import CacheSession, openai_chat_prompt_usage
+from .caching import CacheSession, openai_chat_prompt_tokens, openai_chat_prompt_usage
 from .errors import ApiError, WorkNeeded, bad_request
+from .faults import injected_fault
 from .runtime import Runtime
-from .store import dumps, iter_jsonl, new_id
+from .store import dumps, iter_jsonl, iter_jsonl_indexed, new_id
 
 BATCH_ENDPOINTS = (
     "/v1/responses",
@@ -198,7 +205,7 @@ class OpenAIState:
     # ------------------------------------------------------------ batches: create
 
     def create_batch(self, body: Any) -> dict[str, Any]:
-        self.rt.check_create_rate_limit("openai")
+        self.rt.check_create_faults("openai")
         if not isinstance(body, dict):
             raise bad_request("The request body must be a JSON object.")
         for name in ("input_file_id", "endpoint", "completion_window"):
@@ -240,32 +247,21 @@ class OpenAIState:
             )
         seq = self.store.next_seq("oa_batch")
         config = self.rt.config
+        settings = self.rt.batch_settings()
+        input_path = self.store.file_path(file_row[0])
+        # Token estimates cost a pass over every message: only made when a limit may need them
+        # (a batch created before a limit was set is counted when the limit first asks).
         plan = _scan_input(
-            self.store.file_path(file_row[0]),
-            file_row[3],
-            endpoint,
-            seq,
-            config.seed,
-            config.line_error_rate,
+            input_path, file_row[3], endpoint, seq, settings, bool(config.enqueued_token_limit)
         )
-        plan["cfg"] = {
-            "complete_after": config.complete_after,
-            "seed": config.seed,
-            "line_error_rate": config.line_error_rate,
-            "malformed_rate": config.malformed_rate,
-        }
+        plan["cfg"] = settings
         if (
             not plan["errors"]
             and answers.roll(config.seed, "fail_validation", "openai", seq)
             < config.fail_validation_rate
         ):
             plan["errors"] = [
-                _error(
-                    "token_limit_exceeded",
-                    f"Enqueued token limit reached for {plan['model']} in organization org-emulator. "
-                    "Limit: 2,000,000 enqueued tokens. Please try again once some in_progress "
-                    "batches have been completed. (emulated by --fail-validation-rate)",
-                )
+                _token_limit_error(plan["model"], 2_000_000, "(emulated by --fail-validation-rate)")
             ]
         if (
             not plan["errors"]
@@ -281,12 +277,49 @@ class OpenAIState:
             "metadata": metadata,
             "output_ttl": output_ttl,
         }
-        created = self.rt.clock()
-        self.store.execute(
-            "INSERT INTO oa_batches (id, seq, created, spec, plan) VALUES (?, ?, ?, ?, ?)",
-            (batch_id, seq, created, dumps(spec).decode(), dumps(plan).decode()),
-        )
+        # The enqueued-token check and the insert it admits are one step, so two creates racing
+        # for the last tokens cannot both pass.
+        with self.rt.create_lock("openai"):
+            created = self.rt.clock()
+            limit = config.enqueued_token_limit.get(plan["model"] or "")
+            if limit is not None and not plan["errors"]:
+                enqueued = self._enqueued_tokens(plan["model"], created)
+                if plan["input_tokens"] is None:
+                    plan["input_tokens"] = _count_input_tokens(input_path, endpoint)
+                if enqueued + plan["input_tokens"] > limit:
+                    plan["errors"] = [_token_limit_error(plan["model"], limit)]
+            self.store.execute(
+                "INSERT INTO oa_batches (id, seq, created, spec, plan) VALUES (?, ?, ?, ?, ?)",
+                (batch_id, seq, created, dumps(spec).decode(), dumps(plan).decode()),
+            )
+        self.rt.lose_create_response("openai", seq)
         return self._render(self._row(batch_id), created, force="validating")
+
+    def _enqueued_tokens(self, model: str, now: float) -> int:
+        """Input tokens of the model's batches still validating, in progress or finalizing
+        (cancelling, failed and ended batches hold none)."""
+        total = 0
+        rows = self.store.all(
+            "SELECT id, created, spec, plan FROM oa_batches"
+            " WHERE result IS NULL AND cancel_at IS NULL"
+        )
+        for batch_id, created, raw_spec, raw_plan in rows:
+            plan = orjson.loads(raw_plan)
+            if plan["errors"] or plan["model"] != model:
+                continue
+            _, end = self._timing({"plan": plan})
+            if now >= created + end:
+                continue
+            if plan.get("input_tokens") is None:  # created while no limit was configured
+                spec = orjson.loads(raw_spec)
+                plan["input_tokens"] = _count_input_tokens(
+                    self.store.file_path(spec["input_file_id"]), spec["endpoint"]
+                )
+                self.store.execute(
+                    "UPDATE oa_batches SET plan = ? WHERE id = ?", (dumps(plan).decode(), batch_id)
+                )
+            total += plan["input_tokens"]
+        return total
 
     # ------------------------------------------------------------ batches: read / cancel
 
@@ -439,7 +472,7 @@ class OpenAIState:
             if result["status"] == "failed":
                 obj["errors"] = {"object": "list", "data": plan["errors"]}
             else:
-                obj["model"] = plan["model"]
+                obj["model"] = snapshot_of(plan["model"])
             return obj
         if force == "validating":
             return obj
@@ -451,7 +484,7 @@ class OpenAIState:
             obj["cancelling_at"] = int(at)
             if at - created >= 0.1 * c and not plan["errors"]:
                 obj["in_progress_at"] = int(created + 0.1 * c)
-                obj["model"] = plan["model"]
+                obj["model"] = snapshot_of(plan["model"])
                 done = self._done_at(row, at)
                 failed = done * plan["n_line_errors"] // total if total else 0
                 obj["request_counts"] = {
@@ -462,7 +495,7 @@ class OpenAIState:
             return obj
         if force == "cancelling" or t < 0.1 * c or plan["errors"]:
             return obj
-        obj["model"] = plan["model"]
+        obj["model"] = snapshot_of(plan["model"])
         obj["in_progress_at"] = int(created + 0.1 * c)
         done = self._done_at(row, now)
         failed = done * plan["n_line_errors"] // total if total else 0
@@ -535,16 +568,18 @@ class OpenAIState:
         out_id, err_id = new_id("file"), new_id("file")
         out_path, err_path = self.store.file_path(out_id), self.store.file_path(err_id)
         out_tmp, err_tmp = out_path.with_suffix(".tmp"), err_path.with_suffix(".tmp")
+        order = None if cfg.get("ordered_results") else (cfg["seed"], seq)
         session = self.rt.cache.session()
         base = answers.digest(batch_id).hex()[:24]
         completed = failed = 0
         usage = _zero_usage()
         out_bytes = err_bytes = 0
+        lines = iter_jsonl_indexed(self.store.file_path(spec["input_file_id"]), order)
         with (
             open(out_tmp, "wb", buffering=1 << 20) as out,
             open(err_tmp, "wb", buffering=1 << 20) as err,
         ):
-            for index, raw in enumerate(iter_jsonl(self.store.file_path(spec["input_file_id"]))):
+            for index, raw in lines:
                 line = orjson.loads(raw)
                 custom_id = line["custom_id"]
                 h = f"{base}{index:08x}"
@@ -561,15 +596,15 @@ class OpenAIState:
                     err.write(data)
                     err_bytes += len(data)
                     continue
-                status, body = self._process_line(
+                response, error = self._process_line(
                     endpoint, line["body"], custom_id, seq, cfg, session, finished_at, h
                 )
-                record["response"] = {"status_code": status, "request_id": f"req_{h}", "body": body}
-                record["error"] = None
+                record["response"] = response
+                record["error"] = error
                 data = dumps(record) + b"\n"
-                if status == 200:
+                if response is not None and response["status_code"] == 200:
                     completed += 1
-                    _add_usage(usage, body.get("usage") or {})
+                    _add_usage(usage, response["body"].get("usage") or {})
                     out.write(data)
                     out_bytes += len(data)
                 else:
@@ -605,38 +640,65 @@ class OpenAIState:
         session: CacheSession,
         created: int,
         h: str,
-    ) -> tuple[int, dict[str, Any]]:
-        seed = cfg["seed"]
-        if answers.chance(cfg["line_error_rate"], seed, "line_error", "openai", seq, custom_id):
-            if answers.roll(seed, "line_error_kind", "openai", seq, custom_id) < 0.5:
-                return 500, ApiError(
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(response, error) of one line: an HTTP answer, or a non-HTTP error (response null)."""
+
+        def http(status: int, answer: dict[str, Any]) -> tuple[dict[str, Any], None]:
+            return {"status_code": status, "request_id": f"req_{h}", "body": answer}, None
+
+        fault = injected_fault(cfg, "openai", seq, custom_id)
+        if fault == "invalid_request":
+            return http(
+                400,
+                bad_request(
+                    "Invalid request (emulated by --invalid-request-rate).",
+                    code="invalid_value",
+                ).openai_body(),
+            )
+        if fault == "timeout":
+            return None, {
+                "code": "request_timeout",
+                "message": "The request timed out (emulated by --timeout-rate).",
+            }
+        if fault == "server_error":
+            if answers.roll(cfg["seed"], "line_error_kind", "openai", seq, custom_id) < 0.5:
+                return http(
                     500,
-                    "The server had an error processing your request. Sorry about that! You can "
-                    "retry your request. (emulated by --line-error-rate)",
-                ).openai_body()
+                    ApiError(
+                        500,
+                        "The server had an error processing your request. Sorry about that! You "
+                        "can retry your request. (emulated by --line-error-rate)",
+                    ).openai_body(),
+                )
             model = body.get("model")
-            return 429, ApiError(
+            return http(
                 429,
-                f"Rate limit reached for {model} in organization org-emulator on tokens per min "
-                "(TPM). (emulated by --line-error-rate)",
-                type="tokens",
-                code="rate_limit_exceeded",
-            ).openai_body()
+                ApiError(
+                    429,
+                    f"Rate limit reached for {model} in organization org-emulator on tokens per "
+                    "min (TPM). (emulated by --line-error-rate)",
+                    type="tokens",
+                    code="rate_limit_exceeded",
+                ).openai_body(),
+            )
         malformed = answers.chance(
-            cfg["malformed_rate"], seed, "malformed", "openai", seq, custom_id
+            cfg["malformed_rate"], cfg["seed"], "malformed", "openai", seq, custom_id
         )
         try:
             if endpoint == "/v1/chat/completions":
-                return 200, self.chat_completion(
-                    body,
-                    session,
-                    malformed=malformed,
-                    created=created,
-                    completion_id=f"chatcmpl-{h}",
+                return http(
+                    200,
+                    self.chat_completion(
+                        body,
+                        session,
+                        malformed=malformed,
+                        created=created,
+                        completion_id=f"chatcmpl-{h}",
+                    ),
                 )
-            return 200, self.embeddings(body)
+            return http(200, self.embeddings(body))
         except ApiError as exc:
-            return exc.status, exc.openai_body()
+            return http(exc.status, exc.openai_body())
 
     # ------------------------------------------------------------ synchronous endpoints
 
@@ -668,7 +730,7 @@ class OpenAIState:
             "id": completion_id or new_id("chatcmpl"),
             "object": "chat.completion",
             "created": int(created if created is not None else self.rt.clock()),
-            "model": body["model"],
+            "model": snapshot_of(body["model"]),
             "choices": choices,
             "usage": {
                 "prompt_tokens": prompt["prompt_tokens"],
@@ -697,13 +759,13 @@ class OpenAIState:
         prompt_tokens = 0
         for index, value in enumerate(inputs):
             vector = answers.embedding_vector(model, value, dimensions)
-            prompt_tokens += answers.tokens(value) if isinstance(value, str) else len(value)
+            prompt_tokens += _embedding_item_tokens(value)
             embedding: Any = answers.embedding_base64(vector) if encoding == "base64" else vector
             data.append({"object": "embedding", "index": index, "embedding": embedding})
         return {
             "object": "list",
             "data": data,
-            "model": model,
+            "model": snapshot_of(model),
             "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
         }
 
@@ -771,20 +833,59 @@ def _check_expires_after(value: Any, param: str) -> int | None:
     return int(value["seconds"])
 
 
-def _embedding_input_count(value: Any) -> int:
+def _token_limit_error(model: str | None, limit: int, note: str = "") -> dict[str, Any]:
+    """The batch-level error of a create past the enqueued-token limit, in the real wording
+    (openai/openai-python#2084)."""
+    message = (
+        f"Enqueued token limit reached for {model} in organization org-emulator. "
+        f"Limit: {limit:,} enqueued tokens. Please try again once some in_progress batches "
+        "have been completed."
+    )
+    return _error("token_limit_exceeded", f"{message} {note}".strip())
+
+
+def _embedding_items(value: Any) -> list[Any]:
+    """The inputs of an embeddings `input`: a string, a token array, or a list of either."""
     if isinstance(value, list) and value and not all(isinstance(v, int) for v in value):
-        return len(value)
-    return 1
+        return value
+    return [value]
+
+
+def _embedding_item_tokens(item: Any) -> int:
+    """Tokens of one embedding input, as its usage reports them."""
+    if isinstance(item, str):
+        return answers.tokens(item)
+    return len(item) if isinstance(item, list) else 0
+
+
+def _line_input_tokens(endpoint: str, body: dict[str, Any]) -> int:
+    """The emulator's estimate of one line's input tokens (what its usage will report)."""
+    if endpoint == "/v1/embeddings":
+        return sum(_embedding_item_tokens(item) for item in _embedding_items(body.get("input")))
+    return openai_chat_prompt_tokens(body)
+
+
+def _count_input_tokens(path: Path, endpoint: str) -> int:
+    """Input tokens of a batch input file that passed validation."""
+    return sum(_line_input_tokens(endpoint, orjson.loads(raw)["body"]) for raw in iter_jsonl(path))
 
 
 def _scan_input(
-    path: Path, size: int, endpoint: str, seq: int, seed: int, line_error_rate: float
+    path: Path,
+    size: int,
+    endpoint: str,
+    seq: int,
+    settings: dict[str, Any],
+    count_tokens: bool,
 ) -> dict[str, Any]:
-    """Validate a batch input file as the service does, streaming it once.
+    """Validate a batch input file as the service does, streaming it once, and count its
+    lines, injected line failures and input tokens (the enqueued-token estimate).
 
-    Error codes (best guesses, the real ones are not all documented): invalid_json_line,
-    missing_required_parameter, invalid_method, mismatched_endpoint, duplicate_custom_id,
-    mismatched_model, empty_file, file_too_large, too_many_requests, too_many_embedding_inputs.
+    Error codes: `invalid_json_line`, `duplicate_custom_id`, `url_mismatch`, `model_mismatch`,
+    `empty_file` and `too_many_tasks` as the API reference lists them (quoted in
+    stdapi-ai/stdapi.ai#240); `missing_required_parameter` with `line` as users reported it
+    (community.openai.com "Batch API is now available"); `invalid_method`, `file_too_large` and
+    `too_many_embedding_inputs` are the emulator's guesses.
     """
     errors: list[dict] = []
 
@@ -792,7 +893,13 @@ def _scan_input(
         if len(errors) < MAX_REPORTED_ERRORS:
             errors.append(error)
 
-    plan: dict[str, Any] = {"total": 0, "model": None, "n_line_errors": 0, "embedding_inputs": 0}
+    plan: dict[str, Any] = {
+        "total": 0,
+        "model": None,
+        "n_line_errors": 0,
+        "embedding_inputs": 0,
+        "input_tokens": 0 if count_tokens else None,
+    }
     if size > MAX_BATCH_FILE_BYTES:
         add(
             _error(
@@ -812,7 +919,13 @@ def _scan_input(
             try:
                 line = orjson.loads(text)
             except orjson.JSONDecodeError:
-                add(_error("invalid_json_line", f"Line {number} is not valid JSON.", line=number))
+                add(
+                    _error(
+                        "invalid_json_line",
+                        "This line is not parseable as valid JSON.",
+                        line=number,
+                    )
+                )
                 continue
             if not isinstance(line, dict):
                 add(
@@ -842,7 +955,7 @@ def _scan_input(
                 )
             else:
                 seen.add(custom_id)
-                if answers.chance(line_error_rate, seed, "line_error", "openai", seq, custom_id):
+                if injected_fault(settings, "openai", seq, custom_id):
                     plan["n_line_errors"] += 1
             if line.get("method") != "POST":
                 add(
@@ -856,7 +969,7 @@ def _scan_input(
             if line.get("url") != endpoint:
                 add(
                     _error(
-                        "mismatched_endpoint",
+                        "url_mismatch",
                         f"The URL provided for this request ('{line.get('url')}') does not match "
                         f"the batch endpoint ('{endpoint}').",
                         line=number,
@@ -889,7 +1002,7 @@ def _scan_input(
             elif model != plan["model"]:
                 add(
                     _error(
-                        "mismatched_model",
+                        "model_mismatch",
                         f"The model '{model}' of this request does not match the model "
                         f"'{plan['model']}' of the other requests: a batch may only contain "
                         "requests for one model.",
@@ -898,14 +1011,16 @@ def _scan_input(
                     )
                 )
             if endpoint == "/v1/embeddings":
-                plan["embedding_inputs"] += _embedding_input_count(body.get("input"))
+                plan["embedding_inputs"] += len(_embedding_items(body.get("input")))
+            if count_tokens:
+                plan["input_tokens"] += _line_input_tokens(endpoint, body)
     plan["total"] = total
     if total == 0 and not errors:
         add(_error("empty_file", "The batch input file is empty."))
     if total > MAX_BATCH_LINES:
         add(
             _error(
-                "too_many_requests",
+                "too_many_tasks",
                 f"The batch input file has {total} requests; a batch may contain at most "
                 f"{MAX_BATCH_LINES:,} requests.",
             )

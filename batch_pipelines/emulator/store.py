@@ -14,15 +14,18 @@ Layout under the emulator home (`$BATCH_PIPELINES_HOME/emulator/` by default):
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 import string
 import threading
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 SCHEMA = """
@@ -49,6 +52,7 @@ CREATE TABLE IF NOT EXISTS prompt_cache (
 """
 
 _ALNUM = string.ascii_letters + string.digits
+_UINT64 = (1 << 64) - 1
 
 
 def random_token(length: int, alphabet: str = _ALNUM) -> str:
@@ -183,3 +187,34 @@ def iter_jsonl(path: Path) -> Iterator[bytes]:
             line = raw.rstrip(b"\r\n")
             if line.strip():
                 yield line
+
+
+def iter_jsonl_indexed(
+    path: Path, shuffle: tuple[int, int] | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """(input index, line) for the non-empty lines of a JSONL file: in input order, or, with
+    `shuffle=(seed, create ordinal)`, in a permutation drawn from them.
+
+    Both services warn that results are not in request order; producing them in a shuffled order
+    writes shuffled result files in one pass. Memory holds 24 bytes per line, never the lines:
+    each is read where it lies (`pread`; an mmap would count the file in resident memory).
+    """
+    if shuffle is None:
+        yield from enumerate(iter_jsonl(path))
+        return
+    offsets, lengths = array("q"), array("q")
+    offset = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            line = raw.rstrip(b"\r\n")
+            if line.strip():
+                offsets.append(offset)
+                lengths.append(len(line))
+            offset += len(raw)
+    seed, ordinal = shuffle
+    order = np.random.default_rng([seed & _UINT64, ordinal & _UINT64]).permutation(len(offsets))
+    with open(path, "rb", buffering=0) as handle:
+        descriptor = handle.fileno()
+        for position in order:
+            index = int(position)
+            yield index, os.pread(descriptor, lengths[index], offsets[index])

@@ -5,7 +5,11 @@ analytics), per lead (lead scoring and drafts) and per document version (KB inde
 cost is the sum of every ledger row of its manifest requests (retries and synchronous fallbacks
 included); the unit cost of a workflow is the total over all observed units divided by their
 number, so it rests on that many observations, which the estimate reports. With no observation
-for a workflow the prospect needs, `NotEnoughData` is raised: the calculator does not guess.
+for a workflow the prospect needs, `NotEnoughData` is raised: the calculator does not guess. With
+`min_tenants` (the ROI web app uses 2), a needed workflow must rest on that many tenants, so that an
+answer never is, or lets one infer, a single tenant's figures.
+
+Volumes are whole numbers from 0 to `MAX_VOLUMES` (far beyond any tenant: a typo, not a prospect).
 
 A month is 30 days. Amounts are Decimal micro-dollars; per-unit costs are rounded half-even to the
 ledger's quantum (0.000001 micro-dollars), monthly figures are computed from the totals.
@@ -22,10 +26,11 @@ from sqlalchemy import Connection, text
 
 from batch_pipelines.db.tables import VERTICALS
 from batch_pipelines.ledger.pricing import QUANTUM
-from batch_pipelines.ledger.reports import WORKFLOW_LABELS, format_usd
+from batch_pipelines.ledger.reports import WORKFLOW_LABELS, format_usd, percent
 
 __all__ = [
     "DAYS_PER_MONTH",
+    "MAX_VOLUMES",
     "Estimate",
     "EstimateLine",
     "NotEnoughData",
@@ -37,10 +42,17 @@ __all__ = [
 
 DAYS_PER_MONTH = 30
 UNITS = {"post_call": "call", "lead_scoring": "lead", "kb_index": "document"}
+# The largest volume the calculator answers for, per argument.
+MAX_VOLUMES = {"calls_per_day": 1_000_000, "leads_per_day": 1_000_000, "docs_per_month": 10_000_000}
 
 
 class NotEnoughData(ValueError):
-    """The ledger has no observation to estimate a needed workflow from."""
+    """The ledger has too few observations to estimate these needed workflows from."""
+
+    def __init__(self, message: str, *, vertical: str, workflows: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.vertical = vertical
+        self.workflows = workflows
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,15 @@ class Estimate:
     def monthly_saved_micro_usd(self) -> Decimal:
         return self.monthly_sync_cost_micro_usd - self.monthly_cost_micro_usd
 
+    @property
+    def monthly_saved_pct(self) -> Decimal | None:
+        return percent(self.monthly_saved_micro_usd, self.monthly_sync_cost_micro_usd)
+
     def margin_micro_usd(self, tier: str) -> Decimal:
         return self.tier_prices_usd[tier].scaleb(6) - self.monthly_cost_micro_usd
+
+    def margin_pct(self, tier: str) -> Decimal | None:
+        return percent(self.margin_micro_usd(tier), self.tier_prices_usd[tier].scaleb(6))
 
 
 _OBSERVED = """
@@ -112,17 +131,14 @@ def estimate_tenant_month(
     docs_per_month: int,
     *,
     since: dt.date | None = None,
+    min_tenants: int = 1,
 ) -> Estimate:
     """Estimate a month for a tenant of `vertical` with these volumes, from ledger rows since
     `since` (default: all). Raises `NotEnoughData` when a workflow with a non-zero volume has
-    no observation, ValueError for an unknown vertical or a negative volume."""
+    no observation, or one of fewer than `min_tenants` tenants; ValueError for an unknown
+    vertical or a volume that is not a whole number in [0, MAX_VOLUMES]."""
     if vertical not in VERTICALS:
         raise ValueError(f"unknown vertical {vertical!r}; one of: {', '.join(VERTICALS)}")
-    volumes = {
-        "post_call": calls_per_day * DAYS_PER_MONTH,
-        "lead_scoring": leads_per_day * DAYS_PER_MONTH,
-        "kb_index": docs_per_month,
-    }
     for name, value in (
         ("calls_per_day", calls_per_day),
         ("leads_per_day", leads_per_day),
@@ -130,6 +146,13 @@ def estimate_tenant_month(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative whole number, got {value!r}")
+        if value > MAX_VOLUMES[name]:
+            raise ValueError(f"{name} must be at most {MAX_VOLUMES[name]:,}, got {value:,}")
+    volumes = {
+        "post_call": calls_per_day * DAYS_PER_MONTH,
+        "lead_scoring": leads_per_day * DAYS_PER_MONTH,
+        "kb_index": docs_per_month,
+    }
 
     observed = {
         r["workflow"]: r
@@ -144,7 +167,19 @@ def estimate_tenant_month(
             f"the ledger has no priced {what} for the {vertical} vertical"
             + (f" since {since}" if since else "")
             + ", so there is nothing to estimate from. Run those workflows for at least one "
-            f"{vertical} tenant and materialise cost_ledger, or set their volume to 0."
+            f"{vertical} tenant and materialise cost_ledger, or set their volume to 0.",
+            vertical=vertical,
+            workflows=tuple(missing),
+        )
+    thin = [w for w, n in volumes.items() if n > 0 and int(observed[w]["tenants"]) < min_tenants]
+    if thin:
+        # Says neither how many tenants there are nor anything of theirs.
+        what = ", ".join(WORKFLOW_LABELS[w] for w in thin)
+        raise NotEnoughData(
+            f"not enough data for this vertical: {what} for the {vertical} vertical rests on "
+            f"fewer than {min_tenants} tenants",
+            vertical=vertical,
+            workflows=tuple(thin),
         )
 
     lines = []
@@ -224,19 +259,17 @@ def render_estimate(estimate: Estimate) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     out += [fmt(headers), rule, *(fmt(b) for b in body[:-1]), rule, fmt(body[-1]), ""]
-    sync = estimate.monthly_sync_cost_micro_usd
-    if sync > 0:
-        pct = (estimate.monthly_saved_micro_usd * 100 / sync).quantize(Decimal("0.1"))
+    if estimate.monthly_saved_pct is not None:
         out.append(
             f"Batching and caching save {format_usd(estimate.monthly_saved_micro_usd, 2)} a month "
-            f"({pct}%) against synchronous calls."
+            f"({estimate.monthly_saved_pct}%) against synchronous calls."
         )
     for tier, price in estimate.tier_prices_usd.items():
-        margin = estimate.margin_micro_usd(tier)
-        pct = (margin * 100 / price.scaleb(6)).quantize(Decimal("0.1")) if price else None
+        pct = estimate.margin_pct(tier)
         out.append(
             f"On the {tier} tier ({format_usd(price.scaleb(6), 2)}/month): gross margin "
-            f"{format_usd(margin, 2)}" + (f" ({pct}%)" if pct is not None else "")
+            f"{format_usd(estimate.margin_micro_usd(tier), 2)}"
+            + (f" ({pct}%)" if pct is not None else "")
         )
     return "\n".join(out) + "\n"
 

@@ -29,12 +29,15 @@ Self-hosted rows
 ----------------
 A self-hosted deployment costs ``self_hosted.gpu_usd_per_hour`` of the override table whether it
 is busy or not, and serves one model (one vLLM/TGI server per model). Its cost is allocated per
-(ledger_date, provider, model) window: the whole UTC day (24 h x the hourly price) is spread over
-every tenant's self-hosted rows of that model and day by token share
-(`pricing.allocate_self_hosted`, ordered by usage_id, so the shares are deterministic and add up
-exactly to the day's cost). A day with no rows allocates its cost to nobody. Because a tenant's
-share depends on the other tenants' rows of the day, re-price every tenant of a date together (the
-single-run range over all tenants of a date does that) after late rows arrive.
+(ledger_date, provider, model) window: the whole UTC day (24 h x the hourly price) is split over
+every tenant's self-hosted rows of that model and day by `pricing.allocate_self_hosted` (tenants by
+token share in whole micro-dollars, largest remainder, ties to the lower tenant id; then each
+tenant's lines), so the shares add up exactly to the day's cost. A day with no rows allocates its
+cost to nobody. A tenant's share depends on the other tenants' rows of the day, so pricing a
+partition that has (or had) self-hosted rows computes the whole day's allocation under a lock of
+the day, and re-prices, in the same transaction, every other tenant of the date whose ledger rows
+no longer hold their share (late rows, deleted rows, a new GPU price): the ledger's shares never
+add up to more than the day, and equal it once every tenant's rows are priced.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import dataclasses
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -56,6 +59,12 @@ from sqlalchemy.exc import IntegrityError
 from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.ledger import pricing
 from batch_pipelines.ledger.pricing import PriceOverrides, default_overrides
+from batch_pipelines.ledger.token_classes import (
+    FIGURES,
+    WORK_TABLE_PRICE_NAMES,
+    figure_sql,
+    price_columns_sql,
+)
 
 __all__ = [
     "SELF_HOSTED_WINDOW_SECONDS",
@@ -64,10 +73,12 @@ __all__ = [
     "check_batch_tokens_match_provider",
     "check_priced_exactly_once",
     "check_rows_attributed",
+    "check_usage_priced_within",
     "micro_to_usd",
     "partition_totals",
     "price_partition",
     "transaction",
+    "unpriced_partitions",
 ]
 
 SELF_HOSTED_WINDOW_SECONDS = 86_400
@@ -130,6 +141,9 @@ def price_partition(
     """Price the tenant's `llm_usage` rows of `ledger_date` into `cost_ledger`, replacing what the
     partition held, in one transaction (the caller's, if one is open; it then commits).
 
+    When the partition has self-hosted rows (or had), the other tenants of the date whose GPU
+    shares that changes are re-priced in the same transaction (module docstring).
+
     Raises `pricing.UnknownModelPrice` for a model no price source knows, and ValueError for usage
     the price cannot apply to (output tokens on an input-only model, self-hosted rows without a
     GPU price); nothing is written then.
@@ -139,56 +153,123 @@ def price_partition(
     """
     ov = default_overrides() if overrides is None else overrides
     cache = {} if price_cache is None else price_cache
-    params = {"ledger_date": ledger_date, "tenant_id": tenant_id}
     with transaction(conn):
         # Two runs pricing the same partition at once would collide on usage_id: serialise them.
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('cost_ledger'), hashtext(:key))"),
-            {"key": f"{ledger_date.isoformat()}|{tenant_id}"},
-        )
+        conn.execute(_LOCK_PARTITION, {"key": _partition_key(ledger_date, tenant_id)})
         _prepare_work_tables(conn)
-        keys = _usage_keys(conn, params, ov, cache)
-        flags = {
-            (k.provider, k.model, k.mode): cache[_flags_key(k.provider, k.model, k.mode, ov)]
-            for k in keys
-        }
-        _load(
-            conn,
-            "bp_ledger_prices",
-            [
-                {
-                    **_price_key(k, tenant_id, ov, cache),
-                    "time_bounds": flags[k.provider, k.model, k.mode]["time_bounds"],
-                    "tier_starts": flags[k.provider, k.model, k.mode]["tier_starts"],
-                }
-                for k in keys
-            ],
-        )
-        allocations = _self_hosted_allocations(conn, ledger_date, tenant_id, keys, ov)
+        params = {"ledger_date": ledger_date, "tenant_id": tenant_id}
+        self_hosted = conn.execute(text(_sql("ledger_self_hosted_partition.sql")), params).one()
+        if not (self_hosted.has_usage or self_hosted.has_ledger_rows):
+            try:
+                return _price_rows(conn, ledger_date, tenant_id, ov, cache, allocated=False)
+            except _NeedsShares:  # self-hosted rows committed since the probe
+                pass
+        # The day's GPU shares depend on every tenant's rows of the day: one allocation at a time.
+        conn.execute(_LOCK_SELF_HOSTED_DAY, {"day": ledger_date.isoformat()})
+        allocations = _self_hosted_allocations(conn, ledger_date, ov)
         _load(
             conn,
             "bp_ledger_allocations",
             [{"usage_id": k, "allocated": str(v)} for k, v in allocations.items()],
         )
-        priced_rows = _sql("ledger_priced_rows.sql").format(
-            allocated="a.allocated" if allocations else "NULL::numeric",
-            allocations_join=(
-                "LEFT JOIN pg_temp.bp_ledger_allocations AS a ON a.usage_id = u.usage_id"
-                if allocations
-                else ""
-            ),
-        )
-        totals = _insert_new_partition(conn, params, priced_rows) if keys else None
-        if totals is None:
-            conn.execute(text(_sql("ledger_upsert.sql").format(priced_rows=priced_rows)), params)
-            totals = partition_totals(conn, ledger_date, tenant_id)
-        expected = sum(k.n for k in keys)
-        if totals.requests != expected:  # a key without a price: a bug, never a silent gap
-            raise RuntimeError(
-                f"{ledger_date}|{tenant_id} has {totals.requests} ledger rows for {expected} "
-                "usage rows after pricing"
-            )
+        totals = _price_rows(conn, ledger_date, tenant_id, ov, cache, allocated=True)
+        stale = conn.execute(text(_sql("ledger_self_hosted_stale.sql")), params).scalars().all()
+        for other in stale:
+            # A partition being priced right now is skipped: its pricing waits for this day's
+            # lock and then allocates from the same rows.
+            if conn.execute(
+                _TRY_LOCK_PARTITION, {"key": _partition_key(ledger_date, other)}
+            ).scalar():
+                _price_rows(conn, ledger_date, other, ov, cache, allocated=True)
     return totals
+
+
+_LOCK_PARTITION = text("SELECT pg_advisory_xact_lock(hashtext('cost_ledger'), hashtext(:key))")
+_TRY_LOCK_PARTITION = text(
+    "SELECT pg_try_advisory_xact_lock(hashtext('cost_ledger'), hashtext(:key))"
+)
+_LOCK_SELF_HOSTED_DAY = text(
+    "SELECT pg_advisory_xact_lock(hashtext('cost_ledger_self_hosted'), hashtext(:day))"
+)
+
+
+class _NeedsShares(Exception):
+    """The partition has self-hosted rows: price it with the day's GPU shares."""
+
+
+def _partition_key(ledger_date: dt.date, tenant_id: str) -> str:
+    """The partition's advisory-lock key (migration 0003's cascade takes the same)."""
+    return f"{ledger_date.isoformat()}|{tenant_id}"
+
+
+def _price_rows(
+    conn: Connection,
+    ledger_date: dt.date,
+    tenant_id: str,
+    ov: PriceOverrides,
+    cache: dict[tuple, Any],
+    *,
+    allocated: bool,
+) -> PartitionTotals:
+    """Bring one partition's ledger rows in line with its usage rows (its lock is held; with
+    `allocated`, the day's GPU shares are in bp_ledger_allocations)."""
+    params = {"ledger_date": ledger_date, "tenant_id": tenant_id}
+    _clear_price_tables(conn)
+    keys = _usage_keys(conn, params, ov, cache)
+    if not allocated and any(k.mode == "self_hosted" for k in keys):
+        raise _NeedsShares  # before anything is written
+    flags = {
+        (k.provider, k.model, k.mode): cache[_flags_key(k.provider, k.model, k.mode, ov)]
+        for k in keys
+    }
+    _load(
+        conn,
+        "bp_ledger_prices",
+        [
+            {
+                **_price_key(k, tenant_id, ov, cache),
+                "time_bounds": flags[k.provider, k.model, k.mode]["time_bounds"],
+                "tier_starts": flags[k.provider, k.model, k.mode]["tier_starts"],
+            }
+            for k in keys
+        ],
+    )
+    priced_rows = _priced_rows_sql(allocated)
+    totals = _insert_new_partition(conn, params, priced_rows) if keys else None
+    if totals is None:
+        conn.execute(text(_sql("ledger_upsert.sql").format(priced_rows=priced_rows)), params)
+        totals = partition_totals(conn, ledger_date, tenant_id)
+    expected = sum(k.n for k in keys)
+    if totals.requests != expected:  # a key without a price: a bug, never a silent gap
+        raise RuntimeError(
+            f"{ledger_date}|{tenant_id} has {totals.requests} ledger rows for {expected} "
+            "usage rows after pricing"
+        )
+    return totals
+
+
+@functools.cache
+def _priced_rows_sql(allocated: bool) -> str:
+    """ledger_priced_rows.sql with every figure derived from the token classes
+    (`token_classes.figure_sql`, exact and rounded). A self-hosted row's GPU share is its cost and
+    comes off its batch discount (its per-token prices are all 0, see `_resolve_key`)."""
+    figures = {}
+    for figure in FIGURES:
+        exact = figure_sql(figure, exact=True)
+        rounded = figure_sql(figure, exact=False)
+        figures[figure] = f"CASE WHEN p.exact THEN {exact}\n        ELSE {rounded} END"
+    if allocated:
+        share = "CASE WHEN u.mode = 'self_hosted' THEN a.allocated ELSE 0 END"
+        figures["cost_micro_usd"] += f"\n        + {share}"
+        figures["batch_discount_micro_usd"] += f"\n        - {share}"
+    return _sql("ledger_priced_rows.sql").format(
+        **figures,
+        allocations_join=(
+            "LEFT JOIN pg_temp.bp_ledger_allocations AS a ON a.usage_id = u.usage_id"
+            if allocated
+            else ""
+        ),
+    )
 
 
 def _usage_keys(
@@ -305,24 +386,12 @@ _WORK_TABLES = {
     " tier_starts bigint[]",
     "bp_ledger_prices": (
         "provider text, model text, mode text, price_day date, time_bucket int, tier_bucket int,"
-        " exact boolean, input numeric, cached_input numeric, cache_write_5m numeric,"
-        " cache_write_1h numeric, output numeric, sync_input numeric, sync_output numeric,"
-        " q_input bigint, q_cached_input bigint, q_cache_write_5m bigint, q_cache_write_1h bigint,"
-        " q_output bigint, q_sync_input bigint, q_sync_output bigint,"
-        " pricing_source text, pricing_version text, unit_prices jsonb,"
+        f" exact boolean, {price_columns_sql('recordset')},"
+        " pricing_source text, pricing_version text, priced_by text, unit_prices jsonb,"
         " time_bounds numeric[], tier_starts bigint[]"
     ),
     "bp_ledger_allocations": "usage_id bigint, allocated numeric",
 }
-_PRICE_CLASSES = (
-    "input",
-    "cached_input",
-    "cache_write_5m",
-    "cache_write_1h",
-    "output",
-    "sync_input",
-    "sync_output",
-)
 # Exact (integer) arithmetic when a price is a whole number of quanta per token, up to $10,000
 # per 1M tokens: tokens x quanta then stays far inside bigint.
 _MAX_QUANTA_PER_TOKEN = 10**10
@@ -339,10 +408,16 @@ def _prepare_work_tables(conn: Connection) -> None:
         )
     ).scalar_one()
     if not exists:
-        for statement in _sql("ledger_temp_tables.sql").split(";\n"):
+        ddl = _sql("ledger_temp_tables.sql").format(price_columns=price_columns_sql("ddl"))
+        for statement in ddl.split(";\n"):
             if statement.strip():
                 conn.execute(text(statement))
     conn.execute(text("; ".join(f"DELETE FROM pg_temp.{table}" for table in _WORK_TABLES)))
+
+
+def _clear_price_tables(conn: Connection) -> None:
+    """Empty what one partition's pricing loads (the day's GPU shares stay)."""
+    conn.execute(text("DELETE FROM pg_temp.bp_ledger_flags; DELETE FROM pg_temp.bp_ledger_prices"))
 
 
 def _load(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
@@ -434,7 +509,7 @@ def _price_key(
     key: Any, tenant_id: str, ov: PriceOverrides, cache: dict[tuple, dict[str, Any]]
 ) -> dict[str, Any]:
     """Price a representative line of the key with price_line and return its unit prices."""
-    tenant_rates = any(t == tenant_id for t, *_ in ov.tenants)
+    tenant_rates = tenant_id in ov.tenant_ids
     cache_key = (
         ov.label,
         id(ov),
@@ -467,10 +542,10 @@ def _resolve_key(key: Any, tenant_id: str, ov: PriceOverrides) -> dict[str, Any]
         else None,
     )
     up = line.unit_prices
-    # An absent class is never billed: sync_* only exist as such, the rest default as price_line
-    # does (cache classes at the input price are present; output is absent on input-only models,
-    # where price_line has refused output tokens above).
-    prices = {name: Decimal(up.get(name, "0")) for name in _PRICE_CLASSES}
+    # An absent price is never billed: sync_* only exist as such, a self-hosted line pays nothing
+    # per token, and the rest default as price_line does (cache classes at the input price are
+    # present; output is absent on input-only models, where price_line has refused output tokens).
+    prices = {name: Decimal(up.get(name, "0")) for name in WORK_TABLE_PRICE_NAMES}
     quanta = {name: value.scaleb(6) for name, value in prices.items()}
     exact = all(q == q.to_integral_value() and q <= _MAX_QUANTA_PER_TOKEN for q in quanta.values())
     return {
@@ -485,57 +560,52 @@ def _resolve_key(key: Any, tenant_id: str, ov: PriceOverrides) -> dict[str, Any]
         **{f"q_{name}": int(q) if exact else 0 for name, q in quanta.items()},
         "pricing_source": line.pricing_source,
         "pricing_version": line.pricing_version,
+        "priced_by": line.priced_by,
         "unit_prices": up,
     }
 
 
 def _self_hosted_allocations(
-    conn: Connection,
-    ledger_date: dt.date,
-    tenant_id: str,
-    combos: Sequence[Any],
-    ov: PriceOverrides,
+    conn: Connection, ledger_date: dt.date, ov: PriceOverrides
 ) -> dict[int, Decimal]:
-    """The GPU cost share of each of the tenant's self-hosted rows (see the module docstring)."""
-    windows = sorted({(c.provider, c.model) for c in combos if c.mode == "self_hosted"})
-    if not windows:
+    """The GPU cost share of every self-hosted row of the date, of every tenant (module
+    docstring): one window per (provider, model), split by `pricing.allocate_self_hosted`."""
+    rows = conn.execute(text(_sql("ledger_self_hosted_rows.sql")), {"d": ledger_date}).all()
+    if not rows:
         return {}
     if ov.gpu_usd_per_hour is None:
         raise ValueError(
-            f"{ledger_date}|{tenant_id} has self-hosted usage but {ov.label} sets no "
+            f"{ledger_date} has self-hosted usage but {ov.label} sets no "
             "self_hosted.gpu_usd_per_hour: add it to batch_pipelines/ledger/price_overrides.yaml"
         )
-    shares: dict[int, Decimal] = {}
-    for provider, model in windows:
-        rows = conn.execute(
-            text(
-                "SELECT usage_id, tenant_id, input_tokens, cached_input_tokens,"
-                " cache_write_tokens, cache_write_1h_tokens, output_tokens FROM llm_usage"
-                " WHERE ledger_date = :d AND mode = 'self_hosted' AND provider = :p"
-                " AND model = :m ORDER BY usage_id"
-            ),
-            {"d": ledger_date, "p": provider, "m": model},
-        ).all()
-        window = pricing.allocate_self_hosted(
-            ov.gpu_usd_per_hour,
-            SELF_HOSTED_WINDOW_SECONDS,
-            [
-                (
-                    r.usage_id,
-                    TokenUsage(
-                        input_tokens=r.input_tokens,
-                        cached_input_tokens=r.cached_input_tokens,
-                        cache_write_tokens=r.cache_write_tokens,
-                        cache_write_1h_tokens=r.cache_write_1h_tokens,
-                        output_tokens=r.output_tokens,
-                    ),
-                )
-                for r in rows
-            ],
+    windows: dict[tuple[str, str], list[tuple[int, str, TokenUsage]]] = {}
+    for r in rows:  # ordered by provider, model, usage_id
+        windows.setdefault((r.provider, r.model), []).append(
+            (
+                r.usage_id,
+                r.tenant_id,
+                TokenUsage(
+                    input_tokens=r.input_tokens,
+                    cached_input_tokens=r.cached_input_tokens,
+                    cache_write_tokens=r.cache_write_tokens,
+                    cache_write_1h_tokens=r.cache_write_1h_tokens,
+                    output_tokens=r.output_tokens,
+                ),
+            )
         )
-        owners = {r.usage_id: r.tenant_id for r in rows}
-        shares.update({k: v for k, v in window.items() if owners[k] == tenant_id})
+    shares: dict[int, Decimal] = {}
+    for lines in windows.values():
+        shares.update(
+            pricing.allocate_self_hosted(ov.gpu_usd_per_hour, SELF_HOSTED_WINDOW_SECONDS, lines)
+        )
     return shares
+
+
+def unpriced_partitions(conn: Connection, workflow: str) -> list[tuple[dt.date, str]]:
+    """(ledger_date, tenant) of every partition with usage rows of `workflow`'s batch jobs that
+    no ledger row prices yet."""
+    rows = conn.execute(text(_sql("ledger_unpriced_partitions.sql")), {"workflow": workflow})
+    return [(r.ledger_date, r.tenant_id) for r in rows]
 
 
 # ---- invariants ----------------------------------------------------------------------------------
@@ -612,7 +682,9 @@ def check_batch_tokens_match_provider(
     rows may belong to other tenants whose partitions are not priced yet: those count with their
     usage rows' tokens (which the first half of the check ties to the ledger rows once priced).
     Prompt tokens are compared with the aggregate's `input_tokens` (which includes cached and
-    cache-write tokens), cached tokens with `input_tokens_details.cached_tokens` where given.
+    cache-write tokens), cached tokens with `input_tokens_details.cached_tokens` where given; the
+    details use the aggregate's names, and each mismatch names its batch (ours and the provider's
+    id) and says which counts differ.
     """
     params = {"d": ledger_date, "t": tenant_id}
     mismatched_rows = list(
@@ -638,17 +710,23 @@ def check_batch_tokens_match_provider(
             continue
         compared += 1
         reported = {
-            "prompt_tokens": int(agg["input_tokens"]),
+            "input_tokens": int(agg["input_tokens"]),
             "output_tokens": int(agg.get("output_tokens") or 0),
         }
-        ours = {"prompt_tokens": int(b["prompt_tokens"]), "output_tokens": int(b["output_tokens"])}
+        ours = {"input_tokens": int(b["prompt_tokens"]), "output_tokens": int(b["output_tokens"])}
         cached = (agg.get("input_tokens_details") or {}).get("cached_tokens")
         if cached is not None:
             reported["cached_tokens"] = int(cached)
             ours["cached_tokens"] = int(b["cached_tokens"])
         if reported != ours:
             mismatched.append(
-                {"batch_job_id": b["batch_job_id"], "provider": reported, "ledger": ours}
+                {
+                    "batch_job_id": b["batch_job_id"],
+                    "provider_batch_id": b["provider_batch_id"],
+                    "differs": _differences(b["provider"], reported, ours),
+                    "provider": reported,
+                    "ledger": ours,
+                }
             )
     details: dict[str, Any] = {
         "batches": len(batches),
@@ -662,6 +740,44 @@ def check_batch_tokens_match_provider(
     if mismatched_rows:
         details["mismatched_usage_ids"] = mismatched_rows[:_SAMPLE_LIMIT]
     return InvariantResult(not (mismatched or mismatched_rows), details)
+
+
+def _differences(provider: str, reported: dict[str, int], ours: dict[str, int]) -> str:
+    """'output_tokens: openai reports 301, the ledger has 300; ...' for the counts that differ."""
+    return "; ".join(
+        f"{name}: {provider} reports {reported[name]}, the ledger has {ours[name]}"
+        for name in reported
+        if reported[name] != ours[name]
+    )
+
+
+def check_usage_priced_within(
+    conn: Connection, older_than: dt.timedelta, now: dt.datetime | None = None
+) -> InvariantResult:
+    """No `llm_usage` row recorded more than `older_than` ago (or before its recording time was
+    kept, migration 0006) is without a ledger row: pricing after ingest covers every usage row,
+    whatever run wrote it. Details name the (date, tenant) partitions to re-price."""
+    cutoff = (now or dt.datetime.now(dt.UTC)) - older_than
+    rows = (
+        conn.execute(
+            text(_sql("ledger_unpriced_usage.sql")), {"cutoff": cutoff, "n": _SAMPLE_LIMIT}
+        )
+        .mappings()
+        .all()
+    )
+    unpriced = sum(r["usage_rows"] for r in rows)
+    details: dict[str, Any] = {"unpriced_usage_rows": unpriced, "older_than": str(older_than)}
+    if rows:
+        details["partitions"] = {
+            f"{r['ledger_date'].isoformat()}|{r['tenant_id']}": {
+                "workflows": list(r["workflows"]),
+                "usage_rows": r["usage_rows"],
+                "sample_usage_ids": list(r["sample_ids"]),
+            }
+            for r in rows[:_SAMPLE_LIMIT]
+        }
+        details["partitions_unpriced"] = len(rows)
+    return InvariantResult(unpriced == 0, details)
 
 
 def check_rows_attributed(

@@ -8,6 +8,8 @@ WITH touched AS (
 )
 SELECT
     j.batch_job_id,
+    j.provider,
+    j.provider_batch_id,
     j.status,
     j.provider_usage,
     coalesce(sum(
@@ -22,5 +24,5 @@ JOIN batch_jobs AS j USING (batch_job_id)
 LEFT JOIN llm_usage AS u
     ON u.batch_job_id = j.batch_job_id AND u.provider_batch_id = j.provider_batch_id
 LEFT JOIN cost_ledger AS c ON c.usage_id = u.usage_id
-GROUP BY j.batch_job_id, j.status, j.provider_usage
+GROUP BY j.batch_job_id, j.provider, j.provider_batch_id, j.status, j.provider_usage
 ORDER BY j.batch_job_id

@@ -8,7 +8,7 @@ WITH inserted AS (
         input_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens,
         output_tokens, cost_micro_usd, sync_cost_micro_usd, batch_discount_micro_usd,
         cache_read_savings_micro_usd, cache_write_premium_micro_usd, pricing_source,
-        pricing_version, unit_prices
+        pricing_version, unit_prices, priced_by
     )
     {priced_rows}
     RETURNING input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,

@@ -8,20 +8,18 @@ CREATE TEMP TABLE IF NOT EXISTS bp_ledger_flags (
     time_bounds numeric[], tier_starts bigint[]
 ) ON COMMIT DELETE ROWS;
 
--- Unit prices in USD per 1M tokens (an absent class costs 0); q_* are the same prices in quanta
--- (0.000001 micro-dollars) per token, set when every price has at most 6 decimals (`exact`).
+-- Unit prices in USD per 1M tokens (an absent class costs 0), one per token class and one per
+-- synchronous reference (token_classes.WORK_TABLE_PRICE_NAMES), then q_*: the same prices in
+-- quanta (0.000001 micro-dollars) per token, set when every price has at most 6 decimals
+-- (`exact`). {{price_columns}} is token_classes.price_columns_sql('ddl').
 -- time_bounds / tier_starts: the key's model's bucket bounds (its bp_ledger_flags row's).
 CREATE TEMP TABLE IF NOT EXISTS bp_ledger_prices (
     provider text NOT NULL, model text NOT NULL, mode text NOT NULL, price_day date NOT NULL,
     time_bucket int NOT NULL, tier_bucket int NOT NULL,
     exact boolean NOT NULL,
-    input numeric NOT NULL, cached_input numeric NOT NULL, cache_write_5m numeric NOT NULL,
-    cache_write_1h numeric NOT NULL, output numeric NOT NULL,
-    sync_input numeric NOT NULL, sync_output numeric NOT NULL,
-    q_input bigint NOT NULL, q_cached_input bigint NOT NULL, q_cache_write_5m bigint NOT NULL,
-    q_cache_write_1h bigint NOT NULL, q_output bigint NOT NULL,
-    q_sync_input bigint NOT NULL, q_sync_output bigint NOT NULL,
-    pricing_source text NOT NULL, pricing_version text NOT NULL, unit_prices jsonb NOT NULL,
+    {price_columns},
+    pricing_source text NOT NULL, pricing_version text NOT NULL, priced_by text NOT NULL,
+    unit_prices jsonb NOT NULL,
     time_bounds numeric[], tier_starts bigint[]
 ) ON COMMIT DELETE ROWS;
 

@@ -16,7 +16,7 @@ INSERT INTO cost_ledger (
     input_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens,
     output_tokens, cost_micro_usd, sync_cost_micro_usd, batch_discount_micro_usd,
     cache_read_savings_micro_usd, cache_write_premium_micro_usd, pricing_source,
-    pricing_version, unit_prices
+    pricing_version, unit_prices, priced_by
 )
 {priced_rows}
 ON CONFLICT (usage_id) DO UPDATE SET
@@ -41,6 +41,7 @@ ON CONFLICT (usage_id) DO UPDATE SET
     pricing_source = EXCLUDED.pricing_source,
     pricing_version = EXCLUDED.pricing_version,
     unit_prices = EXCLUDED.unit_prices,
+    priced_by = EXCLUDED.priced_by,
     priced_at = now()
 WHERE (
     cost_ledger.tenant_id, cost_ledger.vertical, cost_ledger.agent_id, cost_ledger.workflow,
@@ -49,7 +50,8 @@ WHERE (
     cost_ledger.cache_write_1h_tokens, cost_ledger.output_tokens, cost_ledger.cost_micro_usd,
     cost_ledger.sync_cost_micro_usd, cost_ledger.batch_discount_micro_usd,
     cost_ledger.cache_read_savings_micro_usd, cost_ledger.cache_write_premium_micro_usd,
-    cost_ledger.pricing_source, cost_ledger.pricing_version, cost_ledger.unit_prices
+    cost_ledger.pricing_source, cost_ledger.pricing_version, cost_ledger.unit_prices,
+    cost_ledger.priced_by
 ) IS DISTINCT FROM (
     EXCLUDED.tenant_id, EXCLUDED.vertical, EXCLUDED.agent_id, EXCLUDED.workflow,
     EXCLUDED.provider, EXCLUDED.model, EXCLUDED.mode, EXCLUDED.ledger_date,
@@ -57,5 +59,6 @@ WHERE (
     EXCLUDED.cache_write_1h_tokens, EXCLUDED.output_tokens, EXCLUDED.cost_micro_usd,
     EXCLUDED.sync_cost_micro_usd, EXCLUDED.batch_discount_micro_usd,
     EXCLUDED.cache_read_savings_micro_usd, EXCLUDED.cache_write_premium_micro_usd,
-    EXCLUDED.pricing_source, EXCLUDED.pricing_version, EXCLUDED.unit_prices
+    EXCLUDED.pricing_source, EXCLUDED.pricing_version, EXCLUDED.unit_prices,
+    EXCLUDED.priced_by
 )

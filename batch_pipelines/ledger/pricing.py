@@ -5,10 +5,12 @@ Money
 Every amount is a `Decimal` of micro-dollars (USD x 1e6); no float is ever involved. Unit prices
 are USD per 1M tokens, so ``tokens x unit price`` *is* the amount in micro-dollars.
 
-Rounding rule: the amount of each token class of a line (uncached input, cache reads, 5-minute
-cache writes, 1-hour cache writes, output) is quantized to `QUANTUM` = 0.000001 micro-dollars
-(1e-12 USD, the scale of the ``NUMERIC(24, 6)`` ledger columns) with ROUND_HALF_EVEN, once. Every
-figure of a line is a sum or difference of such class amounts, so
+A line is billed by token class (`token_classes`: uncached input, cache reads, 5-minute cache
+writes, 1-hour cache writes, output), each declared once with its usage column, the price it pays
+and its synchronous reference. Rounding rule: the amount of each class of a line is quantized to
+`QUANTUM` = 0.000001 micro-dollars (1e-12 USD, the scale of the ``NUMERIC(24, 6)`` ledger
+columns) with ROUND_HALF_EVEN, once. Every figure of a line is a sum or difference of such class
+amounts, so
 
     sync_cost - cost == batch_discount + cache_read_savings - cache_write_premium
 
@@ -16,6 +18,14 @@ holds exactly on every line, and any number of lines add up exactly. The multipl
 done in a context that traps `Inexact`, so nothing is rounded anywhere else. With unit prices of at
 most 6 decimal places (every OpenAI and Anthropic price in genai-prices 0.2.3, the override table,
 and their halves) nothing is rounded at all.
+
+Model names
+-----------
+Providers answer with a dated snapshot (``gpt-4o-mini-2024-07-18``, ``claude-haiku-4-5-20251001``)
+while prices are written for aliases. Every source is asked for the line's own name first, then for
+its alias (`core.models.alias_of`), so an override may name a snapshot exactly (it then wins over
+the alias's entry of the same table) and an alias's entry prices all its snapshots. Each priced
+line says which entry priced it (``priced_by``, stored on its ledger row).
 
 Price source order (first hit wins; see price_overrides.yaml)
 --------------------------------------------------------------
@@ -32,17 +42,22 @@ we price with, so ``pricing_version = "genai-prices <version>"`` identifies the 
 Savings split
 -------------
 ``sync_cost`` is the same tokens at the synchronous, uncached price (every prompt token at the sync
-input price, output at the sync output price). With P the line's prices (batch or sync) and S the
-sync prices:
-
-- batch_discount      = (S.input - P.input) x prompt tokens + (S.output - P.output) x output tokens
-- cache_read_savings  = (P.input - P.cached_input) x cache-read tokens
-- cache_write_premium = (P.cache_write_x - P.input) x cache-write tokens of each TTL
-
-so the batch discount is measured on uncached prices and the cache effects at the prices the line
-actually paid (each per class amount rounded as above). A sync line has batch_discount 0.
+input price, output at the sync output price); the split of ``sync_cost - cost`` into
+batch_discount, cache_read_savings and cache_write_premium is declared in `token_classes`: the
+batch discount is measured on uncached prices and the cache effects at the prices the line
+actually paid (each class amount rounded as above). A sync line has batch_discount 0.
 For a self-hosted line the whole difference to the reference API model is reported as
 batch_discount (it can be negative), and the cache figures are 0.
+
+Self-hosted GPU cost
+--------------------
+A deployment's window (a UTC day) costs its hourly price x its length, rounded once to the quantum
+(`self_hosted_window_cost_micro_usd`). `allocate_self_hosted` splits it exactly: first over the
+tenants by their share of the window's tokens (prompt + output), in whole micro-dollars by largest
+remainder, ties to the lower tenant id (a rest below one micro-dollar, only when the window's cost
+is not a whole number of micro-dollars, goes to the next tenant in that order); then each tenant's
+share over its lines by token share, in quanta by largest remainder, ties to the earlier line. The
+shares of the tenants add up to the window's cost, and the shares of a tenant's lines to its share.
 """
 
 from __future__ import annotations
@@ -63,11 +78,20 @@ from decimal import (
 )
 from fractions import Fraction
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import yaml
 
+from batch_pipelines.core.models import alias_of
 from batch_pipelines.core.usage import TokenUsage
+from batch_pipelines.ledger.token_classes import (
+    PRICE_NAMES,
+    REFERENCE_NAMES,
+    REQUIRED_PRICE,
+    TOKEN_CLASSES,
+    line_figures,
+)
 
 if TYPE_CHECKING:
     from genai_prices import Usage
@@ -90,7 +114,9 @@ __all__ = [
     "estimate_cost_micro_usd",
     "genai_prices_label",
     "genai_usage",
+    "largest_remainder",
     "load_overrides",
+    "model_names",
     "price_line",
     "resolve_unit_prices",
     "self_hosted_window_cost_micro_usd",
@@ -108,7 +134,7 @@ DEFAULT_OVERRIDES_PATH = Path(__file__).with_name("price_overrides.yaml")
 
 _MODES = get_args(Mode)
 _API_MODES = get_args(ApiMode)
-_PRICE_FIELDS = ("input", "cached_input", "cache_write_5m", "cache_write_1h", "output")
+_MICRO_USD_IN_QUANTA = 10**6
 # Multiplications must be exact: 80 significant digits and a trap on Inexact.
 _EXACT = Context(
     prec=80, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact]
@@ -129,11 +155,14 @@ class UnknownModelPrice(LookupError):
     ) -> None:
         self.provider, self.model, self.mode, self.reason = provider, model, mode, reason
         when = f" on {occurred_at.date().isoformat()}" if occurred_at is not None else ""
+        names = model_names(model)
+        where = f"models.{provider}.{names[-1]}.{mode}"
+        if len(names) > 1:
+            where += f" (its alias: every snapshot) or models.{provider}.{names[0]}.{mode}"
         super().__init__(
             f"No {mode} price for model {model!r} of provider {provider!r}{when}: {reason}. "
-            f"Add it to batch_pipelines/ledger/price_overrides.yaml under "
-            f"models.{provider}.{model}.{mode} (input, cached_input, cache_write_5m, "
-            f"cache_write_1h, output: USD per 1M tokens as decimal strings), bump the file's "
+            f"Add it to batch_pipelines/ledger/price_overrides.yaml under {where} "
+            f"({', '.join(PRICE_NAMES)}: USD per 1M tokens as decimal strings), bump the file's "
             f"version, and re-price the affected cost_ledger partitions."
         )
 
@@ -147,38 +176,49 @@ class OverridesError(ValueError):
 
 @dataclass(frozen=True)
 class UnitPrices:
-    """USD per 1M tokens for each token class. ``output`` is None for input-only models."""
+    """USD per 1M tokens for each token class (`token_classes.PRICE_NAMES`), e.g.
+    ``prices.input``. A class priced None has no price at all (output of an input-only model): a
+    line with tokens of it is refused."""
 
-    input: Decimal
-    cached_input: Decimal
-    cache_write_5m: Decimal
-    """Standard cache writes: Anthropic's 5-minute TTL, OpenAI's only kind."""
-    cache_write_1h: Decimal
-    output: Decimal | None
+    by_class: Mapping[str, Decimal | None]
 
     def __post_init__(self) -> None:
-        for name in _PRICE_FIELDS:
-            value = getattr(self, name)
-            if value is None and name == "output":
+        if set(self.by_class) != set(PRICE_NAMES):
+            raise ValueError(f"UnitPrices needs exactly the classes {PRICE_NAMES}")
+        for name, value in self.by_class.items():
+            if value is None and name != REQUIRED_PRICE:
                 continue
             if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
                 raise ValueError(
                     f"UnitPrices.{name} must be a finite non-negative Decimal, got {value!r}"
                 )
+        object.__setattr__(self, "by_class", MappingProxyType(dict(self.by_class)))
+
+    def __getattr__(self, name: str) -> Decimal | None:
+        by_class = self.__dict__.get("by_class")
+        if by_class is None or name not in by_class:
+            raise AttributeError(name)
+        return by_class[name]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnitPrices) and dict(self.by_class) == dict(other.by_class)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.by_class.items())))
 
     def scaled(self, multiplier: Decimal) -> UnitPrices:
         return UnitPrices(
-            *(
-                None if (v := getattr(self, name)) is None else _EXACT.multiply(v, multiplier)
-                for name in _PRICE_FIELDS
-            )
+            {
+                name: None if value is None else _EXACT.multiply(value, multiplier)
+                for name, value in self.by_class.items()
+            }
         )
 
     def as_strings(self, prefix: str = "") -> dict[str, str]:
         return {
             prefix + name: _fmt(value)
-            for name in _PRICE_FIELDS
-            if (value := getattr(self, name)) is not None
+            for name in PRICE_NAMES
+            if (value := self.by_class[name]) is not None
         }
 
 
@@ -191,7 +231,10 @@ class ResolvedPrices:
     versions: tuple[str, ...]
     """Every price table that contributed, e.g. ('price_overrides 2026-11-26.1', 'genai-prices 0.2.3')."""
     priced_as: str
-    """provider/model as matched in the source (genai-prices matches dated and aliased names)."""
+    """provider/model as matched in the source (the line's own name or its alias)."""
+    priced_by: str
+    """The entry that priced it, e.g. 'price_overrides negotiated.openai.gpt-4o-mini.batch' or
+    'genai-prices openai/gpt-4o-mini batch'."""
     batch_multiplier: Decimal | None = None
     """Set when the batch price is the fallback rule's multiple of the standard price."""
 
@@ -218,6 +261,11 @@ class PriceOverrides:
     @property
     def label(self) -> str:
         return f"price_overrides {self.version}"
+
+    @functools.cached_property
+    def tenant_ids(self) -> frozenset[str]:
+        """Tenants with rates of their own."""
+        return frozenset(tenant_id for tenant_id, *_ in self.tenants)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> PriceOverrides:
@@ -329,18 +377,29 @@ def _decimal(value: Any, where: str) -> Decimal:
 
 def _price_entry(raw: Any, where: str) -> UnitPrices:
     entry = _table(raw, where)
-    _only_keys(entry, set(_PRICE_FIELDS), where)
-    if "input" not in entry:
-        raise OverridesError(f"{where}: `input` is required")
-    base = _decimal(entry["input"], f"{where}.input")
-
-    def get(name: str) -> Decimal:
-        return base if entry.get(name) is None else _decimal(entry[name], f"{where}.{name}")
-
-    output = None if entry.get("output") is None else _decimal(entry["output"], f"{where}.output")
-    return UnitPrices(
-        base, get("cached_input"), get("cache_write_5m"), get("cache_write_1h"), output
+    _only_keys(entry, set(PRICE_NAMES), where)
+    if entry.get(REQUIRED_PRICE) is None:
+        raise OverridesError(f"{where}: `{REQUIRED_PRICE}` is required")
+    return _filled(
+        {
+            name: _decimal(entry[name], f"{where}.{name}")
+            for name in PRICE_NAMES
+            if entry.get(name) is not None
+        }
     )
+
+
+def _filled(given: Mapping[str, Decimal | None]) -> UnitPrices:
+    """Unit prices from the classes a source prices: a class it does not price pays its
+    reference's price; a reference class it does not price has none (None)."""
+    prices: dict[str, Decimal | None] = {}
+    for token_class in _REFERENCES_FIRST:  # the others default to them
+        own = given.get(token_class.price)
+        prices[token_class.price] = own if own is not None else prices.get(token_class.reference)
+    return UnitPrices(prices)
+
+
+_REFERENCES_FIRST = sorted(TOKEN_CLASSES, key=lambda c: c.reference != c.price)
 
 
 def _price_tree(raw: Any, where: str) -> dict[tuple[str, str, str], UnitPrices]:
@@ -388,13 +447,31 @@ def genai_usage(usage: TokenUsage) -> Usage:
     )
 
 
+def model_names(model: str) -> tuple[str, ...]:
+    """The names a line's model is priced under, most specific first: its own (lower-cased) and,
+    for a dated snapshot, its alias. The one model-name resolution of every price source."""
+    own = model.lower()
+    return tuple(dict.fromkeys((own, alias_of(own))))
+
+
 def _genai_model(provider: str, model: str, mode: str, at: datetime) -> tuple[Provider, ModelInfo]:
+    for name in model_names(model):
+        found = _genai_lookup(provider.lower(), name)
+        if found is not None:
+            return found
+    raise UnknownModelPrice(
+        provider, model, mode, at, f"{genai_prices_label()} does not know it (nor its alias)"
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _genai_lookup(provider: str, model: str) -> tuple[Provider, ModelInfo] | None:
+    """genai-prices' own match of a name (it knows some snapshots apart from their alias, e.g.
+    gpt-4o-2024-05-13), in our snapshot; cached, the snapshot never changes."""
     try:
         return _snapshot().find_provider_model(model, None, provider, None)
-    except LookupError as e:
-        raise UnknownModelPrice(
-            provider, model, mode, at, f"{genai_prices_label()} does not know it ({e})"
-        ) from None
+    except LookupError:
+        return None
 
 
 def _batch_variant_active(provider: Provider, model: ModelInfo, at: datetime) -> bool:
@@ -417,8 +494,8 @@ def _unit_prices_from_genai(
     """Resolve a genai-prices ModelPrice to flat unit prices for a prompt of this size.
 
     Mirrors genai-prices' decomposition: an unpriced class is billed at its nearest priced
-    ancestor (1h write -> write -> input), and a tier applies to all tokens once the whole prompt
-    exceeds its start.
+    ancestor (the class's `genai_fields` in order, e.g. 1h write -> write, then its reference
+    price), and a tier applies to all tokens once the whole prompt exceeds its start.
     """
     from genai_prices.types import TieredPrices
 
@@ -434,21 +511,16 @@ def _unit_prices_from_genai(
 
     if getattr(price, "requests_kcount", None) is not None:
         raise fail("genai-prices bills it per request as well, which the ledger does not model")
-    input_price = at_tier(price.input_mtok)
-    if input_price is None:
-        raise fail("genai-prices has no per-token input price for it")
-    write = at_tier(price.cache_write_mtok)
-
-    def first(*values: Decimal | None) -> Decimal:
-        return next(v for v in values if v is not None)
-
-    return UnitPrices(
-        input=input_price,
-        cached_input=first(at_tier(price.cache_read_mtok), input_price),
-        cache_write_5m=first(at_tier(price.cache_write_5m_mtok), write, input_price),
-        cache_write_1h=first(at_tier(price.cache_write_1h_mtok), write, input_price),
-        output=at_tier(price.output_mtok),
-    )
+    given: dict[str, Decimal | None] = {}
+    for token_class in TOKEN_CLASSES:
+        for name in token_class.genai_fields:
+            value = at_tier(getattr(price, name, None))
+            if value is not None:
+                given[token_class.price] = value
+                break
+    if given.get(REQUIRED_PRICE) is None:
+        raise fail(f"genai-prices has no per-token {REQUIRED_PRICE} price for it")
+    return _filled(given)
 
 
 # ---- resolution ----------------------------------------------------------------------------------
@@ -472,14 +544,9 @@ def resolve_unit_prices(
         raise ValueError(f"mode must be one of {_API_MODES} here, got {mode!r}")
     _check_timestamp(occurred_at)
     ov = default_overrides() if overrides is None else overrides
-    key = (provider.lower(), model.lower(), mode)
-    name = f"{provider}/{model}"
-    if tenant_id is not None and (tenant_id, *key) in ov.tenants:
-        return ResolvedPrices(ov.tenants[(tenant_id, *key)], "override", (ov.label,), name)
-    if key in ov.negotiated:
-        return ResolvedPrices(ov.negotiated[key], "override", (ov.label,), name)
-    if key in ov.models:
-        return ResolvedPrices(ov.models[key], "override", (ov.label,), name)
+    override = _override_entry(ov, provider.lower(), model, mode, tenant_id)
+    if override is not None:
+        return override
 
     fail = functools.partial(UnknownModelPrice, provider, model, mode, occurred_at)
     gp_provider, gp_model = _genai_model(provider, model, mode, occurred_at)
@@ -492,11 +559,16 @@ def resolve_unit_prices(
             "genai-prices",
             (label,),
             priced_as,
+            f"genai-prices {priced_as} standard",
         )
     if _batch_variant_active(gp_provider, gp_model, occurred_at):
         batch = gp_model.get_prices(occurred_at, BATCH_PRICE_CONTEXT)
         return ResolvedPrices(
-            _unit_prices_from_genai(batch, prompt_tokens, fail), "genai-prices", (label,), priced_as
+            _unit_prices_from_genai(batch, prompt_tokens, fail),
+            "genai-prices",
+            (label,),
+            priced_as,
+            f"genai-prices {priced_as} batch",
         )
     multiplier = ov.batch_fallback_multiplier
     if multiplier is None or provider.lower() not in ov.batch_fallback_providers:
@@ -506,8 +578,37 @@ def resolve_unit_prices(
         )
     standard = _unit_prices_from_genai(gp_model.get_prices(occurred_at), prompt_tokens, fail)
     return ResolvedPrices(
-        standard.scaled(multiplier), "override", (ov.label, label), priced_as, multiplier
+        standard.scaled(multiplier),
+        "override",
+        (ov.label, label),
+        priced_as,
+        f"genai-prices {priced_as} standard x price_overrides batch_fallback {_fmt(multiplier)}",
+        multiplier,
     )
+
+
+def _override_entry(
+    ov: PriceOverrides, provider: str, model: str, mode: str, tenant_id: str | None
+) -> ResolvedPrices | None:
+    """The override table's entry for the line, in its order of tables; within a table the
+    line's own model name before its alias."""
+    names = model_names(model)
+    tables: list[tuple[str, Mapping[tuple[str, ...], UnitPrices], tuple[str, ...]]] = []
+    if tenant_id is not None and tenant_id in ov.tenant_ids:
+        tables.append((f"tenants.{tenant_id}", ov.tenants, (tenant_id,)))
+    tables += [("negotiated", ov.negotiated, ()), ("models", ov.models, ())]
+    for table_name, table, prefix in tables:
+        for name in names:
+            prices = table.get((*prefix, provider, name, mode))
+            if prices is not None:
+                return ResolvedPrices(
+                    prices,
+                    "override",
+                    (ov.label,),
+                    f"{provider}/{name}",
+                    f"price_overrides {table_name}.{provider}.{name}.{mode}",
+                )
+    return None
 
 
 # ---- pricing a line ------------------------------------------------------------------------------
@@ -529,6 +630,8 @@ class LinePrice:
     pricing_version: str
     unit_prices: dict[str, str]
     priced_as: str
+    priced_by: str
+    """The entry that priced what the line paid (see `ResolvedPrices.priced_by`)."""
 
     @property
     def savings_micro_usd(self) -> Decimal:
@@ -574,47 +677,37 @@ def price_line(
         if mode == "sync"
         else resolve_unit_prices(provider, model, "sync", occurred_at, **common)
     )
-    p, s = paid.unit_prices, sync.unit_prices
-    _check_output_price(usage, p, paid, mode)
-    _check_output_price(usage, s, sync, "sync")
-
-    u, r = usage.input_tokens, usage.cached_input_tokens
-    w5, w1, o = usage.cache_write_5m_tokens, usage.cache_write_1h_tokens, usage.output_tokens
+    prices = _line_prices(paid.unit_prices, sync.unit_prices)
+    _check_priced(usage, prices, paid.priced_by, mode)
     with localcontext(_EXACT):  # sums of quantized amounts: exact, or an Inexact error
-        # What the line paid, per class.
-        c_u, c_r = _amt(u, p.input), _amt(r, p.cached_input)
-        c_w5, c_w1 = _amt(w5, p.cache_write_5m), _amt(w1, p.cache_write_1h)
-        c_o = _amt(o, p.output)
-        # The cache classes at the line's own uncached input price.
-        l_r, l_w5, l_w1 = _amt(r, p.input), _amt(w5, p.input), _amt(w1, p.input)
-        # The same tokens at the synchronous, uncached price.
-        s_u, s_r = _amt(u, s.input), _amt(r, s.input)
-        s_w5, s_w1 = _amt(w5, s.input), _amt(w1, s.input)
-        s_o = _amt(o, s.output)
+        figures = line_figures(usage, prices, _amt)
 
-        cost = c_u + c_r + c_w5 + c_w1 + c_o
-        sync_cost = s_u + s_r + s_w5 + s_w1 + s_o
-        batch_discount = (s_u - c_u) + (s_r - l_r) + (s_w5 - l_w5) + (s_w1 - l_w1) + (s_o - c_o)
-        cache_read_savings = l_r - c_r
-        cache_write_premium = (c_w5 - l_w5) + (c_w1 - l_w1)
-
-    unit_prices = p.as_strings()
-    unit_prices["sync_input"] = _fmt(s.input)
-    if s.output is not None:
-        unit_prices["sync_output"] = _fmt(s.output)
+    unit_prices = paid.unit_prices.as_strings()
+    unit_prices.update(_sync_strings(sync.unit_prices))
     if paid.batch_multiplier is not None:
         unit_prices["batch_multiplier"] = _fmt(paid.batch_multiplier)
     return LinePrice(
-        cost_micro_usd=cost,
-        sync_cost_micro_usd=sync_cost,
-        batch_discount_micro_usd=batch_discount,
-        cache_read_savings_micro_usd=cache_read_savings,
-        cache_write_premium_micro_usd=cache_write_premium,
+        **figures,
         pricing_source=paid.source,
         pricing_version=_join_versions(paid, sync),
         unit_prices=unit_prices,
         priced_as=paid.priced_as,
+        priced_by=paid.priced_by,
     )
+
+
+def _line_prices(paid: UnitPrices, sync: UnitPrices) -> dict[str, Decimal | None]:
+    """Every price a figure may use (`token_classes.WORK_TABLE_PRICE_NAMES`): the classes' paid
+    prices and the synchronous prices of the reference classes."""
+    return {**paid.by_class, **{f"sync_{name}": sync.by_class[name] for name in REFERENCE_NAMES}}
+
+
+def _sync_strings(sync: UnitPrices) -> dict[str, str]:
+    return {
+        f"sync_{name}": _fmt(value)
+        for name in REFERENCE_NAMES
+        if (value := sync.by_class[name]) is not None
+    }
 
 
 def _price_self_hosted(
@@ -639,8 +732,8 @@ def _price_self_hosted(
         raise ValueError(
             f"allocated_cost_micro_usd {allocated} is finer than the quantum {QUANTUM}"
         )
-    cost = _q(allocated)
-    ref = resolve_unit_prices(
+    allocated_cost = _q(allocated)
+    reference = resolve_unit_prices(
         ov.reference_provider,
         ov.reference_model,
         "sync",
@@ -649,33 +742,26 @@ def _price_self_hosted(
         tenant_id=tenant_id,
         overrides=ov,
     )
-    s = ref.unit_prices
-    _check_output_price(usage, s, ref, "sync")
+    # The API figures with nothing paid per token (so no cache effect, and the batch discount is
+    # the whole sync cost), then the GPU share as the cost.
+    free = UnitPrices(dict.fromkeys(PRICE_NAMES, Decimal(0)))
+    prices = _line_prices(free, reference.unit_prices)
+    _check_priced(usage, prices, reference.priced_by, "sync")
     with localcontext(_EXACT):
-        sync_cost = (
-            _amt(usage.input_tokens, s.input)
-            + _amt(usage.cached_input_tokens, s.input)
-            + _amt(usage.cache_write_5m_tokens, s.input)
-            + _amt(usage.cache_write_1h_tokens, s.input)
-            + _amt(usage.output_tokens, s.output)
-        )
-        batch_discount = sync_cost - cost
-    unit_prices = {"sync_input": _fmt(s.input), "sync_reference": ref.priced_as}
-    if s.output is not None:
-        unit_prices["sync_output"] = _fmt(s.output)
+        figures = line_figures(usage, prices, _amt)
+        figures["cost_micro_usd"] = allocated_cost
+        figures["batch_discount_micro_usd"] -= allocated_cost
+    unit_prices = _sync_strings(reference.unit_prices)
+    unit_prices["sync_reference"] = reference.priced_as
     if ov.gpu_usd_per_hour is not None:
         unit_prices["gpu_usd_per_hour"] = _fmt(ov.gpu_usd_per_hour)
-    zero = _q(Decimal(0))
     return LinePrice(
-        cost_micro_usd=cost,
-        sync_cost_micro_usd=sync_cost,
-        batch_discount_micro_usd=batch_discount,
-        cache_read_savings_micro_usd=zero,
-        cache_write_premium_micro_usd=zero,
+        **figures,
         pricing_source="override",
-        pricing_version=" + ".join(dict.fromkeys((ov.label, *ref.versions))),
+        pricing_version=" + ".join(dict.fromkeys((ov.label, *reference.versions))),
         unit_prices=unit_prices,
         priced_as=f"{provider}/{model}",
+        priced_by="price_overrides self_hosted.gpu_usd_per_hour",
     )
 
 
@@ -737,37 +823,70 @@ def self_hosted_window_cost_micro_usd(
 def allocate_self_hosted(
     gpu_usd_per_hour: Decimal | str | int,
     window_seconds: int | Decimal,
-    lines: Sequence[tuple[K, TokenUsage]],
+    lines: Sequence[tuple[K, str, TokenUsage]],
 ) -> dict[K, Decimal]:
-    """Spread a window's GPU cost over the requests processed in it.
+    """Split a window's GPU cost over the (line key, tenant id, usage) lines processed in it.
 
-    Each request's share is proportional to its tokens processed (prompt + output); the shares are
-    whole quanta and add up exactly to `self_hosted_window_cost_micro_usd` (largest remainder,
-    ties to the earlier line). A window whose lines report no tokens is split equally. An empty
-    window returns {} (its cost is allocated to nobody: the caller decides).
+    The rule (module docstring, "Self-hosted GPU cost"): the window's cost over the tenants by
+    token share (prompt + output), in whole micro-dollars by largest remainder, ties to the lower
+    tenant id; each tenant's share over its lines by token share, in quanta, ties to the earlier
+    line in `lines`. Shares that report no tokens at all are split equally. The result adds up
+    exactly to `self_hosted_window_cost_micro_usd`; an empty window returns {} (its cost is
+    allocated to nobody: the caller decides).
     """
-    keys = [key for key, _ in lines]
+    keys = [key for key, _, _ in lines]
     if len(set(keys)) != len(keys):
         raise ValueError("allocate_self_hosted: line keys must be unique")
-    for key, usage in lines:
+    for key, _, usage in lines:
         if not isinstance(usage, TokenUsage):
             raise TypeError(f"line {key!r}: usage must be a TokenUsage, got {type(usage).__name__}")
     window = self_hosted_window_cost_micro_usd(gpu_usd_per_hour, window_seconds)
     if not lines:
         return {}
-    quanta = int(window.scaleb(6, context=_ROUND))
-    weights = [usage.prompt_tokens + usage.output_tokens for _, usage in lines]
-    total = sum(weights)
-    if total == 0:
-        weights, total = [1] * len(lines), len(lines)
-    shares = [quanta * w // total for w in weights]
-    remainders = [quanta * w % total for w in weights]
-    leftover = quanta - sum(shares)
-    for i in sorted(range(len(lines)), key=lambda i: (-remainders[i], i))[:leftover]:
-        shares[i] += 1
-    return {
-        key: _q(Decimal(n).scaleb(-6, context=_ROUND)) for key, n in zip(keys, shares, strict=True)
-    }
+    window_quanta = int(window.scaleb(6, context=_ROUND))
+    by_tenant: dict[str, list[tuple[K, int]]] = {}
+    for key, tenant_id, usage in lines:
+        by_tenant.setdefault(tenant_id, []).append((key, usage.prompt_tokens + usage.output_tokens))
+    tenant_ids = sorted(by_tenant)
+    tenant_shares = largest_remainder(
+        window_quanta,
+        [sum(tokens for _, tokens in by_tenant[t]) for t in tenant_ids],
+        unit=_MICRO_USD_IN_QUANTA,
+    )
+    shares: dict[K, int] = {}
+    for tenant_id, tenant_share in zip(tenant_ids, tenant_shares, strict=True):
+        tenant_lines = by_tenant[tenant_id]
+        line_shares = largest_remainder(tenant_share, [tokens for _, tokens in tenant_lines])
+        shares.update(zip((key for key, _ in tenant_lines), line_shares, strict=True))
+    return {key: _q(Decimal(shares[key]).scaleb(-6, context=_ROUND)) for key in keys}
+
+
+def largest_remainder(total: int, weights: Sequence[int], unit: int = 1) -> list[int]:
+    """`total` split in proportion to `weights` (all zero: equally), in multiples of `unit`.
+
+    Each part is first its proportional share rounded down to a multiple of `unit`; what is left
+    goes one `unit` at a time to the parts with the largest remainders, ties to the earlier part,
+    and a rest smaller than `unit` (when `total` is not a multiple of it) to the next part in that
+    order. The parts add up to `total` exactly, each within one `unit` of its exact share.
+    """
+    if total < 0 or unit < 1 or any(w < 0 for w in weights):
+        raise ValueError("largest_remainder: total, weights must be >= 0 and unit >= 1")
+    if not weights:
+        return []
+    if not any(weights):
+        weights = [1] * len(weights)
+    weight_total = sum(weights)
+    divisor = weight_total * unit
+    parts = [total * weight // divisor * unit for weight in weights]
+    order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % divisor), i))
+    leftover = total - sum(parts)
+    for i in order:
+        if leftover <= 0:
+            break
+        given = min(unit, leftover)
+        parts[i] += given
+        leftover -= given
+    return parts
 
 
 # ---- helpers -------------------------------------------------------------------------------------
@@ -779,7 +898,7 @@ def _q(value: Decimal) -> Decimal:
 
 def _amt(tokens: int, unit_price: Decimal | None) -> Decimal:
     """tokens x USD per 1M tokens = micro-dollars, rounded once to the quantum."""
-    if unit_price is None:  # only reached with tokens == 0 (checked by _check_output_price)
+    if unit_price is None:  # only reached with tokens == 0 (checked by _check_priced)
         unit_price = Decimal(0)
     return _q(_EXACT.multiply(Decimal(tokens), unit_price))
 
@@ -796,14 +915,22 @@ def _check_timestamp(occurred_at: datetime) -> None:
         raise ValueError("occurred_at must be timezone-aware (prices change at UTC dates)")
 
 
-def _check_output_price(
-    usage: TokenUsage, prices: UnitPrices, resolved: ResolvedPrices, mode: str
+def _check_priced(
+    usage: TokenUsage, prices: Mapping[str, Decimal | None], priced_by: str, mode: str
 ) -> None:
-    if usage.output_tokens and prices.output is None:
-        raise ValueError(
-            f"{resolved.priced_as} ({mode}) has no output price (input-only model) but the usage "
-            f"reports {usage.output_tokens} output tokens"
-        )
+    """Tokens of a class need every price its figures use (an input-only model has no output
+    price: output tokens there are an error, never billed at 0)."""
+    for token_class in TOKEN_CLASSES:
+        tokens = getattr(usage, token_class.usage_attribute)
+        if not tokens:
+            continue
+        for name in (token_class.price, token_class.reference, f"sync_{token_class.reference}"):
+            if prices[name] is None:
+                raise ValueError(
+                    f"{priced_by} ({mode}) has no {name.removeprefix('sync_')} price (an "
+                    f"input-only model) but the usage reports {tokens} "
+                    f"{token_class.usage_attribute}"
+                )
 
 
 def _money_arg(value: Decimal | str | int, name: str) -> Decimal:

@@ -1,16 +1,25 @@
 """Tenant cost reports: spend, savings against synchronous calls, margin against the tier price.
 
-One `ReportRow` per (tenant, workflow): the day's and the month-to-date spend, what the same
-tokens would have cost as synchronous, uncached calls, and the month's savings split into batch
-discount, cache-read savings and cache-write premium (``saved = discount + cache savings -
-premium``). Margin is per tenant: its monthly tier price against its month-to-date cost over all
-workflows (`tenant_summaries`). Every amount is an exact Decimal of micro-dollars, summed by
-Postgres from `cost_ledger`; only the renderers round, for display.
+A `TenantCostReport` holds pandas DataFrames built from one query (``report_rows.sql``):
 
-`build_tenant_cost_report` stores its rows in `tenant_cost_reports` (replacing that date's rows);
-`render_markdown` / `render_terminal` print them and `write_report_html` draws them as a
-self-contained HTML page with inline SVG bars under ``$BATCH_PIPELINES_HOME/reports/``.
-Held items are the requests held by budget *now* (holds have no history).
+- `workflows`: one row per (tenant, workflow): the day's and the month-to-date spend, what the
+  same tokens would have cost as synchronous, uncached calls, the month's savings split into batch
+  discount, cache-read savings and cache-write premium (``saved = discount + cache savings -
+  premium``), and the requests held by budget *now* (holds have no history);
+- `tenants`: per tenant over its workflows, with the gross margin: its monthly tier price against
+  its month-to-date cost;
+- `by_workflow`: per workflow over all tenants; `totals`: the whole report.
+
+Every amount is an exact Decimal of micro-dollars (an object column), summed by Postgres and then by
+Python's Decimal arithmetic; percentages are Decimals rounded to 0.1 (None without a base). Only the
+renderers format: `render_markdown` (tabulate), `render_terminal` (rich) and `write_report_html`
+(pandas tables and matplotlib charts in one self-contained page under
+``$BATCH_PIPELINES_HOME/reports/``).
+
+Adding a column: a summed one is one more line of ``report_rows.sql`` (every column but the keys and
+the tenant's facts is summed at each level); a ratio is one more line of `_with_savings` or
+`_with_margin` (computed at every level from the sums, never averaged); to show it, add it to a
+table's column list below.
 """
 
 from __future__ import annotations
@@ -18,31 +27,39 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import html
-from collections.abc import Iterable, Sequence
+import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Connection, text
+import pandas as pd
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Connection, delete, insert, select, text
 
+from batch_pipelines.db.tables import tenant_cost_reports, tenants
 from batch_pipelines.ledger.budgets import held_counts, month_bounds
+from batch_pipelines.ledger.charts import Series, bar_chart_svg
 from batch_pipelines.ledger.ledger import transaction
 
 __all__ = [
-    "ReportRow",
-    "ReportTotals",
-    "TenantSummary",
+    "TenantCostReport",
+    "WORKFLOW_LABELS",
     "add_report_arguments",
     "build_month_report",
-    "format_usd",
     "build_tenant_cost_report",
+    "format_usd",
+    "percent",
     "render_markdown",
     "render_terminal",
-    "report_totals",
     "reports_dir",
     "run_report",
-    "tenant_summaries",
+    "store_report",
+    "tenant_table_records",
     "write_report_html",
 ]
 
@@ -53,197 +70,151 @@ WORKFLOW_LABELS = {
     "lead_scoring": "lead scoring",
     "kb_index": "KB indexing",
 }
+KEYS = ("tenant_id", "workflow")
+TENANT_FACTS = ("tenant_name", "vertical", "tier", "tier_price_micro_usd")
+_SQL = Path(__file__).with_name("report_rows.sql")
 
 
-@dataclass(frozen=True)
-class ReportRow:
-    """One tenant's one workflow. Money in micro-dollars (exact)."""
-
-    kind: Literal["day", "month"]
-    report_date: dt.date
-    """The day reported (a month report: the month's last day); month to date ends here."""
-    tenant_id: str
-    tenant_name: str
-    vertical: str
-    tier: str
-    tier_price_usd: Decimal
-    workflow: str
-    day_requests: int
-    day_cost_micro_usd: Decimal
-    day_sync_cost_micro_usd: Decimal
-    mtd_requests: int
-    mtd_cost_micro_usd: Decimal
-    mtd_sync_cost_micro_usd: Decimal
-    mtd_batch_discount_micro_usd: Decimal
-    mtd_cache_read_savings_micro_usd: Decimal
-    mtd_cache_write_premium_micro_usd: Decimal
-    items_held: int
-
-    @property
-    def day_saved_micro_usd(self) -> Decimal:
-        return self.day_sync_cost_micro_usd - self.day_cost_micro_usd
-
-    @property
-    def mtd_saved_micro_usd(self) -> Decimal:
-        return self.mtd_sync_cost_micro_usd - self.mtd_cost_micro_usd
-
-    @property
-    def mtd_saved_pct(self) -> Decimal | None:
-        return _pct(self.mtd_saved_micro_usd, self.mtd_sync_cost_micro_usd)
-
-    @property
-    def day_saved_pct(self) -> Decimal | None:
-        return _pct(self.day_saved_micro_usd, self.day_sync_cost_micro_usd)
-
-
-@dataclass(frozen=True)
-class TenantSummary:
-    """A tenant over all its workflows: month-to-date cost against its tier price."""
-
-    tenant_id: str
-    tenant_name: str
-    vertical: str
-    tier: str
-    tier_price_usd: Decimal
-    day_cost_micro_usd: Decimal
-    mtd_cost_micro_usd: Decimal
-    mtd_sync_cost_micro_usd: Decimal
-    items_held: int
-
-    @property
-    def mtd_saved_micro_usd(self) -> Decimal:
-        return self.mtd_sync_cost_micro_usd - self.mtd_cost_micro_usd
-
-    @property
-    def mtd_saved_pct(self) -> Decimal | None:
-        return _pct(self.mtd_saved_micro_usd, self.mtd_sync_cost_micro_usd)
-
-    @property
-    def margin_micro_usd(self) -> Decimal:
-        """Gross margin so far this month: tier price minus month-to-date model cost."""
-        return self.tier_price_usd.scaleb(6) - self.mtd_cost_micro_usd
-
-    @property
-    def margin_pct(self) -> Decimal | None:
-        return _pct(self.margin_micro_usd, self.tier_price_usd.scaleb(6))
-
-
-@dataclass(frozen=True)
-class ReportTotals:
-    """Sums over report rows (exact)."""
-
-    day_cost_micro_usd: Decimal
-    day_sync_cost_micro_usd: Decimal
-    mtd_cost_micro_usd: Decimal
-    mtd_sync_cost_micro_usd: Decimal
-    mtd_batch_discount_micro_usd: Decimal
-    mtd_cache_read_savings_micro_usd: Decimal
-    mtd_cache_write_premium_micro_usd: Decimal
-    mtd_requests: int
-    items_held: int
-
-    @property
-    def mtd_saved_micro_usd(self) -> Decimal:
-        return self.mtd_sync_cost_micro_usd - self.mtd_cost_micro_usd
-
-
-def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
+def percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    """`part` as a percentage of `whole`, rounded half-even to 0.1 (None when `whole` is 0)."""
     if whole == 0:
         return None
     return (part * 100 / whole).quantize(_PCT, rounding=ROUND_HALF_EVEN)
 
 
-# ---- building ------------------------------------------------------------------------------------
-
-_QUERY = """
-SELECT t.tenant_id, t.name AS tenant_name, t.vertical, t.tier, t.tier_price_usd, c.workflow,
-       count(*) FILTER (WHERE c.ledger_date = :day) AS day_requests,
-       coalesce(sum(c.cost_micro_usd) FILTER (WHERE c.ledger_date = :day), 0) AS day_cost,
-       coalesce(sum(c.sync_cost_micro_usd) FILTER (WHERE c.ledger_date = :day), 0) AS day_sync,
-       count(*) AS mtd_requests,
-       sum(c.cost_micro_usd) AS mtd_cost,
-       sum(c.sync_cost_micro_usd) AS mtd_sync,
-       sum(c.batch_discount_micro_usd) AS mtd_discount,
-       sum(c.cache_read_savings_micro_usd) AS mtd_cache_read,
-       sum(c.cache_write_premium_micro_usd) AS mtd_cache_write
-  FROM cost_ledger c JOIN tenants t USING (tenant_id)
- WHERE c.ledger_date >= :start AND c.ledger_date <= :day
- GROUP BY t.tenant_id, c.workflow
-"""
+def _is_money(column: str) -> bool:
+    return column.endswith("_micro_usd")
 
 
-def _build(conn: Connection, kind: Literal["day", "month"], day: dt.date) -> list[ReportRow]:
-    start, _ = month_bounds(day)
-    held = held_counts(conn)
-    rows: dict[tuple[str, str], ReportRow] = {}
-    for r in conn.execute(text(_QUERY), {"day": day, "start": start}).mappings():
-        key = (r["tenant_id"], r["workflow"])
-        rows[key] = ReportRow(
-            kind=kind,
-            report_date=day,
-            tenant_id=r["tenant_id"],
-            tenant_name=r["tenant_name"],
-            vertical=r["vertical"],
-            tier=r["tier"],
-            tier_price_usd=Decimal(r["tier_price_usd"]),
-            workflow=r["workflow"],
-            day_requests=r["day_requests"],
-            day_cost_micro_usd=Decimal(r["day_cost"]),
-            day_sync_cost_micro_usd=Decimal(r["day_sync"]),
-            mtd_requests=r["mtd_requests"],
-            mtd_cost_micro_usd=Decimal(r["mtd_cost"]),
-            mtd_sync_cost_micro_usd=Decimal(r["mtd_sync"]),
-            mtd_batch_discount_micro_usd=Decimal(r["mtd_discount"]),
-            mtd_cache_read_savings_micro_usd=Decimal(r["mtd_cache_read"]),
-            mtd_cache_write_premium_micro_usd=Decimal(r["mtd_cache_write"]),
-            items_held=held.pop(key, 0),
+# ---- the frames ----------------------------------------------------------------------------------
+
+
+def _with_savings(frame: pd.DataFrame) -> pd.DataFrame:
+    """The savings columns, from the sums of the same row (any level)."""
+    out = frame.copy()
+    out["day_saved_micro_usd"] = out["day_sync_cost_micro_usd"] - out["day_cost_micro_usd"]
+    out["mtd_saved_micro_usd"] = out["mtd_sync_cost_micro_usd"] - out["mtd_cost_micro_usd"]
+    out["day_saved_pct"] = _ratio(out, "day_saved_micro_usd", "day_sync_cost_micro_usd")
+    out["mtd_saved_pct"] = _ratio(out, "mtd_saved_micro_usd", "mtd_sync_cost_micro_usd")
+    return out
+
+
+def _with_margin(frame: pd.DataFrame) -> pd.DataFrame:
+    """Gross margin so far this month: tier price minus month-to-date model cost (per tenant)."""
+    out = frame.copy()
+    out["margin_micro_usd"] = out["tier_price_micro_usd"] - out["mtd_cost_micro_usd"]
+    out["margin_pct"] = _ratio(out, "margin_micro_usd", "tier_price_micro_usd")
+    return out
+
+
+def _ratio(frame: pd.DataFrame, part: str, whole: str) -> pd.Series:
+    values = [percent(p, w) for p, w in zip(frame[part], frame[whole], strict=True)]
+    return pd.Series(values, index=frame.index, dtype=object)
+
+
+def _summed_columns(source: pd.DataFrame) -> list[str]:
+    return [c for c in source.columns if c not in (*KEYS, *TENANT_FACTS)]
+
+
+def _exact_sum(values: pd.Series) -> Any:
+    """pandas sums an object column with Python's `+` (exact for Decimal); an empty one gives 0."""
+    return sum(values, ZERO if _is_money(str(values.name)) else 0)
+
+
+@dataclass(frozen=True, eq=False)
+class TenantCostReport:
+    """One report: a day's (month to date up to it) or a whole month's (`kind == "month"`)."""
+
+    kind: Literal["day", "month"]
+    report_date: dt.date
+    """The day reported (a month report: the month's last day); month to date ends here."""
+    source: pd.DataFrame
+    """The query's rows (KEYS, TENANT_FACTS, summed columns), sorted by KEYS."""
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    @property
+    def month_start(self) -> dt.date:
+        return month_bounds(self.report_date)[0]
+
+    @property
+    def title(self) -> str:
+        if self.source.empty:
+            return "Tenant cost report: no ledger rows"
+        if self.kind == "month":
+            return f"Tenant cost report {self.report_date:%Y-%m} (whole month)"
+        return (
+            f"Tenant cost report {self.report_date.isoformat()} "
+            f"(month to date from {self.month_start.isoformat()})"
         )
-    if held:  # tenants and workflows with holds but no spend this month
-        tenants = {
-            t.tenant_id: t
-            for t in conn.execute(
-                text(
-                    "SELECT tenant_id, name, vertical, tier, tier_price_usd FROM tenants"
-                    " WHERE tenant_id = ANY(:ids)"
-                ),
-                {"ids": sorted({t for t, _ in held})},
-            )
-        }
-        for (tenant_id, workflow), n in held.items():
-            t = tenants[tenant_id]
-            rows[(tenant_id, workflow)] = ReportRow(
-                kind=kind,
-                report_date=day,
-                tenant_id=tenant_id,
-                tenant_name=t.name,
-                vertical=t.vertical,
-                tier=t.tier,
-                tier_price_usd=Decimal(t.tier_price_usd),
-                workflow=workflow,
-                day_requests=0,
-                day_cost_micro_usd=ZERO,
-                day_sync_cost_micro_usd=ZERO,
-                mtd_requests=0,
-                mtd_cost_micro_usd=ZERO,
-                mtd_sync_cost_micro_usd=ZERO,
-                mtd_batch_discount_micro_usd=ZERO,
-                mtd_cache_read_savings_micro_usd=ZERO,
-                mtd_cache_write_premium_micro_usd=ZERO,
-                items_held=n,
-            )
-    return [rows[k] for k in sorted(rows)]
+
+    @cached_property
+    def workflows(self) -> pd.DataFrame:
+        return _with_savings(self.source)
+
+    @cached_property
+    def tenants(self) -> pd.DataFrame:
+        return _with_margin(_with_savings(self._aggregate("tenant_id", TENANT_FACTS)))
+
+    @cached_property
+    def by_workflow(self) -> pd.DataFrame:
+        return _with_savings(self._aggregate("workflow", ()))
+
+    @cached_property
+    def totals(self) -> pd.Series:
+        sums = {c: _exact_sum(self.source[c]) for c in _summed_columns(self.source)}
+        return _with_savings(pd.DataFrame([sums])).iloc[0]
+
+    def _aggregate(self, by: str, facts: Sequence[str]) -> pd.DataFrame:
+        named = {c: (c, _exact_sum) for c in _summed_columns(self.source)}
+        named |= {f: (f, "first") for f in facts}
+        return self.source.groupby(by, sort=True).agg(**named).reset_index()
 
 
-def build_tenant_cost_report(conn: Connection, report_date: dt.date) -> list[ReportRow]:
+def _source(conn: Connection, day: dt.date) -> pd.DataFrame:
+    """The report's rows as of `day`, with the requests held now (also for tenants and workflows
+    with no spend this month)."""
+    start, _ = month_bounds(day)
+    result = conn.execute(text(_SQL.read_text(encoding="utf-8")), {"day": day, "start": start})
+    frame = pd.DataFrame(result.mappings().all(), columns=list(result.keys()))
+    held = pd.DataFrame(
+        [(*key, count) for key, count in held_counts(conn).items()],
+        columns=[*KEYS, "items_held"],
+    )
+    frame = frame.merge(held, on=list(KEYS), how="outer")
+    missing = frame["tenant_name"].isna()
+    if missing.any():
+        facts = conn.execute(
+            select(
+                tenants.c.tenant_id,
+                tenants.c.name.label("tenant_name"),
+                tenants.c.vertical,
+                tenants.c.tier,
+                (tenants.c.tier_price_usd * 1_000_000).label("tier_price_micro_usd"),
+            ).where(tenants.c.tenant_id.in_(sorted(set(frame.loc[missing, "tenant_id"]))))
+        ).mappings()
+        by_tenant = pd.DataFrame(facts.all()).set_index("tenant_id")
+        for fact in TENANT_FACTS:
+            frame.loc[missing, fact] = frame.loc[missing, "tenant_id"].map(by_tenant[fact])
+    for column in _summed_columns(frame):
+        if _is_money(column):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), ZERO)
+        else:
+            frame[column] = frame[column].fillna(0).astype("int64")
+    return frame.sort_values(list(KEYS), ignore_index=True)
+
+
+def build_tenant_cost_report(conn: Connection, report_date: dt.date) -> TenantCostReport:
     """The report of `report_date`, stored in `tenant_cost_reports` (that date's rows replaced, in
     the caller's transaction if one is open)."""
     with transaction(conn):
-        rows = _build(conn, "day", report_date)
-        store_report(conn, report_date, rows)
-    return rows
+        report = TenantCostReport("day", report_date, _source(conn, report_date))
+        store_report(conn, report)
+    return report
 
 
-def build_month_report(conn: Connection, month: str | dt.date) -> list[ReportRow]:
+def build_month_report(conn: Connection, month: str | dt.date) -> TenantCostReport:
     """The whole month ('YYYY-MM' or any date in it), as of its last day. Not stored."""
     if isinstance(month, str):
         try:
@@ -253,88 +224,27 @@ def build_month_report(conn: Connection, month: str | dt.date) -> list[ReportRow
     else:
         first = month.replace(day=1)
     _, next_month = month_bounds(first)
-    return _build(conn, "month", next_month - dt.timedelta(days=1))
+    last = next_month - dt.timedelta(days=1)
+    return TenantCostReport("month", last, _source(conn, last))
 
 
-def store_report(conn: Connection, report_date: dt.date, rows: Sequence[ReportRow]) -> None:
-    """Replace `report_date`'s rows of `tenant_cost_reports` with `rows` (idempotent)."""
-    conn.execute(text("DELETE FROM tenant_cost_reports WHERE report_date = :d"), {"d": report_date})
-    if not rows:
-        return
+def store_report(conn: Connection, report: TenantCostReport) -> None:
+    """Replace the report date's rows of `tenant_cost_reports` with the report's (idempotent).
+    Every frame column the table has is stored."""
     conn.execute(
-        text(
-            "INSERT INTO tenant_cost_reports (report_date, tenant_id, workflow, vertical,"
-            " day_cost_micro_usd, day_sync_cost_micro_usd, mtd_cost_micro_usd,"
-            " mtd_sync_cost_micro_usd, mtd_batch_discount_micro_usd,"
-            " mtd_cache_read_savings_micro_usd, mtd_cache_write_premium_micro_usd, items_held)"
-            " VALUES (:report_date, :tenant_id, :workflow, :vertical, :day_cost, :day_sync,"
-            " :mtd_cost, :mtd_sync, :discount, :cache_read, :cache_write, :held)"
-        ),
-        [
-            {
-                "report_date": report_date,
-                "tenant_id": r.tenant_id,
-                "workflow": r.workflow,
-                "vertical": r.vertical,
-                "day_cost": r.day_cost_micro_usd,
-                "day_sync": r.day_sync_cost_micro_usd,
-                "mtd_cost": r.mtd_cost_micro_usd,
-                "mtd_sync": r.mtd_sync_cost_micro_usd,
-                "discount": r.mtd_batch_discount_micro_usd,
-                "cache_read": r.mtd_cache_read_savings_micro_usd,
-                "cache_write": r.mtd_cache_write_premium_micro_usd,
-                "held": r.items_held,
-            }
-            for r in rows
-        ],
+        delete(tenant_cost_reports).where(tenant_cost_reports.c.report_date == report.report_date)
+    )
+    if report.source.empty:
+        return
+    stored = [c.name for c in tenant_cost_reports.columns if c.name in report.source.columns]
+    records = report.source[stored].to_dict("records")
+    conn.execute(
+        insert(tenant_cost_reports),
+        [{"report_date": report.report_date, **record} for record in records],
     )
 
 
-def tenant_summaries(rows: Iterable[ReportRow]) -> list[TenantSummary]:
-    """Per tenant, over its workflows (exact sums), sorted by tenant."""
-    by_tenant: dict[str, list[ReportRow]] = {}
-    for r in rows:
-        by_tenant.setdefault(r.tenant_id, []).append(r)
-    out = []
-    for tenant_id in sorted(by_tenant):
-        rs = by_tenant[tenant_id]
-        first = rs[0]
-        out.append(
-            TenantSummary(
-                tenant_id=tenant_id,
-                tenant_name=first.tenant_name,
-                vertical=first.vertical,
-                tier=first.tier,
-                tier_price_usd=first.tier_price_usd,
-                day_cost_micro_usd=sum((r.day_cost_micro_usd for r in rs), ZERO),
-                mtd_cost_micro_usd=sum((r.mtd_cost_micro_usd for r in rs), ZERO),
-                mtd_sync_cost_micro_usd=sum((r.mtd_sync_cost_micro_usd for r in rs), ZERO),
-                items_held=sum(r.items_held for r in rs),
-            )
-        )
-    return out
-
-
-def report_totals(rows: Iterable[ReportRow]) -> ReportTotals:
-    rows = list(rows)
-    return ReportTotals(
-        day_cost_micro_usd=sum((r.day_cost_micro_usd for r in rows), ZERO),
-        day_sync_cost_micro_usd=sum((r.day_sync_cost_micro_usd for r in rows), ZERO),
-        mtd_cost_micro_usd=sum((r.mtd_cost_micro_usd for r in rows), ZERO),
-        mtd_sync_cost_micro_usd=sum((r.mtd_sync_cost_micro_usd for r in rows), ZERO),
-        mtd_batch_discount_micro_usd=sum((r.mtd_batch_discount_micro_usd for r in rows), ZERO),
-        mtd_cache_read_savings_micro_usd=sum(
-            (r.mtd_cache_read_savings_micro_usd for r in rows), ZERO
-        ),
-        mtd_cache_write_premium_micro_usd=sum(
-            (r.mtd_cache_write_premium_micro_usd for r in rows), ZERO
-        ),
-        mtd_requests=sum(r.mtd_requests for r in rows),
-        items_held=sum(r.items_held for r in rows),
-    )
-
-
-# ---- rendering -----------------------------------------------------------------------------------
+# ---- formatting (the edge) -----------------------------------------------------------------------
 
 
 def format_usd(micro_usd: Decimal, places: int = 4) -> str:
@@ -344,185 +254,165 @@ def format_usd(micro_usd: Decimal, places: int = 4) -> str:
     return f"{sign}${abs(value):,.{places}f}"
 
 
-def _pct_text(value: Decimal | None) -> str:
-    return "n/a" if value is None else f"{value}%"
+def _cell(column: str, value: Any) -> str:
+    if column == "workflow":
+        return WORKFLOW_LABELS.get(value, value)
+    if column.endswith("_pct"):
+        return "n/a" if value is None or pd.isna(value) else f"{value}%"
+    if _is_money(column):
+        return format_usd(value, 2 if column == "tier_price_micro_usd" else 4)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
 
 
-def _title(rows: Sequence[ReportRow]) -> str:
-    if not rows:
-        return "Tenant cost report: no ledger rows"
-    first = rows[0]
-    if first.kind == "month":
-        return f"Tenant cost report {first.report_date:%Y-%m} (whole month)"
-    start, _ = month_bounds(first.report_date)
-    return (
-        f"Tenant cost report {first.report_date.isoformat()} "
-        f"(month to date from {start.isoformat()})"
-    )
-
-
-def _workflow_table(rows: Sequence[ReportRow]) -> tuple[list[str], list[list[str]]]:
-    daily = bool(rows) and rows[0].kind == "day"
-    headers = ["Tenant", "Workflow"]
-    if daily:
-        headers += ["Day spend", "Day saved"]
-    headers += [
-        "MTD spend",
-        "MTD sync cost",
-        "Saved",
-        "Saved %",
-        "Batch discount",
-        "Cache-read savings",
-        "Cache-write premium",
-        "Requests",
-        "Held",
-    ]
-    body = []
-    for r in rows:
-        line = [r.tenant_id, WORKFLOW_LABELS.get(r.workflow, r.workflow)]
-        if daily:
-            line += [format_usd(r.day_cost_micro_usd), format_usd(r.day_saved_micro_usd)]
-        line += [
-            format_usd(r.mtd_cost_micro_usd),
-            format_usd(r.mtd_sync_cost_micro_usd),
-            format_usd(r.mtd_saved_micro_usd),
-            _pct_text(r.mtd_saved_pct),
-            format_usd(r.mtd_batch_discount_micro_usd),
-            format_usd(r.mtd_cache_read_savings_micro_usd),
-            format_usd(-r.mtd_cache_write_premium_micro_usd),
-            str(r.mtd_requests),
-            str(r.items_held),
-        ]
-        body.append(line)
-    t = report_totals(rows)
-    total = ["Total", ""]
-    if daily:
-        total += [
-            format_usd(t.day_cost_micro_usd),
-            format_usd(t.day_sync_cost_micro_usd - t.day_cost_micro_usd),
-        ]
-    total += [
-        format_usd(t.mtd_cost_micro_usd),
-        format_usd(t.mtd_sync_cost_micro_usd),
-        format_usd(t.mtd_saved_micro_usd),
-        _pct_text(_pct(t.mtd_saved_micro_usd, t.mtd_sync_cost_micro_usd)),
-        format_usd(t.mtd_batch_discount_micro_usd),
-        format_usd(t.mtd_cache_read_savings_micro_usd),
-        format_usd(-t.mtd_cache_write_premium_micro_usd),
-        str(t.mtd_requests),
-        str(t.items_held),
-    ]
-    body.append(total)
-    return headers, body
-
-
-def _tenant_table(rows: Sequence[ReportRow]) -> tuple[list[str], list[list[str]]]:
-    headers = [
-        "Tenant",
-        "Vertical",
-        "Tier",
-        "Tier price",
-        "MTD cost",
-        "Gross margin",
-        "Margin %",
-        "Saved %",
-        "Held",
-    ]
-    body = [
-        [
-            s.tenant_id,
-            s.vertical,
-            s.tier,
-            format_usd(s.tier_price_usd.scaleb(6), 2),
-            format_usd(s.mtd_cost_micro_usd),
-            format_usd(s.margin_micro_usd),
-            _pct_text(s.margin_pct),
-            _pct_text(s.mtd_saved_pct),
-            str(s.items_held),
-        ]
-        for s in tenant_summaries(rows)
-    ]
-    return headers, body
-
+# (frame column, heading) of each table, in order; a report of a whole month leaves out the day's.
+_WORKFLOW_TABLE = [
+    ("tenant_id", "Tenant"),
+    ("workflow", "Workflow"),
+    ("day_cost_micro_usd", "Day spend"),
+    ("day_saved_micro_usd", "Day saved"),
+    ("mtd_cost_micro_usd", "MTD spend"),
+    ("mtd_sync_cost_micro_usd", "MTD sync cost"),
+    ("mtd_saved_micro_usd", "Saved"),
+    ("mtd_saved_pct", "Saved %"),
+    ("mtd_batch_discount_micro_usd", "Batch discount"),
+    ("mtd_cache_read_savings_micro_usd", "Cache-read savings"),
+    ("mtd_cache_write_premium_micro_usd", "Cache-write premium"),
+    ("mtd_requests", "Requests"),
+    ("items_held", "Held"),
+]
+_TENANT_TABLE = [
+    ("tenant_id", "Tenant"),
+    ("vertical", "Vertical"),
+    ("tier", "Tier"),
+    ("tier_price_micro_usd", "Tier price"),
+    ("day_cost_micro_usd", "Day spend"),
+    ("mtd_cost_micro_usd", "MTD cost"),
+    ("mtd_sync_cost_micro_usd", "MTD sync cost"),
+    ("mtd_saved_pct", "Saved %"),
+    ("margin_micro_usd", "Gross margin"),
+    ("margin_pct", "Margin %"),
+    ("items_held", "Held"),
+]
+_BY_WORKFLOW_TABLE = [c for c in _WORKFLOW_TABLE if c[0] != "tenant_id"]
+_LABEL_COLUMNS = {"tenant_id", "workflow", "vertical", "tier"}
 
 _NOTE = (
     "Saved = synchronous, uncached list price of the same tokens - spend "
-    "= batch discount + cache-read savings - cache-write premium (shown negative). "
+    "= batch discount + cache-read savings - cache-write premium. "
     "Gross margin = tier price - month-to-date model cost. Held = requests waiting for budget now."
 )
 
 
-def render_markdown(rows: Sequence[ReportRow]) -> str:
-    """The report as Markdown (Dagster's UI renders it): per workflow, then per tenant."""
-    if not rows:
-        return f"### {_title(rows)}\n"
+def _columns(report: TenantCostReport, table: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    if report.kind == "month":
+        return [c for c in table if not c[0].startswith("day_")]
+    return table
 
-    def table(headers: list[str], body: list[list[str]]) -> str:
-        right = [i >= 2 for i in range(len(headers))]
-        lines = [
-            "| " + " | ".join(headers) + " |",
-            "|" + "|".join("---:" if r else "---" for r in right) + "|",
+
+def _display(
+    report: TenantCostReport, frame: pd.DataFrame, table: list[tuple[str, str]]
+) -> pd.DataFrame:
+    """`frame` as text cells under headings, with the report's total as a last row."""
+    columns = _columns(report, table)
+    rows = [[_cell(c, row[c]) for c, _ in columns] for row in frame.to_dict("records")]
+    totals = report.totals
+    rows.append(
+        [
+            "Total"
+            if i == 0
+            else (_cell(c, totals[c]) if c in totals.index and c not in _LABEL_COLUMNS else "")
+            for i, (c, _) in enumerate(columns)
         ]
-        for i, line in enumerate(body):
-            cells = [c.replace("|", "\\|") for c in line]
-            if i == len(body) - 1 and cells[0] == "Total":
-                cells = [f"**{c}**" if c else c for c in cells]
-            lines.append("| " + " | ".join(cells) + " |")
-        return "\n".join(lines)
+    )
+    return pd.DataFrame(rows, columns=[heading for _, heading in columns])
+
+
+def _alignments(report: TenantCostReport, table: list[tuple[str, str]]) -> list[str]:
+    return ["left" if c in _LABEL_COLUMNS else "right" for c, _ in _columns(report, table)]
+
+
+def tenant_table_records(
+    report: TenantCostReport,
+) -> tuple[list[tuple[str, str]], list[dict[str, str | int | float | None]]]:
+    """The per-tenant table for a UI table (Dagster's `MetadataValue.table`): (column name, type)
+    pairs and records, dollars as floats rounded to the micro-dollar, percentages as floats."""
+    columns: list[tuple[str, str]] = []
+    for column, _ in _columns(report, _TENANT_TABLE):
+        if _is_money(column):
+            columns.append((column.removesuffix("_micro_usd") + "_usd", "float"))
+        elif column.endswith("_pct"):
+            columns.append((column, "float"))
+        elif column == "items_held":
+            columns.append((column, "int"))
+        else:
+            columns.append((column, "string"))
+    records = []
+    for row in report.tenants.to_dict("records"):
+        record: dict[str, str | int | float | None] = {}
+        for (column, _), (name, kind) in zip(_columns(report, _TENANT_TABLE), columns, strict=True):
+            value = row[column]
+            if _is_money(column):
+                record[name] = float(value.scaleb(-6).quantize(Decimal("0.000001")))
+            elif kind == "float":
+                record[name] = None if value is None else float(value)
+            else:
+                record[name] = int(value) if kind == "int" else str(value)
+        records.append(record)
+    return columns, records
+
+
+# ---- markdown and the terminal -------------------------------------------------------------------
+
+
+def render_markdown(report: TenantCostReport) -> str:
+    """The report as Markdown (Dagster's UI renders it): per tenant and workflow, then per tenant."""
+    if report.source.empty:
+        return f"### {report.title}\n"
+
+    def table(frame: pd.DataFrame, spec: list[tuple[str, str]]) -> str:
+        shown = _display(report, frame, spec)
+        shown.iloc[-1] = [f"**{c}**" if c else c for c in shown.iloc[-1]]
+        return shown.to_markdown(index=False, colalign=_alignments(report, spec))
 
     return "\n\n".join(
         [
-            f"### {_title(rows)}",
-            table(*_workflow_table(rows)),
+            f"### {report.title}",
+            table(report.workflows, _WORKFLOW_TABLE),
             "#### Margin per tenant",
-            table(*_tenant_table(rows)),
+            table(report.tenants, _TENANT_TABLE),
             f"_{_NOTE}_",
         ]
     )
 
 
-def render_terminal(rows: Sequence[ReportRow]) -> str:
-    """The report as aligned plain-text tables for a terminal."""
-    if not rows:
-        return _title(rows) + "\n"
+def render_terminal(report: TenantCostReport) -> str:
+    """The report for a terminal (rich tables): per tenant, then per workflow over all tenants.
+    (The per tenant × workflow detail is in the HTML page and the markdown.)"""
+    if report.source.empty:
+        return report.title + "\n"
 
-    def table(headers: list[str], body: list[list[str]]) -> str:
-        widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
+    def table(title: str, frame: pd.DataFrame, spec: list[tuple[str, str]]) -> Table:
+        shown = _display(report, frame, spec)
+        out = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_footer=True)
+        for heading, align in zip(shown.columns, _alignments(report, spec), strict=True):
+            out.add_column(heading, footer=shown[heading].iloc[-1], justify=align, no_wrap=True)
+        for row in shown.iloc[:-1].itertuples(index=False):
+            out.add_row(*row)
+        return out
 
-        def fmt(cells: list[str]) -> str:
-            return "  ".join(
-                c.ljust(w) if i < 2 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            ).rstrip()
-
-        rule = "  ".join("-" * w for w in widths)
-        out = [fmt(headers), rule]
-        out += [fmt(b) for b in body[:-1]]
-        if body and body[-1][0] == "Total":
-            out += [rule, fmt(body[-1])]
-        elif body:
-            out.append(fmt(body[-1]))
-        return "\n".join(out)
-
-    title = _title(rows)
-    return "\n".join(
-        [
-            title,
-            "=" * len(title),
-            "",
-            table(*_workflow_table(rows)),
-            "",
-            "Margin per tenant",
-            "-----------------",
-            table(*_tenant_table(rows)),
-            "",
-            _NOTE,
-            "",
-        ]
-    )
+    buffer = io.StringIO()
+    # Wide enough never to wrap a figure; lines are stripped of the padding below.
+    console = Console(file=buffer, width=400, color_system=None, force_terminal=False)
+    console.print(report.title)
+    console.print(table("Per tenant", report.tenants, _TENANT_TABLE))
+    console.print(table("Per workflow", report.by_workflow, _BY_WORKFLOW_TABLE))
+    console.print(_NOTE, width=100)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
-# ---- the chart -----------------------------------------------------------------------------------
+# ---- the HTML page -------------------------------------------------------------------------------
 
 
 def reports_dir() -> Path:
@@ -533,128 +423,119 @@ def reports_dir() -> Path:
     return path
 
 
-def write_report_html(rows: Sequence[ReportRow], path: Path | None = None) -> Path:
-    """Write the report as one self-contained HTML page (inline SVG bars, no scripts, no network):
-    spend against synchronous cost per tenant, and month-to-date cost against the tier price.
-    Default path: ``$BATCH_PIPELINES_HOME/reports/<YYYY-MM-DD>.html`` (``<YYYY-MM>.html`` for a
-    month). Returns the path."""
+def write_report_html(report: TenantCostReport, path: Path | None = None) -> Path:
+    """Write the report as one self-contained HTML page (inline SVG charts and tables, no script,
+    nothing fetched): spend against synchronous cost per tenant, model cost against the tier price,
+    the savings split, and the tables. Default path: ``$BATCH_PIPELINES_HOME/reports/<YYYY-MM-DD>.html``
+    (``<YYYY-MM>.html`` for a month). Returns the path."""
     if path is None:
         name = "empty"
-        if rows:
-            d = rows[0].report_date
-            name = f"{d:%Y-%m}" if rows[0].kind == "month" else d.isoformat()
+        if not report.source.empty:
+            day = report.report_date
+            name = f"{day:%Y-%m}" if report.kind == "month" else day.isoformat()
         path = reports_dir() / f"{name}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_html(rows), encoding="utf-8")
+    path.write_text(_html(report), encoding="utf-8")
     return path
 
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2933;margin:24px;
-max-width:1100px}
+max-width:1200px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 6px}
 p.note{color:#52606d;font-size:12px;margin:4px 0 12px}
-.legend span{display:inline-block;margin-right:16px;font-size:12px}
-.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
 table{border-collapse:collapse;font-size:12px;margin-top:8px}
 th,td{padding:3px 8px;border-bottom:1px solid #e4e7eb;text-align:right;white-space:nowrap}
-th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}
-tr.total td{font-weight:600;border-top:2px solid #9aa5b1}
-svg text{font:12px system-ui,-apple-system,Segoe UI,Roboto,sans-serif;fill:#1f2933}
+.labels-1 :is(td,th):nth-child(-n+1),.labels-2 :is(td,th):nth-child(-n+2),
+.labels-3 :is(td,th):nth-child(-n+3){text-align:left}
+tbody tr:last-child td{font-weight:600;border-top:2px solid #9aa5b1}
+figure{margin:8px 0 16px}
 """
 _SYNC, _SPEND, _TIER, _COST, _LOSS = "#cbd2d9", "#147d64", "#c6f7e2", "#334e68", "#cf1124"
+_DISCOUNT, _CACHE_READ, _PREMIUM = "#147d64", "#8bd3b7", "#e12d39"
 
 
-def _bars_svg(
-    title: str,
-    items: Sequence[tuple[str, Decimal, Decimal, str, str, str]],
-) -> str:
-    """Two bars per item on one scale: (label, back value, front value, back colour, front colour,
-    text shown right of the bars)."""
-    label_w, bar_w, text_w, row_h, bar_h = 170, 480, 330, 38, 13
-    width = label_w + bar_w + text_w
-    height = row_h * len(items) + 10
-    top = max([*(max(a, b) for _, a, b, *_ in items), Decimal(0)])
-    scale = Decimal(bar_w) / top if top > 0 else Decimal(0)
-
-    def length(value: Decimal) -> str:
-        return f"{max(value, Decimal(0)) * scale:.1f}"
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{html.escape(title)}">'
-    ]
-    for i, (label, back, front, back_colour, front_colour, note) in enumerate(items):
-        y = 6 + i * row_h
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + bar_h + 4}" text-anchor="end">'
-            f"{html.escape(label)}</text>"
-            f'<rect x="{label_w}" y="{y}" width="{length(back)}" height="{bar_h}" '
-            f'fill="{back_colour}"><title>{html.escape(note)}</title></rect>'
-            f'<rect x="{label_w}" y="{y + bar_h + 2}" width="{length(front)}" height="{bar_h}" '
-            f'fill="{front_colour}"><title>{html.escape(note)}</title></rect>'
-            f'<text x="{label_w + bar_w + 10}" y="{y + bar_h + 4}">{html.escape(note)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+def _usd(values: pd.Series) -> list[float]:
+    """Dollars as floats, for drawing only."""
+    return [float(v.scaleb(-6)) for v in values]
 
 
-def _html_table(headers: list[str], body: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    rows = []
-    for line in body:
-        cls = ' class="total"' if line and line[0] == "Total" else ""
-        rows.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+def _charts(report: TenantCostReport) -> list[str]:
+    frame = report.tenants
+    names = list(frame["tenant_id"])
+    spend = bar_chart_svg(
+        names,
+        [
+            Series(
+                "same tokens as synchronous, uncached calls",
+                _usd(frame["mtd_sync_cost_micro_usd"]),
+                _SYNC,
+            ),
+            Series("what the tenant cost", _usd(frame["mtd_cost_micro_usd"]), _SPEND),
+        ],
+        title="Spend against synchronous calls, month to date",
+        value_label="USD",
+        notes=[f"saved {_cell('mtd_saved_pct', p)}" for p in frame["mtd_saved_pct"]],
+    )
+    margin = bar_chart_svg(
+        [
+            f"{tenant} ({tier})"
+            for tenant, tier in zip(frame["tenant_id"], frame["tier"], strict=True)
+        ],
+        [
+            Series("monthly tier price", _usd(frame["tier_price_micro_usd"]), _TIER),
+            Series(
+                "model cost so far",
+                _usd(frame["mtd_cost_micro_usd"]),
+                _COST,
+                colours=[_LOSS if m < 0 else _COST for m in frame["margin_micro_usd"]],
+            ),
+        ],
+        title="Gross margin: model cost against the tier price, month to date",
+        value_label="USD",
+        notes=[f"margin {_cell('margin_pct', p)}" for p in frame["margin_pct"]],
+    )
+    split = bar_chart_svg(
+        names,
+        [
+            Series("batch discount", _usd(frame["mtd_batch_discount_micro_usd"]), _DISCOUNT),
+            Series(
+                "cache-read savings", _usd(frame["mtd_cache_read_savings_micro_usd"]), _CACHE_READ
+            ),
+            Series(
+                "cache-write premium (a cost)",
+                [-v for v in _usd(frame["mtd_cache_write_premium_micro_usd"])],
+                _PREMIUM,
+            ),
+        ],
+        title="Savings split, month to date",
+        value_label="USD saved against synchronous calls",
+        stacked=True,
+        notes=[f"saved {format_usd(v)}" for v in frame["mtd_saved_micro_usd"]],
+    )
+    return [spend, margin, split]
 
 
-def _html(rows: Sequence[ReportRow]) -> str:
-    title = _title(rows)
+def _html_table(report: TenantCostReport, frame: pd.DataFrame, spec: list[tuple[str, str]]) -> str:
+    labels = sum(c in _LABEL_COLUMNS for c, _ in _columns(report, spec))
+    shown = _display(report, frame, spec)
+    return shown.to_html(index=False, border=0, classes=f"labels-{labels}", escape=True)
+
+
+def _html(report: TenantCostReport) -> str:
+    title = report.title
     body = [f"<h1>{html.escape(title)}</h1>"]
-    if not rows:
+    if report.source.empty:
         body.append('<p class="note">The ledger has no rows for this period.</p>')
     else:
-        summaries = tenant_summaries(rows)
-        spend_items = [
-            (
-                s.tenant_id,
-                s.mtd_sync_cost_micro_usd,
-                s.mtd_cost_micro_usd,
-                _SYNC,
-                _SPEND,
-                f"{format_usd(s.mtd_cost_micro_usd)} instead of {format_usd(s.mtd_sync_cost_micro_usd)}"
-                f" · saved {_pct_text(s.mtd_saved_pct)}",
-            )
-            for s in summaries
-        ]
-        margin_items = [
-            (
-                s.tenant_id,
-                s.tier_price_usd.scaleb(6),
-                s.mtd_cost_micro_usd,
-                _TIER,
-                _LOSS if s.margin_micro_usd < 0 else _COST,
-                f"cost {format_usd(s.mtd_cost_micro_usd)} of {format_usd(s.tier_price_usd.scaleb(6), 2)}"
-                f" {s.tier} · margin {format_usd(s.margin_micro_usd, 2)} ({_pct_text(s.margin_pct)})",
-            )
-            for s in summaries
-        ]
+        body += [f"<figure>{svg}</figure>" for svg in _charts(report)]
         body += [
-            "<h2>Spend against synchronous calls (month to date)</h2>",
-            '<p class="legend">'
-            f'<span><i style="background:{_SYNC}"></i>same tokens as synchronous, uncached calls'
-            f'</span><span><i style="background:{_SPEND}"></i>what the tenant cost</span></p>',
-            _bars_svg("Spend against synchronous cost per tenant", spend_items),
-            "<h2>Gross margin: model cost against the tier price (month to date)</h2>",
-            '<p class="legend">'
-            f'<span><i style="background:{_TIER}"></i>monthly tier price</span>'
-            f'<span><i style="background:{_COST}"></i>model cost so far</span>'
-            f'<span><i style="background:{_LOSS}"></i>cost above the tier price</span></p>',
-            _bars_svg("Model cost against tier price per tenant", margin_items),
-            "<h2>Per workflow</h2>",
-            _html_table(*_workflow_table(rows)),
             "<h2>Per tenant</h2>",
-            _html_table(*_tenant_table(rows)),
+            _html_table(report, report.tenants, _TENANT_TABLE),
+            "<h2>Per workflow</h2>",
+            _html_table(report, report.by_workflow, _BY_WORKFLOW_TABLE),
+            "<h2>Per tenant and workflow</h2>",
+            _html_table(report, report.workflows, _WORKFLOW_TABLE),
             f'<p class="note">{html.escape(_NOTE)}</p>',
         ]
     return (
@@ -700,10 +581,10 @@ def run_report(args: argparse.Namespace) -> int:
 
     with get_engine().begin() as conn:
         if args.date is not None:
-            rows = build_tenant_cost_report(conn, args.date)
+            report = build_tenant_cost_report(conn, args.date)
         else:
-            rows = build_month_report(conn, args.month)
-    print(render_terminal(rows), end="")
+            report = build_month_report(conn, args.month)
+    print(render_terminal(report), end="")
     if not args.no_html:
-        print(f"chart: {write_report_html(rows)}")
+        print(f"chart: {write_report_html(report)}")
     return 0

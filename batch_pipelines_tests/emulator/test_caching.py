@@ -5,6 +5,7 @@ from __future__ import annotations
 import anthropic
 import pytest
 
+from batch_pipelines.core.models import min_cacheable_tokens
 from batch_pipelines.emulator.answers import tokens
 
 from .conftest import chat_lines, message_request, read_lines, submit
@@ -132,11 +133,39 @@ def test_anthropic_5m_entries_expire_after_five_minutes_but_1h_entries_survive(e
     )
 
 
-def test_anthropic_haiku_needs_2048_tokens_before_it_caches(claude):
-    for _ in range(2):
-        usage = _message(claude, "x", model="claude-haiku-4-5").usage
-        assert usage.cache_creation_input_tokens == 0 and usage.cache_read_input_tokens == 0
-    assert _message(claude, "x").usage.cache_creation_input_tokens > 0  # sonnet: 1,024 suffices
+def _cache_tokens(claude, model: str, text: str) -> tuple[int, int]:
+    usage = claude.messages.create(
+        model=model,
+        max_tokens=50,
+        system=[{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": "x"}],
+    ).usage
+    return usage.cache_creation_input_tokens, usage.cache_read_input_tokens
+
+
+@pytest.mark.parametrize(
+    ("model", "minimum"),
+    [
+        ("claude-haiku-4-5", 4096),
+        ("claude-haiku-4-5-20251001", 4096),
+        ("claude-opus-4-5", 4096),
+        ("claude-opus-4-6", 4096),
+        ("claude-3-5-haiku-latest", 2048),
+        ("claude-sonnet-4-5", 1024),
+    ],
+)
+def test_anthropic_caches_only_prefixes_of_the_models_minimum_from_the_model_table(
+    claude, model, minimum
+):
+    assert min_cacheable_tokens(model) == minimum  # one table, read by the emulator
+    short = "Static rules. " * ((minimum - 8) * 4 // 14)  # a few tokens under the minimum
+    assert minimum - 16 < tokens(short) < minimum
+    for _ in range(2):  # nothing is written, so nothing is read either, and no error is raised
+        assert _cache_tokens(claude, model, short) == (0, 0)
+    long = short + " More rules." * 8
+    assert tokens(long) >= minimum
+    assert _cache_tokens(claude, model, long) == (tokens(long), 0)
+    assert _cache_tokens(claude, model, long) == (0, tokens(long))
 
 
 def test_anthropic_without_cache_control_nothing_is_cached(claude):

@@ -37,6 +37,23 @@ def test_every_flag_maps_onto_the_emulator_config():
         "0.05",
         "--seed",
         "7",
+        "--invalid-request-rate",
+        "0.01",
+        "--timeout-rate",
+        "0.02",
+        "--ordered-results",
+        "--enqueued-token-limit",
+        "gpt-4o-mini=2000000",
+        "--enqueued-token-limit",
+        "gpt-4.1=90000",
+        "--anthropic-queue-limit",
+        "100000",
+        "--lose-create-response-rate",
+        "0.03",
+        "--retry-after",
+        "120",
+        "--overloaded-rate",
+        "0.04",
     )
     assert (args.host, args.port) == ("0.0.0.0", 9000)
     assert cli.config_from_args(args) == EmulatorConfig(
@@ -48,6 +65,14 @@ def test_every_flag_maps_onto_the_emulator_config():
         rate_limit_create=5,
         server_errors_rate=0.05,
         seed=7,
+        invalid_request_rate=0.01,
+        timeout_rate=0.02,
+        ordered_results=True,
+        enqueued_token_limit={"gpt-4o-mini": 2_000_000, "gpt-4.1": 90_000},
+        anthropic_queue_limit=100_000,
+        lose_create_response_rate=0.03,
+        retry_after=120,
+        overloaded_rate=0.04,
     )
 
 
@@ -58,7 +83,14 @@ def test_defaults_serve_on_8089_with_no_faults():
 
 
 @pytest.mark.parametrize(
-    "argv", [["--line-error-rate", "1.5"], ["--complete-after", "-1"], ["--seed", "x"]]
+    "argv",
+    [
+        ["--line-error-rate", "1.5"],
+        ["--complete-after", "-1"],
+        ["--seed", "x"],
+        ["--enqueued-token-limit", "gpt-4o-mini"],
+        ["--retry-after", "-3"],
+    ],
 )
 def test_out_of_range_flags_are_rejected(argv):
     with pytest.raises(SystemExit):

@@ -132,13 +132,12 @@ def test_fail_validation_rate_fails_openai_batches_with_errors(emulator, oai):
     assert raw["errors"]["data"][0]["code"] == "token_limit_exceeded"
 
 
-def test_fail_validation_rate_rejects_anthropic_creates_with_400(emulator, claude):
+def test_fail_validation_rate_never_fails_an_anthropic_create(emulator, claude):
+    # Anthropic has no failed batch state and answers no 400 for a well-formed envelope.
     emulator.set_config(fail_validation_rate=1.0)
-    with pytest.raises(anthropic.BadRequestError) as info:
-        claude.messages.batches.create(requests=[message_request("r")])
-    assert info.value.body["error"]["type"] == "invalid_request_error"
-    emulator.set_config(fail_validation_rate=0.0)
-    assert claude.messages.batches.create(requests=[message_request("r")]).id
+    batch = claude.messages.batches.create(requests=[message_request("r")])
+    assert batch.processing_status == "in_progress"
+    assert claude.messages.batches.retrieve(batch.id).request_counts.succeeded == 1
 
 
 def test_rate_limit_create_answers_429_with_retry_after_to_the_first_n_creates(
@@ -196,6 +195,12 @@ def test_admin_endpoint_reads_and_changes_flags_at_run_time(emulator):
     changed = shared_http().post(base + "/config", json={"line_error_rate": 0.25, "seed": 9})
     assert changed.status_code == 200 and changed.json()["line_error_rate"] == 0.25
     assert emulator.config.seed == 9
+    limits = shared_http().post(
+        base + "/config",
+        json={"enqueued_token_limit": {"gpt-4o-mini": 2_000_000}, "anthropic_queue_limit": 7},
+    )
+    assert limits.json()["enqueued_token_limit"] == {"gpt-4o-mini": 2_000_000}
+    assert emulator.config.anthropic_queue_limit == 7
     assert shared_http().post(base + "/config", json={"nope": 1}).status_code == 400
     assert shared_http().post(base + "/config", json={"expire_rate": 2}).status_code == 400
     assert shared_http().post(base + "/advance", json={"seconds": 10}).json()["clock_offset"] == 10

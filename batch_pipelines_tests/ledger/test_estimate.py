@@ -103,3 +103,15 @@ def test_the_estimate_command(observed, capsys) -> None:
     assert "Monthly estimate for a sales tenant" in out and "Total" in out
     with pytest.raises(NotEnoughData):
         run_estimate(parser.parse_args(["--vertical", "salon", "--calls-per-day", "1"]))
+
+
+def test_a_workflow_observed_at_too_few_tenants_is_not_enough_data(observed) -> None:
+    with observed.connect() as conn:
+        est = estimate_tenant_month(conn, "sales", 300, 0, 40, min_tenants=2)  # 2 tenants each
+        assert [ln.tenants for ln in est.lines] == [2, 2]
+        with pytest.raises(NotEnoughData, match="not enough data for this vertical") as refused:
+            estimate_tenant_month(conn, "sales", 300, 50, 40, min_tenants=2)  # 1 lead tenant
+        assert (refused.value.vertical, refused.value.workflows) == ("sales", ("lead_scoring",))
+        assert "acme" not in str(refused.value) and "bolt" not in str(refused.value)
+        with pytest.raises(ValueError, match="at most 1,000,000"):
+            estimate_tenant_month(conn, "sales", 1_000_001, 0, 0)

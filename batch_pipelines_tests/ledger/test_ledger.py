@@ -70,6 +70,7 @@ def _assert_rows_equal_price_line(conn, tenant_id: str, overrides=None, allocate
             row.pricing_source,
             row.pricing_version,
             row.unit_prices,
+            row.priced_by,
         )
         want = (
             line.cost_micro_usd,
@@ -80,6 +81,7 @@ def _assert_rows_equal_price_line(conn, tenant_id: str, overrides=None, allocate
             line.pricing_source,
             line.pricing_version,
             line.unit_prices,
+            line.priced_by,
         )
         assert got == want, (row.usage_id, row.model, row.mode, row.occurred_at)
     return len(rows)
@@ -117,6 +119,12 @@ EDGE_LINES = [
     ("deepseek", "deepseek-chat", "sync", TokenUsage(1000, 10, 0, 0, 10), dt.datetime(2026, 11, 25, 16, 30, tzinfo=UTC)),
     ("openai", "text-embedding-3-large", "batch", TokenUsage(4096), AT),
     ("openai", "text-embedding-3-small", "sync", TokenUsage(333), AT),
+    # the dated names the services answer with: priced as their alias (or as themselves)
+    ("openai", "gpt-4o-mini-2024-07-18", "batch", TokenUsage(1000, 500, 0, 0, 100), AT),
+    ("openai", "gpt-4o-mini-2024-07-18", "sync", TokenUsage(1000, 500, 0, 0, 100), AT),
+    ("openai", "gpt-4o-2024-05-13", "sync", TokenUsage(10, 20, 0, 0, 30), AT),
+    ("anthropic", "claude-haiku-4-5-20251001", "batch", TokenUsage(1000, 500, 300, 100, 100), AT),
+    ("anthropic", "claude-haiku-4-5-20251001", "batch", TokenUsage(1, 1, 3, 3, 1), dt.datetime(2026, 9, 1, tzinfo=UTC)),
 ]  # fmt: skip
 
 
@@ -172,6 +180,58 @@ def test_rounding_ties_go_to_even_like_price_line(engine, acme) -> None:
     assert costs[0] == Decimal(
         "0.000002"
     )  # 1 x 0.0000005 -> 0 (even), x2 cached, +1 x 1.5e-6 -> 2e-6
+
+
+# Negotiated and tenant rates on aliases and on a snapshot, with prices of more than 6 decimals
+# (so the rounded NUMERIC form of every figure is used, every token class non-zero).
+NEGOTIATED_ODD = PriceOverrides.from_dict(
+    {
+        "version": "odd",
+        "batch_fallback": {"multiplier": "0.5", "providers": ["openai", "anthropic"]},
+        "negotiated": {
+            "openai": {"gpt-4o-mini": {"batch": {"input": "0.0712345", "output": "0.2812345"}}},
+            "anthropic": {
+                "claude-haiku-4-5-20251001": {
+                    "batch": {
+                        "input": "0.4500001",
+                        "cached_input": "0.0450003",
+                        "cache_write_5m": "0.5625007",
+                        "cache_write_1h": "0.9000009",
+                        "output": "2.2500011",
+                    }
+                }
+            },
+        },
+        "tenants": {
+            "acme": {"openai": {"gpt-4o-mini": {"sync": {"input": "0.1300007", "output": "0.55"}}}}
+        },
+    }
+)
+SNAPSHOT_LINES = [
+    ("openai", "gpt-4o-mini-2024-07-18", "batch", TokenUsage(1001, 499, 0, 0, 99)),
+    ("openai", "gpt-4o-mini-2024-07-18", "sync", TokenUsage(777, 333, 0, 0, 55)),
+    ("openai", "gpt-4o-mini", "batch", TokenUsage(3, 5, 0, 0, 7)),
+    ("anthropic", "claude-haiku-4-5-20251001", "batch", TokenUsage(1003, 501, 301, 101, 97)),
+    ("anthropic", "claude-haiku-4-5", "batch", TokenUsage(11, 13, 17, 5, 19)),
+]
+
+
+def test_negotiated_rates_price_the_snapshot_names_set_based_as_price_line(engine, acme) -> None:
+    with engine.begin() as conn:
+        job = add_job(conn, "post_call")
+        for provider, model, mode, usage in SNAPSHOT_LINES:
+            add_usage(conn, "acme", job, usage, provider=provider, model=model, mode=mode)
+    with engine.connect() as conn:
+        price_partition(conn, DAY, "acme", NEGOTIATED_ODD)
+        assert _assert_rows_equal_price_line(conn, "acme", NEGOTIATED_ODD) == len(SNAPSHOT_LINES)
+        priced_by = [r.priced_by for r in _ledger_rows(conn)]
+    assert priced_by == [
+        "price_overrides negotiated.openai.gpt-4o-mini.batch",
+        "price_overrides tenants.acme.openai.gpt-4o-mini.sync",
+        "price_overrides negotiated.openai.gpt-4o-mini.batch",
+        "price_overrides negotiated.anthropic.claude-haiku-4-5-20251001.batch",
+        "genai-prices anthropic/claude-haiku-4-5 batch",  # the exact entry is not the alias's
+    ]
 
 
 def test_repricing_is_idempotent_and_a_corrected_price_is_applied(engine, acme) -> None:
@@ -305,6 +365,92 @@ def test_self_hosted_rows_share_the_day_of_gpu_by_tokens(engine, acme) -> None:
             b1: Decimal("20000000.000000"),
         }
         assert _assert_rows_equal_price_line(conn, "acme", allocated=shares) == 2
+
+
+def _self_hosted_job(conn) -> str:
+    return add_job(
+        conn, "post_call", provider="self_hosted", model="llama-3.1-8b", mode="self_hosted"
+    )
+
+
+def _day_shares(conn) -> dict[str, Decimal]:
+    rows = conn.execute(
+        text(
+            "SELECT tenant_id, sum(cost_micro_usd) AS cost FROM cost_ledger"
+            " WHERE mode = 'self_hosted' GROUP BY tenant_id ORDER BY tenant_id"
+        )
+    ).all()
+    return {r.tenant_id: r.cost for r in rows}
+
+
+GPU_DAY = Decimal("60000000")  # $2.50 an hour for 24 hours
+
+
+def test_a_tenant_priced_before_the_others_arrive_gives_up_their_shares(engine, acme) -> None:
+    # acme is priced while it is the day's only tenant (it owns the whole day); beta's rows arrive
+    # and beta is priced: acme is re-priced in the same transaction, the day adds up exactly.
+    with engine.begin() as conn:
+        job = _self_hosted_job(conn)
+        add_usage(conn, "acme", job, TokenUsage(3000, 0, 0, 0, 0))
+    with engine.connect() as conn:
+        price_partition(conn, DAY, "acme")
+        assert _day_shares(conn) == {"acme": GPU_DAY}
+    with engine.begin() as conn:
+        add_usage(conn, "beta", job, TokenUsage(1000, 0, 0, 0, 1000))
+        add_usage(conn, "beta", job, TokenUsage(1000, 0, 0, 0, 0))
+    with engine.connect() as conn:
+        price_partition(conn, DAY, "beta")
+        assert _day_shares(conn) == {"acme": Decimal("30000000"), "beta": Decimal("30000000")}
+        # acme's row is what price_line gives it with its new share
+        acme_usage = conn.execute(
+            text("SELECT usage_id FROM llm_usage WHERE tenant_id = 'acme'")
+        ).scalar_one()
+        assert (
+            _assert_rows_equal_price_line(
+                conn, "acme", allocated={acme_usage: Decimal("30000000.000000")}
+            )
+            == 1
+        )
+        assert all(c(conn, DAY, t).passed for c in CHECKS for t in ("acme", "beta"))
+
+        # beta's usage shrinks (a row deleted): re-pricing beta re-prices acme again
+        conn.execute(
+            text(
+                "DELETE FROM llm_usage WHERE usage_id = (SELECT max(usage_id) FROM llm_usage"
+                " WHERE tenant_id = 'beta')"
+            )
+        )
+        conn.commit()
+        price_partition(conn, DAY, "beta")
+        assert _day_shares(conn) == {"acme": Decimal("36000000"), "beta": Decimal("24000000")}
+        assert sum(_day_shares(conn).values()) == GPU_DAY
+
+
+def test_the_days_shares_do_not_depend_on_the_order_tenants_are_priced(engine, acme) -> None:
+    with engine.begin() as conn:
+        add_tenant(conn, "zeta")
+        job = _self_hosted_job(conn)
+        for tenant, tokens in (("zeta", 1), ("acme", 1), ("beta", 1), ("acme", 7)):
+            add_usage(conn, tenant, job, TokenUsage(tokens, 0, 0, 0, 0))
+    orders = (["zeta", "beta", "acme"], ["acme", "zeta", "beta"])
+    seen = []
+    for order in orders:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM cost_ledger"))
+        with engine.connect() as conn:
+            for tenant in order:
+                price_partition(conn, DAY, tenant)
+            seen.append(_day_shares(conn))
+    # 60,000,000 micro-USD over 8 + 1 + 1 tokens: whole micro-dollars, all exact here
+    assert (
+        seen[0]
+        == seen[1]
+        == {
+            "acme": Decimal("48000000"),
+            "beta": Decimal("6000000"),
+            "zeta": Decimal("6000000"),
+        }
+    )
 
 
 # ---- invariants ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import genai_prices
 import pytest
@@ -26,11 +27,13 @@ from batch_pipelines.ledger.pricing import (
     default_overrides,
     estimate_cost_micro_usd,
     genai_usage,
+    largest_remainder,
     load_overrides,
     price_line,
     resolve_unit_prices,
     self_hosted_window_cost_micro_usd,
 )
+from batch_pipelines.ledger.token_classes import PRICE_NAMES, TOKEN_CLASSES
 from batch_pipelines.providers.anthropic_batch import parse_usage as parse_anthropic_usage
 from batch_pipelines.providers.openai_batch import (
     parse_chat_usage,
@@ -293,6 +296,97 @@ def test_tenant_negotiated_rate_wins_over_the_organisation_rate_and_list_price()
     assert acme.sync_cost_micro_usd == D("210")
     assert acme.pricing_source == "override"
     assert acme.pricing_version == f"price_overrides t2 + {GP}"
+
+
+# ---- model names: providers answer with dated snapshots ---------------------------------------
+
+SNAPSHOT_RATES = PriceOverrides.from_dict(
+    {
+        "version": "snap",
+        "negotiated": {
+            "openai": {
+                "gpt-4o-mini": {"batch": {"input": "0.07", "output": "0.28"}},
+                # an exact snapshot entry wins over its alias's entry in the same table
+                "gpt-4o-mini-2024-07-18": {"sync": {"input": "0.12", "output": "0.5"}},
+            }
+        },
+        "tenants": {
+            "acme": {
+                "anthropic": {"claude-haiku-4-5": {"batch": {"input": "0.45", "output": "2.25"}}}
+            }
+        },
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "model", ["gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4o-mini-2099-01-01"]
+)
+def test_a_negotiated_alias_rate_prices_every_snapshot_the_provider_answers_with(model) -> None:
+    line = price_line("openai", model, "batch", chat(1000, 100), NOV, SNAPSHOT_RATES)
+    assert line.cost_micro_usd == D("98")  # 1000 x 0.07 + 100 x 0.28
+    assert line.priced_by == "price_overrides negotiated.openai.gpt-4o-mini.batch"
+    assert line.pricing_source == "override"
+
+
+def test_an_override_naming_the_snapshot_exactly_wins_over_its_alias() -> None:
+    line = price_line(
+        "openai", "gpt-4o-mini-2024-07-18", "sync", chat(1000, 100), NOV, SNAPSHOT_RATES
+    )
+    assert line.cost_micro_usd == D("170")  # 1000 x 0.12 + 100 x 0.5
+    assert line.priced_by == "price_overrides negotiated.openai.gpt-4o-mini-2024-07-18.sync"
+    # the alias itself, and another snapshot, are list price (genai-prices)
+    other = price_line(
+        "openai", "gpt-4o-mini-2099-01-01", "sync", chat(1000, 100), NOV, SNAPSHOT_RATES
+    )
+    assert (
+        other.cost_micro_usd == D("210")
+        and other.priced_by == "genai-prices openai/gpt-4o-mini standard"
+    )
+
+
+def test_a_tenant_rate_for_an_alias_prices_the_tenants_snapshot_lines() -> None:
+    usage = TokenUsage(1000, output_tokens=100)
+    args = ("anthropic", "claude-haiku-4-5-20251001", "batch", usage, NOV, SNAPSHOT_RATES)
+    acme = price_line(*args, tenant_id="acme")
+    zen = price_line(*args, tenant_id="zen")
+    assert acme.cost_micro_usd == D("675")  # 1000 x 0.45 + 100 x 2.25
+    assert acme.priced_by == "price_overrides tenants.acme.anthropic.claude-haiku-4-5.batch"
+    assert zen.cost_micro_usd == D("750")  # genai-prices batch: 1000 x 0.5 + 100 x 2.5
+    assert zen.priced_by == "genai-prices anthropic/claude-haiku-4-5 batch"
+
+
+def test_genai_prices_knows_some_snapshots_apart_from_their_alias() -> None:
+    # gpt-4o-2024-05-13 has prices of its own ($5 / $15), not gpt-4o's ($2.50 / $10)
+    dated = price_line("openai", "gpt-4o-2024-05-13", "sync", chat(1000, 100), NOV, NO_OVERRIDES)
+    alias = price_line("openai", "gpt-4o", "sync", chat(1000, 100), NOV, NO_OVERRIDES)
+    assert dated.cost_micro_usd == D("6500") and alias.cost_micro_usd == D("3500")
+    assert dated.priced_as == "openai/gpt-4o-2024-05-13"
+
+
+def test_an_unknown_snapshot_of_a_known_alias_is_priced_as_its_alias() -> None:
+    line = price_line("openai", "gpt-4o-mini-2099-01-01", "batch", chat(2000, 100), NOV)
+    assert line == price_line("openai", "gpt-4o-mini", "batch", chat(2000, 100), NOV)
+
+
+def test_the_batch_fallback_says_it_priced_the_line() -> None:
+    line = price_line("openai", "gpt-4o-mini-2024-07-18", "batch", chat(2000, 100), SEP)
+    assert line.priced_by == (
+        "genai-prices openai/gpt-4o-mini standard x price_overrides batch_fallback 0.5"
+    )
+
+
+def test_every_token_class_is_a_price_of_every_entry() -> None:
+    # One declaration: an override entry takes exactly the classes' prices, and omitted ones
+    # default to the class's reference (output: none at all).
+    entry = PriceOverrides.from_dict(
+        {"version": "x", "models": {"openai": {"m": {"sync": {"input": "2"}}}}}
+    ).models[("openai", "m", "sync")]
+    assert set(entry.by_class) == set(PRICE_NAMES)
+    assert {name: entry.by_class[name] for name in PRICE_NAMES} == {
+        **{c.price: D("2") for c in TOKEN_CLASSES if c.reference == "input"},
+        "output": None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -567,48 +661,115 @@ def test_savings_split_adds_up_exactly_and_amounts_are_decimals_at_the_quantum(
     assert all(type(v) is str and Decimal(v) >= 0 for v in prices.values())
 
 
+TENANT_IDS = st.sampled_from(["acme", "beta", "zeta", "a-1"])
+
+
 @given(
     gpu=st.decimals(min_value=0, max_value=1000, places=4).map(str),
     seconds=st.integers(0, 7 * 24 * 3600),
-    usages=st.lists(
-        st.builds(TokenUsage, tokens, tokens, st.just(0), st.just(0), tokens), max_size=40
+    lines=st.lists(
+        st.tuples(
+            TENANT_IDS, st.builds(TokenUsage, tokens, tokens, st.just(0), st.just(0), tokens)
+        ),
+        max_size=40,
     ),
 )
 @settings(max_examples=300, deadline=None)
-def test_self_hosted_shares_add_up_exactly_to_the_window_cost(
-    gpu: str, seconds: int, usages: list[TokenUsage]
+def test_self_hosted_shares_add_up_exactly_per_tenant_and_per_window(
+    gpu: str, seconds: int, lines: list[tuple[str, TokenUsage]]
 ) -> None:
-    lines = [(f"req-{i}", u) for i, u in enumerate(usages)]
-    shares = allocate_self_hosted(gpu, seconds, lines)
+    keyed = [(f"req-{i}", tenant, u) for i, (tenant, u) in enumerate(lines)]
+    shares = allocate_self_hosted(gpu, seconds, keyed)
     window = self_hosted_window_cost_micro_usd(gpu, seconds)
-    if not lines:
+    if not keyed:
         assert shares == {}
         return
     assert sum(shares.values()) == window
-    assert list(shares) == [key for key, _ in lines]
-    weights = [u.prompt_tokens + u.output_tokens for u in usages]
-    total = sum(weights) or None
-    for (key, _), w in zip(lines, weights, strict=True):
-        share = shares[key]
-        assert type(share) is Decimal and share >= 0
-        exact = window * w / total if total else window / len(lines)
-        assert abs(share - exact) < QUANTUM  # within one quantum of the proportional share
+    assert list(shares) == [key for key, _, _ in keyed]
+    assert all(type(v) is Decimal and v >= 0 for v in shares.values())
+    weight = {key: u.prompt_tokens + u.output_tokens for key, _, u in keyed}
+    tenants = sorted({t for _, t, _ in keyed})
+    tenant_weight = {t: sum(weight[k] for k, tt, _ in keyed if tt == t) for t in tenants}
+    total = sum(tenant_weight.values())
+    tenant_share = {t: sum(shares[k] for k, tt, _ in keyed if tt == t) for t in tenants}
+    for tenant in tenants:
+        exact = window * tenant_weight[tenant] / total if total else window / len(tenants)
+        assert abs(tenant_share[tenant] - exact) < 1  # within one micro-dollar of its share
+        if window == window.to_integral_value():
+            assert tenant_share[tenant] == tenant_share[tenant].to_integral_value()
+        rows = [k for k, tt, _ in keyed if tt == tenant]
+        row_total = sum(weight[k] for k in rows)
+        for key in rows:  # within one quantum of its share of the tenant's share
+            exact = (
+                tenant_share[tenant] * weight[key] / row_total
+                if row_total
+                else tenant_share[tenant] / len(rows)
+            )
+            assert abs(shares[key] - exact) < QUANTUM
+
+
+def test_self_hosted_tenant_shares_are_whole_micro_dollars_ties_to_the_lower_tenant_id() -> None:
+    # $0.000001 x 3600 s/h -> 1 micro-USD for the window, three tenants of equal weight.
+    usage = TokenUsage(10, output_tokens=5)
+    lines = [("z1", "zeta", usage), ("a1", "acme", usage), ("b1", "beta", usage)]
+    assert allocate_self_hosted("0.000001", 3600, lines) == {
+        "z1": D("0"),
+        "a1": D("1"),
+        "b1": D("0"),
+    }
+    # 2 micro-USD: acme and beta one each; zeta, last by id, none
+    shares = allocate_self_hosted("0.000002", 3600, lines)
+    assert (shares["a1"], shares["b1"], shares["z1"]) == (D("1"), D("1"), D("0"))
+    # 3 micro-USD over 3 + 3 tokens: 1.5 each, the odd micro-dollar to acme (the lower id); its
+    # 2 split over its lines by tokens in quanta, the odd quantum to the larger remainder (a1)
+    lines = [
+        ("a1", "acme", TokenUsage(1)),
+        ("a2", "acme", TokenUsage(2)),
+        ("b1", "beta", TokenUsage(3)),
+    ]
+    assert allocate_self_hosted("0.000003", 3600, lines) == {
+        "a1": D("0.666667"),
+        "a2": D("1.333333"),
+        "b1": D("1"),
+    }
 
 
 def test_self_hosted_window_with_no_tokens_is_split_equally() -> None:
-    shares = allocate_self_hosted("3.6", 1, [("a", TokenUsage()), ("b", TokenUsage())])
+    shares = allocate_self_hosted(
+        "3.6", 1, [("a", "acme", TokenUsage()), ("b", "beta", TokenUsage())]
+    )
     assert shares == {"a": D("500"), "b": D("500")}
+
+
+@given(
+    total=st.integers(0, 10**15),
+    weights=st.lists(st.integers(0, 10**9), max_size=30),
+    unit=st.sampled_from([1, 7, 10**6]),
+)
+def test_largest_remainder_adds_up_and_stays_within_a_unit(
+    total: int, weights: list[int], unit: int
+) -> None:
+    parts = largest_remainder(total, weights, unit)
+    assert len(parts) == len(weights)
+    if not weights:
+        return
+    assert sum(parts) == total
+    effective = weights if any(weights) else [1] * len(weights)
+    for part, weight in zip(parts, effective, strict=True):
+        assert abs(Fraction(part) - Fraction(total * weight, sum(effective))) < unit
+    short = total % unit
+    assert sum(1 for p in parts if p % unit) <= (1 if short else 0)
 
 
 @pytest.mark.parametrize("bad", [2.5, True, "two"])
 def test_self_hosted_gpu_price_must_be_exact(bad: object) -> None:
     with pytest.raises(ValueError, match="gpu_usd_per_hour"):
-        allocate_self_hosted(bad, 60, [("a", TokenUsage(1))])  # type: ignore[arg-type]
+        allocate_self_hosted(bad, 60, [("a", "acme", TokenUsage(1))])  # type: ignore[arg-type]
 
 
 def test_self_hosted_allocation_rejects_duplicate_keys() -> None:
     with pytest.raises(ValueError, match="unique"):
-        allocate_self_hosted("1", 60, [("a", TokenUsage(1)), ("a", TokenUsage(2))])
+        allocate_self_hosted("1", 60, [("a", "acme", TokenUsage(1)), ("a", "beta", TokenUsage(2))])
 
 
 def test_ledger_tests_run_with_the_network_blocked() -> None:

@@ -1,11 +1,13 @@
-"""Tenant cost reports: exact totals, storage, renderings and the HTML chart."""
+"""Tenant cost reports: frames with exact totals at every level, storage, renderings, the HTML charts."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,14 +18,13 @@ from batch_pipelines.db.settings import HOME_ENV
 from batch_pipelines.ledger.ledger import price_partition
 from batch_pipelines.ledger.pricing import price_line
 from batch_pipelines.ledger.reports import (
+    TenantCostReport,
     add_report_arguments,
     build_month_report,
     build_tenant_cost_report,
     render_markdown,
     render_terminal,
-    report_totals,
     run_report,
-    tenant_summaries,
     write_report_html,
 )
 from batch_pipelines_tests.ledger.factories import (
@@ -68,10 +69,14 @@ def ledger(engine):
     return engine
 
 
+def _rows(frame) -> dict[tuple[str, str], dict]:
+    return {(r["tenant_id"], r["workflow"]): r for r in frame.to_dict("records")}
+
+
 def test_the_day_report_per_tenant_and_workflow(ledger) -> None:
     with ledger.begin() as conn:
-        rows = build_tenant_cost_report(conn, DAY)
-    by_key = {(r.tenant_id, r.workflow): r for r in rows}
+        report = build_tenant_cost_report(conn, DAY)
+    by_key = _rows(report.workflows)
     assert sorted(by_key) == [
         ("acme", "lead_scoring"),
         ("acme", "post_call"),
@@ -79,24 +84,33 @@ def test_the_day_report_per_tenant_and_workflow(ledger) -> None:
         ("beta", "lead_scoring"),
     ]
     calls = by_key[("acme", "post_call")]
-    assert (calls.day_cost_micro_usd, calls.mtd_cost_micro_usd) == (D(105), D(210))
-    assert (calls.day_sync_cost_micro_usd, calls.mtd_sync_cost_micro_usd) == (D(210), D(420))
-    assert calls.mtd_saved_pct == D("50.0") and calls.mtd_requests == 2
+    assert (calls["day_cost_micro_usd"], calls["mtd_cost_micro_usd"]) == (D(105), D(210))
+    assert (calls["day_sync_cost_micro_usd"], calls["mtd_sync_cost_micro_usd"]) == (D(210), D(420))
+    assert calls["mtd_saved_pct"] == D("50.0") and calls["mtd_requests"] == 2
     leads = by_key[("acme", "lead_scoring")]
     # claude-haiku-4-5 batch: 1000 x 0.5 + 2000 cache reads x 0.05 + 100 x 2.5
-    assert leads.mtd_cost_micro_usd == D(850)
-    assert leads.mtd_sync_cost_micro_usd == D(3500)
-    assert leads.mtd_batch_discount_micro_usd == D(1750)
-    assert leads.mtd_cache_read_savings_micro_usd == D(900)
-    assert leads.mtd_saved_micro_usd == D(1750 + 900)
+    assert leads["mtd_cost_micro_usd"] == D(850)
+    assert leads["mtd_sync_cost_micro_usd"] == D(3500)
+    assert leads["mtd_batch_discount_micro_usd"] == D(1750)
+    assert leads["mtd_cache_read_savings_micro_usd"] == D(900)
+    assert leads["mtd_saved_micro_usd"] == D(1750 + 900)
     docs = by_key[("beta", "kb_index")]
-    assert (docs.day_cost_micro_usd, docs.mtd_cost_micro_usd) == (D(0), D(650))
-    assert by_key[("beta", "lead_scoring")].items_held == 1
+    assert (docs["day_cost_micro_usd"], docs["mtd_cost_micro_usd"]) == (D(0), D(650))
+    held = by_key[("beta", "lead_scoring")]  # held work, no spend: the tenant's facts still there
+    assert (held["items_held"], held["mtd_requests"], held["tier"]) == (1, 0, "starter")
+    assert held["mtd_cost_micro_usd"] == D(0) and held["mtd_saved_pct"] is None
 
-    acme, beta = tenant_summaries(rows)
-    assert acme.mtd_cost_micro_usd == D(1060)
-    assert acme.margin_micro_usd == D(499_000_000 - 1060)
-    assert beta.margin_pct == D("100.0")  # 650 micro-USD of $149 rounds to 100.0%
+    acme, beta = report.tenants.to_dict("records")
+    assert acme["mtd_cost_micro_usd"] == D(1060)
+    assert acme["margin_micro_usd"] == D(499_000_000 - 1060)
+    assert beta["margin_pct"] == D("100.0")  # 650 micro-USD of $149 rounds to 100.0%
+    assert beta["items_held"] == 1
+    # money stays Decimal at every level
+    assert all(isinstance(v, Decimal) for v in report.tenants["mtd_cost_micro_usd"])
+    assert isinstance(report.totals["mtd_saved_micro_usd"], Decimal)
+    per_workflow = report.by_workflow.set_index("workflow")
+    assert per_workflow.loc["post_call", "mtd_cost_micro_usd"] == D(210)
+    assert per_workflow.loc["lead_scoring", "items_held"] == 1
 
 
 def test_the_report_is_stored_idempotently(ledger) -> None:
@@ -111,20 +125,22 @@ def test_the_report_is_stored_idempotently(ledger) -> None:
             ),
             {"d": DAY},
         ).all()
-    assert again == first
+    pd.testing.assert_frame_equal(again.workflows, first.workflows)
     assert [tuple(s) for s in stored] == [
-        (r.tenant_id, r.workflow, r.mtd_cost_micro_usd, r.items_held) for r in first
+        (r["tenant_id"], r["workflow"], r["mtd_cost_micro_usd"], r["items_held"])
+        for r in first.workflows.to_dict("records")
     ]
 
 
 def test_the_month_report_covers_the_whole_month_and_is_not_stored(ledger) -> None:
     with ledger.connect() as conn:
-        rows = build_month_report(conn, "2026-11")
+        report = build_month_report(conn, "2026-11")
         assert conn.execute(text("SELECT count(*) FROM tenant_cost_reports")).scalar() == 0
-    assert {r.report_date for r in rows} == {dt.date(2026, 11, 30)}
-    calls = next(r for r in rows if r.workflow == "post_call")
-    assert calls.mtd_cost_micro_usd == D(315)  # 24th, 25th and 26th
-    assert "Day spend" not in render_terminal(rows)
+    assert report.report_date == dt.date(2026, 11, 30) and report.kind == "month"
+    calls = _rows(report.workflows)[("acme", "post_call")]
+    assert calls["mtd_cost_micro_usd"] == D(315)  # 24th, 25th and 26th
+    terminal = render_terminal(report)
+    assert "(whole month)" in terminal and "Day spend" not in terminal
     with ledger.connect() as conn, pytest.raises(ValueError, match="2026-13"):
         build_month_report(conn, "2026-13")
 
@@ -132,24 +148,32 @@ def test_the_month_report_covers_the_whole_month_and_is_not_stored(ledger) -> No
 def test_renderings(ledger, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(HOME_ENV, str(tmp_path))
     with ledger.begin() as conn:
-        rows = build_tenant_cost_report(conn, DAY)
-    md = render_markdown(rows)
-    assert "| acme | post-call analytics | $0.0001 | $0.0001 | $0.0002 |" in md
-    assert "| **Total** |" in md and "#### Margin per tenant" in md
-    terminal = render_terminal(rows)
+        report = build_tenant_cost_report(conn, DAY)
+    md = render_markdown(report)
+    assert re.search(
+        r"\| acme +\| post-call analytics +\| +\$0\.0001 \| +\$0\.0001 \| +\$0\.0002 \|", md
+    )
+    assert "| **Total** " in md and "#### Margin per tenant" in md
+    terminal = render_terminal(report)
     assert "Tenant cost report 2026-11-25 (month to date from 2026-11-01)" in terminal
     assert "$499.00" in terminal and "50.0%" in terminal
+    lines = terminal.splitlines()
+    assert all(line == line.rstrip() for line in lines)
+    total = next(line for line in lines if line.lstrip().startswith("Total"))
+    assert "$0.0017" in total  # the footer: 1060 + 650 micro-USD month to date
 
-    path = write_report_html(rows)
+    path = write_report_html(report)
     assert path == tmp_path / "reports" / "2026-11-25.html"
     page = path.read_text()
-    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 2
-    assert (
-        "acme" in page
-        and "beta" in page
-        and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3
+    for title in ("Spend against synchronous calls", "Gross margin", "Savings split"):
+        assert title in page
+    assert "acme (growth)" in page and "beta" in page
+    # renders offline: nothing is fetched, nothing runs
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", page) and "<script" not in page
+    empty = write_report_html(
+        TenantCostReport("day", DAY, report.source.iloc[0:0]), tmp_path / "e.html"
     )
-    empty = write_report_html([], tmp_path / "empty.html")
     assert "no rows" in empty.read_text()
 
 
@@ -215,21 +239,21 @@ def test_per_row_costs_add_up_exactly_to_the_report_totals(engine, lines) -> Non
                 expected[key] = expected.get(key, D(0)) + line.cost_micro_usd
         for tenant, _, day, *_ in lines:
             price_partition(conn, day, tenant)
-        rows = build_tenant_cost_report(conn, DAY)
+        report = build_tenant_cost_report(conn, DAY)
         ledger_total = conn.execute(
             text(
                 "SELECT coalesce(sum(cost_micro_usd), 0) FROM cost_ledger WHERE ledger_date <= :d"
             ),
             {"d": DAY},
         ).scalar()
-    assert {(r.tenant_id, r.workflow): r.mtd_cost_micro_usd for r in rows} == expected
-    totals = report_totals(rows)
-    assert totals.mtd_cost_micro_usd == sum(expected.values(), D(0)) == ledger_total
-    assert totals.mtd_saved_micro_usd == (
-        totals.mtd_batch_discount_micro_usd
-        + totals.mtd_cache_read_savings_micro_usd
-        - totals.mtd_cache_write_premium_micro_usd
+    assert {k: r["mtd_cost_micro_usd"] for k, r in _rows(report.workflows).items()} == expected
+    totals = report.totals
+    assert totals["mtd_cost_micro_usd"] == sum(expected.values(), D(0)) == ledger_total
+    assert totals["mtd_saved_micro_usd"] == (
+        totals["mtd_batch_discount_micro_usd"]
+        + totals["mtd_cache_read_savings_micro_usd"]
+        - totals["mtd_cache_write_premium_micro_usd"]
     )
-    assert sum((s.mtd_cost_micro_usd for s in tenant_summaries(rows)), D(0)) == (
-        totals.mtd_cost_micro_usd
-    )
+    for level in (report.tenants, report.by_workflow):
+        assert sum(level["mtd_cost_micro_usd"], D(0)) == totals["mtd_cost_micro_usd"]
+        assert sum(level["mtd_saved_micro_usd"], D(0)) == totals["mtd_saved_micro_usd"]

@@ -55,7 +55,8 @@ def kb_index(
     return dg.MaterializeResult(
         metadata={
             **ingest_metadata(result),
-            # Read by kb_ledger_sensor, which prices these (date, tenant) partitions.
+            # The (date, tenant) partitions this run billed (kb_ledger_sensor prices every unpriced
+            # KB usage row, these and any an interrupted earlier run left).
             "ledger_partitions": dg.MetadataValue.json(ledger_partitions),
         }
     )

@@ -2,13 +2,13 @@ import dagster as dg
 
 from batch_pipelines.defs.batching.partition_ranges import (
     date_tenant_range_tags,
-    partitions_of_job,
     tenant_range_tags,
 )
-from batch_pipelines.defs.kb_index.assets import kb_index, kb_index_job
+from batch_pipelines.defs.kb_index.assets import kb_index, kb_index_job, kb_index_workflow
 from batch_pipelines.defs.ledger.assets import cost_ledger
 from batch_pipelines.defs.resources import DatabaseResource
 from batch_pipelines.defs.tenants.partitions import tenant_partitions
+from batch_pipelines.ledger.ledger import unpriced_partitions
 from batch_pipelines.workflows.kb_uploads import Watermark, documents_changed_since
 
 kb_ledger_job = dg.define_asset_job("kb_ledger_job", selection=[cost_ledger])
@@ -50,9 +50,13 @@ def kb_upload_sensor(
 @dg.sensor(
     job=kb_ledger_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
 )
-def kb_ledger_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    """Prices the (date, tenant) partitions each `kb_index` materialization billed: the KB assets
-    are partitioned by tenant only, so the ledger cannot run in the same run."""
+def kb_ledger_sensor(
+    context: dg.SensorEvaluationContext, database: DatabaseResource
+) -> dg.SensorResult | dg.SkipReason:
+    """After each new `kb_index` materialization, prices every (date, tenant) partition holding KB
+    usage without a ledger row, whichever run wrote it: the KB assets are partitioned by tenant
+    only, so the ledger cannot run in the same run, and an ingest stopped after some chunks
+    committed leaves rows its re-run does not report."""
     # Oldest first: the cursor then marks the newest materialization seen, and the next tick reads
     # what came after it (descending order would page towards older records and miss new ones).
     records = context.instance.fetch_materializations(
@@ -60,17 +64,16 @@ def kb_ledger_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | d
     )
     if not records.records:
         return dg.SkipReason("no new kb_index materializations")
-    partitions: list[dict[str, str]] = []
-    for record in records.records:
-        value = record.asset_materialization.metadata.get("ledger_partitions")
-        for key in value.value if value is not None else []:
-            day, _, tenant = key.partition("|")
-            partitions.append({"date": day, "tenant": tenant})
-    if not partitions:
-        return dg.SensorResult(skip_reason="nothing billed", cursor=records.cursor)
+    with database.engine().connect() as conn:
+        unpriced = unpriced_partitions(conn, kb_index_workflow.name)
+    if not unpriced:
+        return dg.SensorResult(
+            skip_reason="every kb_index usage row is priced", cursor=records.cursor
+        )
     # One run over the range, pooled like every other run (re-pricing is idempotent, so the
     # partitions in between are harmless).
-    dates, tenants = partitions_of_job(partitions)
+    dates = sorted({day for day, _ in unpriced})
+    tenants = sorted({tenant for _, tenant in unpriced})
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(

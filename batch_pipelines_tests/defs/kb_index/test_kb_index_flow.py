@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from batch_pipelines.batching.ingest import ingest_job
+from batch_pipelines.batching.polling import ended_jobs_awaiting_ingest, poll
 from batch_pipelines.db.seed import add_tenant
 from batch_pipelines.db.tables import (
     batch_jobs,
@@ -29,6 +31,7 @@ from batch_pipelines.db.tables import (
 )
 from batch_pipelines.defs.batching.partition_ranges import RANGE_END, RANGE_START
 from batch_pipelines.defs.tenants.partitions import date_tenant_partitions
+from batch_pipelines.providers.registry import ProviderRegistry
 from batch_pipelines.workflows.chunking import Chunk
 from batch_pipelines.workflows.kb_index import KnowledgeBaseIndex, chunk_id_for, search
 
@@ -368,6 +371,44 @@ def test_an_upload_committed_after_a_newer_one_was_seen_is_still_indexed(
         WF.chunk(content)
     )
     assert daemon.tick_sensor("kb_upload_sensor") == []  # and it is not requested again
+
+
+class _Stopped(Exception):
+    """The ingest process 'dies' after its first chunk committed."""
+
+
+def test_usage_an_interrupted_ingest_committed_is_priced_after_the_rerun(
+    kb: Engine, daemon, emulator
+) -> None:
+    # The batch is submitted and ends; the first ingest commits its lines' usage rows, then stops
+    # before it marks the job ingested. The re-run (the poll sensor's next ingest run) finds every
+    # line already there, so its kb_index materialization reports no new usage: the ledger must
+    # still price what the first one wrote.
+    daemon.tick_sensor("kb_upload_sensor")
+    providers = ProviderRegistry(max_retries=0, timeout=30)
+    poll(kb, providers)
+    (job,) = ended_jobs_awaiting_ingest(kb)
+
+    def stop(point: str) -> None:
+        if point == "mid_ingest":
+            raise _Stopped
+
+    with pytest.raises(_Stopped):
+        ingest_job(kb, WF, providers, job.batch_job_id, checkpoint=stop)
+    jobs, usage = counts(kb)
+    assert (jobs, usage) == (1, len(DOCS))  # committed, not priced, the job still `ended`
+
+    rerun = settle(daemon)
+    assert [r.dagster_run.job_name for r in rerun] == ["kb_index_ingest_job"]
+    assert rerun[0].success and counts(kb) == (1, len(DOCS))
+
+    ledger_runs = daemon.tick_sensor("kb_ledger_sensor")
+    assert len(ledger_runs) == 1 and ledger_runs[0].success
+    with kb.connect() as conn:
+        priced = conn.execute(select(cost_ledger.c.usage_id)).scalars().all()
+        written = conn.execute(select(llm_usage.c.usage_id)).scalars().all()
+    assert sorted(priced) == sorted(written)
+    assert daemon.tick_sensor("kb_ledger_sensor") == []
 
 
 def covered_partitions(daemon, run) -> set[str]:

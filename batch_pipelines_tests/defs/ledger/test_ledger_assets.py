@@ -4,6 +4,7 @@ tenant_cost_report."""
 from __future__ import annotations
 
 import json
+import re
 
 import dagster as dg
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import text
 
 from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.db.settings import HOME_ENV
+from batch_pipelines.definitions import defs
 from batch_pipelines.defs.ledger.assets import cost_ledger, tenant_cost_report
 from batch_pipelines.defs.ledger.checks import (
     batch_tokens_match_provider,
@@ -22,6 +24,10 @@ from batch_pipelines_tests.ledger.factories import DAY, add_job, add_tenant, add
 
 CHECKS = [every_usage_row_priced_once, batch_tokens_match_provider, ledger_rows_attributed]
 RESOURCES = {"database": DatabaseResource()}
+RANGE_OF_THE_DAY = {  # a single run over both tenants of 2026-11-25
+    "dagster/asset_partition_range_start": "2026-11-25|acme",
+    "dagster/asset_partition_range_end": "2026-11-25|beta",
+}
 
 
 @pytest.fixture
@@ -101,6 +107,79 @@ def test_a_broken_invariant_fails_the_blocking_check(engine, dagster_instance, t
     assert [e.check_name for e in failed] == ["batch_tokens_match_provider"]
     failures = failed[0].metadata["failures"].value
     assert failures["2026-11-25|acme"]["batches_mismatched"] == 1
+    # It says which batch differs, and how.
+    assert failed[0].description == (
+        f"batch {two_tenants} (provider batch pb-{two_tenants}): input_tokens: openai reports "
+        "9999, the ledger has 6000"
+    )
+    assert list(failed[0].metadata["batches_differing"].value) == [two_tenants]
+
+
+def test_a_batch_of_a_range_run_that_differs_is_named_once(engine, dagster_instance, two_tenants):
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE batch_jobs SET provider_usage = CAST(:u AS jsonb)"),
+            {
+                "u": json.dumps(
+                    {
+                        "input_tokens": 6000,
+                        "input_tokens_details": {"cached_tokens": 999},
+                        "output_tokens": 601,
+                    }
+                )
+            },
+        )
+    result = dg.materialize(
+        [cost_ledger, *CHECKS],
+        instance=dagster_instance,
+        resources=RESOURCES,
+        tags=RANGE_OF_THE_DAY,
+        raise_on_error=False,
+    )
+    (failed,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert failed.metadata["partitions_failed"].value == 2  # both tenants' partitions touch it
+    assert failed.description == (
+        f"batch {two_tenants} (provider batch pb-{two_tenants}): output_tokens: openai reports "
+        "601, the ledger has 600; cached_tokens: openai reports 999, the ledger has 1000"
+    )
+
+
+def _coverage(dagster_instance) -> dg.AssetCheckEvaluation:
+    result = (
+        defs()
+        .resolve_job_def("ledger_coverage_job")
+        .execute_in_process(instance=dagster_instance, raise_on_error=False)
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_usage_left_unpriced_for_an_hour_fails_the_coverage_check(
+    engine, dagster_instance, two_tenants
+) -> None:
+    # Rows just recorded may wait for their pricing run; an hour later they may not.
+    assert _coverage(dagster_instance).passed
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE llm_usage SET recorded_at = now() - interval '61 minutes'"
+                " WHERE tenant_id = 'beta'"
+            )
+        )
+    evaluation = _coverage(dagster_instance)
+    assert not evaluation.passed
+    assert evaluation.metadata["unpriced_usage_rows"].value == 2
+    assert list(evaluation.metadata["partitions"].value) == ["2026-11-25|beta"]
+    assert "materialize cost_ledger" in evaluation.description
+    # Pricing the partition heals it.
+    result = dg.materialize(
+        [cost_ledger, *CHECKS],
+        partition_key="2026-11-25|beta",
+        instance=dagster_instance,
+        resources=RESOURCES,
+    )
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    assert _coverage(dagster_instance).passed
 
 
 def test_a_range_run_prices_every_tenant_then_the_report_rolls_them_up(
@@ -111,10 +190,7 @@ def test_a_range_run_prices_every_tenant_then_the_report_rolls_them_up(
         [cost_ledger, *CHECKS],
         instance=dagster_instance,
         resources=RESOURCES,
-        tags={
-            "dagster/asset_partition_range_start": "2026-11-25|acme",
-            "dagster/asset_partition_range_end": "2026-11-25|beta",
-        },
+        tags=RANGE_OF_THE_DAY,
     )
     assert result.success
     evaluations = result.get_asset_check_evaluations()
@@ -132,9 +208,21 @@ def test_a_range_run_prices_every_tenant_then_the_report_rolls_them_up(
     )
     assert result.success
     meta = result.asset_materializations_for_node("tenant_cost_report")[0].metadata
-    assert "| acme | post-call analytics |" in meta["report"].value
+    assert re.search(r"\| acme +\| post-call analytics +\|", meta["report"].value)
     assert meta["tenants"].value == 2
     assert meta["cost_usd"].value == pytest.approx(0.00063)
+    assert meta["requests"].value == 4 and meta["items_held"].value == 0
+    # The per-tenant table the UI shows, and numeric keys it plots across partitions.
+    table = meta["tenants_table"].value
+    assert [c.name for c in table.schema.columns][:4] == [
+        "tenant_id",
+        "vertical",
+        "tier",
+        "tier_price_usd",
+    ]
+    assert [r.data["tenant_id"] for r in table.records] == ["acme", "beta"]
+    assert sum(r.data["mtd_cost_usd"] for r in table.records) == pytest.approx(0.00063)
+    assert all(isinstance(meta[k].value, float) for k in ("saved_usd", "mtd_saved_usd"))
     chart = tmp_path / "reports" / "2026-11-25.html"
     assert chart.is_file() and meta["chart"].value == str(chart)
     with engine.connect() as conn:

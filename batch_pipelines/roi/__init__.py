@@ -1,0 +1,1 @@
+"""The ROI calculator web app (`batch-pipelines roi`): `app.create_app`."""
