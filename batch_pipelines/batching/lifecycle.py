@@ -31,6 +31,7 @@ class LifecycleResult:
     open_requests: int = 0
     ingest_errors: list[str] = field(default_factory=list)
     blocked: list[BlockedJob] = field(default_factory=list)  # parked jobs, each with its reason
+    adopted: list[str] = field(default_factory=list)  # jobs whose lost create was reconciled
 
 
 def open_request_count(engine: Engine, workflow: str) -> int:
@@ -71,7 +72,8 @@ def run_to_completion(
         now = clock() if clock else None
         retry_plan = plan(engine, workflow, providers, None, now=now)
         result.jobs += retry_plan.batch_job_ids
-        submit_planned(engine, workflow, providers, checkpoint=checkpoint, now=now)
+        submitted = submit_planned(engine, workflow, providers, checkpoint=checkpoint, now=now)
+        result.adopted += submitted.adopted
         poll(engine, providers, now=now)
         for job in ended_jobs_awaiting_ingest(engine):
             if job.workflow != workflow.name:

@@ -178,7 +178,12 @@ def _error_text(line: Mapping[str, Any]) -> str:
     body = response.get("body") or {}
     inner = body.get("error") if isinstance(body, dict) else None
     if isinstance(inner, dict):
-        return f"HTTP {response.get('status_code')} {inner.get('code') or inner.get('type')}: {inner.get('message')}"
+        # Both the error's type (e.g. invalid_request_error) and its code (e.g. invalid_value).
+        kind, code = inner.get("type"), inner.get("code")
+        label = " ".join(
+            str(x) for x in (kind, f"({code})" if code and code != kind else None) if x
+        )
+        return f"HTTP {response.get('status_code')} {label or 'error'}: {inner.get('message')}"
     return f"HTTP {response.get('status_code')}"
 
 

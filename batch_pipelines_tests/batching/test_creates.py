@@ -119,3 +119,24 @@ def test_a_retry_after_too_long_to_wait_in_a_call_fails_the_call_at_once() -> No
     )
     _no_long_waits(short)
     assert "x-should-retry" not in short.headers  # a short wait is left to the SDK's retry
+
+
+def test_a_long_retry_after_defers_its_job_and_never_blocks_the_tick(engine, emulator) -> None:
+    """A 429 at create asking for an hour: with the SDK's production retries on, the call fails at
+    once (Anthropic's SDK would sleep the hour), the job waits for the hour, and the other job of
+    the run is submitted meanwhile."""
+    add_tenant(engine, "acme")
+    add_tenant(engine, "vault", isolated=True)
+    add_calls(engine, "acme", 2)
+    add_calls(engine, "vault", 2)
+    providers = ProviderRegistry(max_retries=2, timeout=30)
+    workflow = CallSummaries("anthropic")
+    plan(engine, workflow, providers, [DAY])
+    emulator.set_config(rate_limit_create=1, retry_after=3600)
+    before = dt.datetime.now(dt.UTC)
+    result = submit_planned(engine, workflow, providers)
+    assert len(result.submitted) == 1 and len(result.deferred) == 1
+    (deferred,) = result.deferred
+    status, _batch, not_before = _jobs(engine)[deferred]
+    assert status == "planned" and not_before >= before + dt.timedelta(seconds=3600)
+    assert submit_planned(engine, workflow, providers).submitted == []  # still waiting

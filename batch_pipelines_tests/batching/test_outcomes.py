@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from batch_pipelines.batching.ingest import ingest_job
 from batch_pipelines.batching.jobs import load_job
@@ -206,3 +206,41 @@ def test_a_batch_that_keeps_failing_as_a_whole_backs_off_then_is_dead_lettered(
     assert waits == [dt.timedelta(minutes=m) for m in (2, 4, 8, 16)]
     assert {r.status for r in rows} == {"dead_letter"}
     assert all("failed as a whole 5 times" in r.error and "server_error" in r.error for r in rows)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_invalid_request_is_dead_lettered_at_once_with_the_providers_message(
+    engine, emulator, providers, provider
+) -> None:
+    """The service rejects the request when the batch runs (OpenAI: a 400 error-file line,
+    Anthropic: an `errored` result): sending it again cannot help."""
+    add_tenant(engine, "acme")
+    add_calls(engine, "acme", 3)
+    emulator.set_config(invalid_request_rate=1.0)
+    outcome = run_to_completion(engine, CallSummaries(provider), providers, [DAY])
+    rows = _requests(engine)
+    assert outcome.open_requests == 0 and len(rows) == 3  # no retry rows
+    assert {(r.status, r.attempt) for r in rows} == {("dead_letter", 1)}
+    assert all(
+        r.error.startswith("permanent error, not retried") and "invalid_request_error" in r.error
+        for r in rows
+    )
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(batch_jobs)).scalar_one() == 1
+
+
+def test_a_timed_out_line_is_retried_with_a_new_attempt_until_the_maximum(
+    engine, emulator, providers
+) -> None:
+    add_tenant(engine, "acme")
+    add_calls(engine, "acme", 2)
+    emulator.set_config(timeout_rate=1.0)  # OpenAI `request_timeout` lines
+    outcome = run_to_completion(engine, CallSummaries("openai"), providers, [DAY])
+    rows = _requests(engine)
+    assert outcome.open_requests == 0
+    assert sorted(r.attempt for r in rows) == [1, 1, 2, 2, 3, 3]
+    dead = [r for r in rows if r.status == "dead_letter"]
+    assert len(dead) == 2 and all(
+        r.error.startswith("gave up after 3 attempts") and "request_timeout" in r.error
+        for r in dead
+    )

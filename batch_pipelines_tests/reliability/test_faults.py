@@ -27,6 +27,7 @@ from batch_pipelines.batching.polling import ended_jobs_awaiting_ingest, poll
 from batch_pipelines.batching.submission import submit_planned
 from batch_pipelines.emulator.server import EmulatorServer
 from batch_pipelines.ledger.ledger import price_partition
+from batch_pipelines.providers.registry import ProviderRegistry
 
 from .conftest import DAY, PROVIDERS, later, post_call, snapshot
 
@@ -275,3 +276,23 @@ def test_a_crash_in_the_deadline_fallback_finishes_every_item_once_and_bills_eac
     sync_calls = [r for r in emulator.received_requests(provider) if r.source == "sync"]
     assert len(sync_calls) == 13  # each call made once: none repeated after the crash
     assert sent.sent_sync == 13 - (1 if point == "mid_sync" else 0)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_create_whose_answer_was_lost_is_reconciled_and_never_sent_again(
+    fault_day, emulator, clean_day, provider
+) -> None:
+    """Every create's answer is lost (the batch is created, the client gets a 502): with the SDK's
+    production retries on, each create is still sent once, and reconciliation adopts the batch it
+    made (OpenAI by metadata, Anthropic by time and request count). The day then equals a clean
+    one: no batch created twice, none billed and never ingested."""
+    providers = ProviderRegistry(max_retries=2, timeout=30)
+    workflow = post_call(provider)
+    plan(fault_day, workflow, providers, [DAY])
+    emulator.set_config(lose_create_response_rate=1.0)
+    submitted = submit_planned(fault_day, workflow, providers)
+    assert len(submitted.adopted) == 2 and not submitted.deferred and not submitted.needs_attention
+    emulator.set_config(lose_create_response_rate=0)
+    outcome = run_to_completion(fault_day, workflow, providers, [DAY], clock=later())
+    assert outcome.open_requests == 0
+    assert_same_as_clean(fault_day, emulator, provider, clean_day(provider))
