@@ -114,12 +114,17 @@ def due(now: dt.datetime) -> Any:
 
 def queued_alongside(job: JobRecord, *, same_model: bool) -> Any:
     """The other batches of `job`'s provider and credentials that count against the same queue:
-    created or being created and not finished at the provider."""
+    created or being created and not finished at the provider (a job parked for its
+    configuration while submitted still has its batch there)."""
     clauses = [
         batch_jobs.c.provider == job.provider,
         batch_jobs.c.credentials_ref == job.credentials_ref,
         batch_jobs.c.mode == BATCH,
-        batch_jobs.c.status.in_(QUEUED_JOB_STATUSES),
+        or_(
+            batch_jobs.c.status.in_(QUEUED_JOB_STATUSES),
+            (batch_jobs.c.status == JobStatus.NEEDS_ATTENTION)
+            & (batch_jobs.c.resume_status == JobStatus.SUBMITTED),
+        ),
         batch_jobs.c.batch_job_id != job.batch_job_id,
     ]
     if same_model:

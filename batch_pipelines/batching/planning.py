@@ -44,8 +44,9 @@ RENDER_CHUNK = 1000
 ORPHAN_SPOOL_AGE = dt.timedelta(hours=1)
 # Jobs whose spool is never read again (an ingested job's is removed by the ingest itself).
 _SPOOL_DONE_STATUSES = (JobStatus.INGESTED, JobStatus.FAILED)
-# Bytes of a request line per input token the provider will count, at most (the planner's
-# estimate for admission control: a line's whole JSON, so markup and schemas count too).
+# The planner's estimate of a line's input tokens, for admission control: one per 4 bytes of the
+# line's whole JSON (its markup, schema and ids too), above the ~4 characters a token of English
+# prose the providers' tokenizers count. Text of denser scripts may count more.
 BYTES_PER_TOKEN = 4
 _SCRATCH_BUFFER = 1 << 20
 Checkpoint = Callable[[str], None]

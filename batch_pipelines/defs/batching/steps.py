@@ -86,7 +86,8 @@ def ingest(
     batch_providers: BatchProviderResource,
 ) -> IngestResult:
     """Ingest the job named by the run's tag (a run launched by `batch_poll_sensor`), or else every
-    ended job of the workflow (a run launched by hand); then queue what failed into a new batch."""
+    ended job of the workflow (a run launched by hand); then plan what failed into new batches and
+    submit the workflow's planned jobs (the ended batch left room in its provider's queue)."""
     engine = database.engine()
     registry = batch_providers.registry()
     job_id = context.run.tags.get(BATCH_JOB_TAG)
