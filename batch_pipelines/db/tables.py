@@ -133,6 +133,7 @@ leads = Table(
     Column("notes", Text, nullable=False, server_default=""),
     ForeignKeyConstraint(["tenant_id", "agent_id"], ["agents.tenant_id", "agents.agent_id"]),
     Index(None, "tenant_id", "created_at"),
+    Index(None, "call_id"),  # the caller's identities, when their call is redacted
 )
 
 kb_documents = Table(

@@ -3,6 +3,7 @@ strict validation, idempotent storing, drafts that stay inside their tenant what
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -416,20 +417,56 @@ def test_items_that_do_not_match_their_lead_or_tenant_are_rejected(conn: Connect
 
 
 def test_notes_and_summary_are_redacted_when_the_tenant_policy_says_so(conn: Connection) -> None:
-    call_id = add_call_with_analytics(conn, "luxe-hair", "Caller gave 4111 1111 1111 1111.")
-    notes = "Call me on 07700 900456 or mail amy@gmail.com; card 4111 1111 1111 1111."
-    lead_id = add_lead(conn, "luxe-hair", notes=notes, call_id=call_id)
+    call_id = add_call_with_analytics(
+        conn, "luxe-hair", "Amy Lee gave 4111 1111 1111 1111 and asked for a colour."
+    )
+    notes = "Amy: call me on 07700 900456 or mail amy@gmail.com; card 4111 1111 1111 1111."
+    lead_id = add_lead(conn, "luxe-hair", name="Amy Lee", notes=notes, call_id=call_id)
     plain_id = add_lead(conn, "clifton-dental", notes=notes)
 
     redacted = render_one(conn, LeadScoring(), "luxe-hair", lead_id)
     plain = render_one(conn, LeadScoring(), "clifton-dental", plain_id)
 
     record = parse_user_block(redacted.prompt.user)
-    assert record["untrusted_notes"] == "Call me on [PHONE] or mail [EMAIL]; card [CARD]."
-    assert record["call"]["summary"] == "Caller gave [CARD]."
-    assert redacted.notes == {"redactions": {"email": 1, "phone": 1, "card": 2, "national_id": 0}}
+    # One placeholder per value across the whole record: the lead's name is [NAME_1] everywhere.
+    assert record["lead"]["first_name"] == "[NAME_1]"
+    assert record["untrusted_notes"] == (
+        "[NAME_1]: call me on [PHONE_1] or mail [EMAIL_1]; card [CARD_1]."
+    )
+    assert record["call"]["summary"] == "[NAME_1] gave [CARD_1] and asked for a colour."
+    counts = {k: n for k, n in redacted.notes["redactions"].items() if n}
+    assert counts == {"name": 3, "email": 1, "phone": 1, "card": 2}
+    assert redacted.notes["pii"] == {
+        "[NAME_1]": "Amy Lee",
+        "[PHONE_1]": "07700 900456",
+        "[EMAIL_1]": "amy@gmail.com",
+        "[CARD_1]": "4111 1111 1111 1111",
+    }
     assert parse_user_block(plain.prompt.user)["untrusted_notes"] == notes
     assert plain.notes == {}
+
+
+def test_stored_score_and_draft_show_the_real_values(conn: Connection) -> None:
+    """Re-identification on store: the lead is greeted by name in the draft, and the reasons name
+    them, although the model only ever saw [NAME_1]."""
+    lead_id = add_lead(
+        conn, "luxe-hair", name="Amy Lee", email="amy@gmail.com", notes="Amy wants a colour."
+    )
+    (rendered,) = LeadScoring().render(
+        conn, [WorkItem(lead_id, "luxe-hair", DAY)], tenant_contexts(conn)
+    )
+    assert rendered.notes["pii"] == {"[NAME_1]": "Amy Lee"}
+    request = dataclasses.replace(manifest_row(conn, "luxe-hair", lead_id), notes=rendered.notes)
+    answer = good_answer(
+        reasons=["[NAME_1] asked for a colour appointment."],
+        draft=_draft(body_text="Thanks for getting in touch, [NAME_1] would love to see you."),
+    )
+    LeadScoring().store(conn, request, ModelAnswer(model="m", json=answer), "m")
+    score = conn.execute(select(lead_scores).where(lead_scores.c.lead_id == lead_id)).one()
+    draft = conn.execute(select(outreach_drafts).where(outreach_drafts.c.lead_id == lead_id)).one()
+    assert score.reasons == ["Amy Lee asked for a colour appointment."]
+    assert "Amy Lee would love to see you" in draft.text
+    assert "[NAME_1]" not in draft.text and "[NAME_1]" not in (draft.html or "")
 
 
 def test_adversarial_notes_stay_inside_the_delimited_user_block(conn: Connection) -> None:
@@ -534,7 +571,8 @@ def _check_isolation(
         own = leads_by_id[outcome.item.item_id]
         whole = "\n".join([*outcome.prompt.static_blocks, outcome.prompt.user])
         record = parse_user_block(outcome.prompt.user)
-        assert record["lead"]["first_name"] == own["name"].split()[0]
+        redacts = TENANTS[own["tenant_id"]].get("policy", {}).get("redact_pii")
+        assert record["lead"]["first_name"] == ("[NAME_1]" if redacts else own["name"].split()[0])
         assert record["lead"]["has_email"] is bool(own["email"])
         assert record["lead"]["has_phone"] is bool(own["phone"])
         if own["call"]:

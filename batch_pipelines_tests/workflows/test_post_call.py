@@ -40,6 +40,7 @@ from batch_pipelines.workflows.post_call import (
     PostCallAnalytics,
     validate_answer,
 )
+from batch_pipelines.workflows.redaction import COUNT_KEYS
 from batch_pipelines.workflows.text_cleaning import estimate_tokens
 
 DAY = dt.date(2026, 11, 25)
@@ -346,15 +347,105 @@ def test_redaction_replaces_pii_and_records_counts_when_policy_is_on(engine: Eng
     sent = json.dumps([prompt.static_blocks, prompt.user], ensure_ascii=False)
     for original in PII_ORIGINALS:
         assert original not in sent
-    for placeholder in ("[EMAIL]", "[PHONE]", "[CARD]", "[NATIONAL_ID]"):
+    for placeholder in ("[EMAIL_1]", "[PHONE_1]", "[PHONE_2]", "[CARD_1]", "[NATIONAL_ID_2]"):
         assert placeholder in prompt.user
     assert "cut and colour on Friday at 2pm, £85" in prompt.user  # the rest is kept
-    assert outcome.notes["redactions"] == {"email": 1, "phone": 2, "card": 1, "national_id": 2}
-    # Nothing recoverable in the notes: counts only.
-    notes = json.dumps(outcome.notes)
-    for original in PII_ORIGINALS:
-        assert original not in notes
+    counts = {k: n for k, n in outcome.notes["redactions"].items() if n}
+    assert counts == {"email": 1, "phone": 2, "card": 2, "national_id": 2}  # card: with its expiry
+    # The originals are kept for re-identification, under the placeholders, in our database.
+    assert outcome.notes["pii"]["[EMAIL_1]"] == "olivia.patel@gmail.com"
+    assert outcome.notes["pii"]["[NATIONAL_ID_1]"] == "923-45-6789"
     assert outcome.notes["truncated"] is False
+
+
+def test_the_callers_lead_names_them_in_the_transcript_wherever_they_occur(engine: Engine) -> None:
+    """The leads made from a call are the caller's identities: redacted even where no rule would
+    find them; the agent's persona and the business's own name stay."""
+    transcript = (
+        "Agent: Hello, Acme, this is Nova speaking.\n"
+        "Caller: hi, ozymandias here, about the quote. text me on 07700 900 777."
+    )
+    with engine.begin() as conn:
+        tenant = add_tenant(conn, "acme", redact_pii=True)
+        item = add_call(conn, "call-lead", "acme", at(DAY, 9), transcript)
+        conn.execute(
+            leads.insert().values(
+                lead_id="lead-1",
+                tenant_id="acme",
+                agent_id=item.agent_id,
+                call_id="call-lead",
+                name="Ozymandias Quill",
+                phone="+44 7700 900777",
+            )
+        )
+        conn.execute(
+            agents.update()
+            .where(agents.c.agent_id == item.agent_id)
+            .values(name="Nova (Reception)")
+        )
+        outcome = render_one(conn, PostCallAnalytics(), item, tenant)
+    user = rendered_prompt(outcome).user
+    assert "ozymandias" not in user and "900 777" not in user
+    assert "[NAME_1] here" in user and "[PHONE_1]" in user
+    assert "this is Nova speaking" in user
+    assert outcome.notes["pii"]["[NAME_1]"] == "Ozymandias Quill"
+
+
+def test_stored_analysis_shows_the_tenant_its_real_values(engine: Engine) -> None:
+    """Re-identification on store: the placeholders the model used become the values of the
+    request's mapping, in the summary, the topics and the next action."""
+    mapping = {"[NAME_1]": "Luis Chen", "[PHONE_1]": "617-555-0185", "[DOB_1]": "June 26, 1980"}
+    answer = valid_answer(
+        summary="[NAME_1] (born [DOB_1]) booked a check-up for Thursday at 8:15 AM.",
+        topics=["booking for [NAME_1]", "check-up"],
+        next_action="Text [NAME_1] on [PHONE_1] the day before. [EMAIL_9] is unknown.",
+    )
+    for mode in ("store", "store_many"):
+        with engine.begin() as conn:
+            add_tenant(conn, f"clinic-{mode}", redact_pii=True)
+            item = add_call(conn, f"call-{mode}", f"clinic-{mode}", at(DAY, 9))
+            request = add_manifest_row(
+                conn, item, notes={"redactions": {"name": 3}, "pii": mapping}
+            )
+            workflow = PostCallAnalytics()
+            if mode == "store":
+                workflow.store(conn, request, ModelAnswer(model="m", json=answer), "m")
+            else:
+                assert workflow.store_many(
+                    conn, [(request, ModelAnswer(model="m", json=answer), "m")]
+                ) == [None]
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(call_analytics).where(call_analytics.c.call_id == f"call-{mode}")
+            ).one()
+        assert (
+            row.summary
+            == "Luis Chen (born June 26, 1980) booked a check-up for Thursday at 8:15 AM."
+        )
+        assert row.topics == ["booking for Luis Chen", "check-up"]
+        assert (
+            row.next_action
+            == "Text Luis Chen on 617-555-0185 the day before. [EMAIL_9] is unknown."
+        )
+
+
+def test_a_request_row_without_its_mapping_is_reidentified_by_rendering_again(
+    engine: Engine,
+) -> None:
+    """A line sent without the notes of its plan (the deadline's synchronous fallback writes new
+    rows with empty notes) still stores real values: the call is redacted again, identically."""
+    transcript = "Agent: Who am I speaking with?\nCaller: Priya Raman, on 07700 900123."
+    with engine.begin() as conn:
+        tenant = add_tenant(conn, "clinic", redact_pii=True)
+        item = add_call(conn, "call-x", "clinic", at(DAY, 9), transcript)
+        planned = render_one(conn, PostCallAnalytics(), item, tenant)
+        assert planned.notes["pii"] == {"[NAME_1]": "Priya Raman", "[PHONE_1]": "07700 900123"}
+        request = add_manifest_row(conn, item, notes={})
+        answer = valid_answer(summary="[NAME_1] asked for a call back on [PHONE_1].")
+        PostCallAnalytics().store(conn, request, ModelAnswer(model="m", json=answer), "m")
+    with engine.connect() as conn:
+        (row,) = _stored(conn)
+    assert row.summary == "Priya Raman asked for a call back on 07700 900123."
 
 
 def test_no_redaction_when_policy_is_off(engine: Engine) -> None:
@@ -496,7 +587,7 @@ def test_a_demo_day_renders_every_call_with_only_its_own_tenants_data(engine: En
             assert "@" not in outcome.prompt.user
             for contact in lead_contacts:
                 assert contact not in outcome.prompt.user
-            assert set(outcome.notes["redactions"]) == {"email", "phone", "card", "national_id"}
+            assert set(outcome.notes["redactions"]) == set(COUNT_KEYS.values())
 
 
 # --- store --------------------------------------------------------------------------------------

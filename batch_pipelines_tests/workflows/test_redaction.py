@@ -9,13 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batch_pipelines.workflows.redaction import Redaction, redact_pii
+from batch_pipelines.workflows.redaction import (
+    COUNT_KEYS,
+    Identities,
+    Redactor,
+    redact_pii,
+    reidentify,
+)
 
-NO_PII = {"email": 0, "phone": 0, "card": 0, "national_id": 0}
 PREFIXES = ("My details are", "Caller: yeah it's", "مرحبا، رقمي", "Sure 👍 —", "Contact")
 SUFFIXES = ("thanks.", "if that helps", "شكرا جزيلا", "cheers 🙏", "okay?")
 # What may directly follow the PII: end of sentence, a comma, nothing.
 TRAILERS = ("", ".", ",", "!", "?")
+NO_PII = dict.fromkeys(COUNT_KEYS.values(), 0)
 
 
 def _counts(**kinds: int) -> dict[str, int]:
@@ -40,7 +46,7 @@ def test_every_email_is_replaced_and_counted(
     email: str, prefix: str, suffix: str, trailer: str
 ) -> None:
     redaction = redact_pii(f"{prefix} {email}{trailer} {suffix}")
-    assert redaction.text == f"{prefix} [EMAIL]{trailer} {suffix}"
+    assert redaction.text == f"{prefix} [EMAIL_1]{trailer} {suffix}"
     assert redaction.counts == _counts(email=1)
 
 
@@ -57,7 +63,7 @@ def test_every_email_is_replaced_and_counted(
 )
 def test_spoken_and_obfuscated_emails_are_replaced(spoken: str) -> None:
     redaction = redact_pii(f"It's {spoken}, all lower case.")
-    assert redaction.text == "It's [EMAIL], all lower case."
+    assert redaction.text == "It's [EMAIL_1], all lower case."
     assert redaction.counts == _counts(email=1)
 
 
@@ -100,7 +106,7 @@ def test_every_phone_number_is_replaced_and_counted(
     phone: str, prefix: str, suffix: str, trailer: str
 ) -> None:
     redaction = redact_pii(f"{prefix} {phone}{trailer} {suffix}")
-    assert redaction.text == f"{prefix} [PHONE]{trailer} {suffix}"
+    assert redaction.text == f"{prefix} [PHONE_1]{trailer} {suffix}"
     assert redaction.counts == _counts(phone=1)
 
 
@@ -116,12 +122,12 @@ def test_several_items_in_one_text_are_each_counted(items: list[str]) -> None:
 
 def test_phone_followed_by_an_unrelated_number_is_still_found() -> None:
     redaction = redact_pii("call 07700 900123 2 times, or 0117 496 0123. 5 stars")
-    assert redaction.text == "call [PHONE] 2 times, or [PHONE]. 5 stars"
+    assert redaction.text == "call [PHONE_1] 2 times, or [PHONE_2]. 5 stars"
 
 
 def test_phone_in_arabic_indic_digits_inside_rtl_text_is_replaced() -> None:
     redaction = redact_pii("رقمي ٠٧٧٠٠ ٩٠٠١٢٣ شكرا 👋")
-    assert redaction.text == "رقمي [PHONE] شكرا 👋"
+    assert redaction.text == "رقمي [PHONE_1] شكرا 👋"
 
 
 # --- cards --------------------------------------------------------------------------------------
@@ -152,8 +158,8 @@ cards = st.builds(
 @settings(max_examples=100, deadline=None)
 @given(cards, st.sampled_from(PREFIXES), st.sampled_from(TRAILERS))
 def test_luhn_valid_card_numbers_are_replaced(card: str, prefix: str, trailer: str) -> None:
-    redaction = redact_pii(f"{prefix} {card}{trailer} expiry 12/27")
-    assert redaction.text == f"{prefix} [CARD]{trailer} expiry 12/27"
+    redaction = redact_pii(f"{prefix} {card}{trailer} thanks")
+    assert redaction.text == f"{prefix} [CARD_1]{trailer} thanks"
     assert redaction.counts == _counts(card=1)
 
 
@@ -169,7 +175,7 @@ def test_luhn_valid_card_numbers_are_replaced(card: str, prefix: str, trailer: s
 )
 def test_published_test_cards_are_replaced(card: str) -> None:
     assert redact_pii(f"the long number is {card}, expiry 09/28, security code 123").text == (
-        "the long number is [CARD], expiry 09/28, security code 123"
+        "the long number is [CARD_1], expiry [CARD_2], security code [CARD_3]"
     )
 
 
@@ -192,36 +198,135 @@ def test_sixteen_digits_failing_luhn_are_not_a_card() -> None:
         "my NHS number is 999 123 4567",
         "NHS no. 9991234567",
         "social security number 923456789",
+        "my social is nine two three, four five, six seven eight nine",
     ],
 )
 def test_national_id_like_numbers_are_replaced(text: str) -> None:
     redaction = redact_pii(text)
     assert redaction.counts == _counts(national_id=1)
-    assert not any(c.isdigit() for c in redaction.text)
-    assert redaction.text.endswith("[NATIONAL_ID]")
+    assert not any(c.isdigit() for c in redaction.text.replace("[NATIONAL_ID_1]", ""))
+    assert redaction.text.endswith("[NATIONAL_ID_1]")
 
 
-def test_all_four_kinds_in_one_transcript() -> None:
+def test_every_kind_in_one_transcript() -> None:
     transcript = (
         "Agent: Can I take an email?\nCaller: olivia.patel@gmail.com\n"
         "Agent: And a number?\nCaller: 07700 900123, or the landline 0117 496 0123.\n"
         "Agent: The deposit card?\nCaller: 4111 1111 1111 1111, expiry 12/27.\n"
         "Agent: And your NI number for the form?\nCaller: QQ 12 34 56 C.\n"
+        "Agent: Your name and date of birth?\nCaller: Olivia Patel, 3 March 1988.\n"
+        "Agent: Member ID?\nCaller: It's AXB 4471 9920. I live at 22 Victoria Road, Bristol BS8 2PH.\n"
+        "Agent: And the IBAN for refunds?\nCaller: GB82 WEST 1234 5698 7654 32.\n"
     )
     redaction = redact_pii(transcript)
-    assert redaction.counts == {"email": 1, "phone": 2, "card": 1, "national_id": 1}
-    assert redaction.total == 5
-    for secret in ("olivia", "07700", "900123", "0117", "4111", "QQ", "34 56"):
+    assert redaction.counts == _counts(
+        email=1, phone=2, card=2, national_id=1, name=1, dob=1, member_id=1, address=1, iban=1
+    )
+    for secret in ("olivia", "Olivia", "07700", "900123", "0117", "4111", "QQ", "34 56", "1988"):
         assert secret not in redaction.text
-    assert "expiry 12/27" in redaction.text and "Agent: The deposit card?" in redaction.text
+    for secret in ("4471", "Victoria", "BS8", "WEST", "12/27"):
+        assert secret not in redaction.text
+    assert "Agent: The deposit card?" in redaction.text
 
 
-def test_nothing_recoverable_is_kept() -> None:
-    redaction = redact_pii("olivia.patel@gmail.com 07700 900123")
-    assert isinstance(redaction, Redaction)
-    assert set(vars(redaction)) == {"text", "counts"}
-    assert "olivia" not in repr(redaction) and "900123" not in repr(redaction)
-    assert all(isinstance(v, int) for v in redaction.counts.values())
+def test_the_same_value_gets_the_same_placeholder_and_the_mapping_restores_it() -> None:
+    text = (
+        "Caller: my number is 07700 900123, that's oh seven seven oh oh, nine double oh, one two "
+        "three. My wife's is 07700 900456. Email olivia.patel@gmail.com, "
+        "olivia dot patel at gmail dot com."
+    )
+    redaction = redact_pii(text)
+    assert redaction.text.count("[PHONE_1]") == 2 and redaction.text.count("[PHONE_2]") == 1
+    assert redaction.text.count("[EMAIL_1]") == 2 and "[EMAIL_2]" not in redaction.text
+    assert redaction.mapping["[PHONE_1]"] == "07700 900123"
+    assert redaction.mapping["[PHONE_2]"] == "07700 900456"
+    assert reidentify("Call [PHONE_2] or mail [EMAIL_1].", redaction.mapping) == (
+        "Call 07700 900456 or mail olivia.patel@gmail.com."
+    )
+
+
+def test_a_person_is_one_placeholder_whatever_part_of_their_name_is_said() -> None:
+    text = (
+        "Agent: Can I take your full name, please?\n"
+        "Caller: Yeah, it's Luis Chen — C-H-E-N.\n"
+        "Agent: Thanks, Luis. I'll book you in with Dr Okafor.\n"
+        "Agent: You're welcome, Mr Chen."
+    )
+    redaction = redact_pii(text)
+    assert "Luis" not in redaction.text and "Chen" not in redaction.text
+    assert "C-H-E-N" not in redaction.text and "Okafor" not in redaction.text
+    assert redaction.text.count("[NAME_1]") == 4
+    assert redaction.mapping["[NAME_1]"] == "Luis Chen"
+    assert reidentify("[NAME_1] booked with [NAME_2].", redaction.mapping) == (
+        "Luis Chen booked with Dr Okafor."
+    )
+
+
+def test_one_redactor_shares_placeholders_across_the_texts_of_a_request() -> None:
+    redactor = Redactor(Identities(names=("Priya Raman",), phones=("+44 7700 900555",)))
+    first = redactor.redact("Priya")
+    notes = redactor.redact("Priya asked to be called on 07700 900555 after 5pm.")
+    assert first == "[NAME_1]"
+    assert notes == "[NAME_1] asked to be called on [PHONE_1] after 5pm."
+    assert redactor.counts["name"] == 2 and redactor.counts["phone"] == 1
+
+
+def test_the_tenants_records_name_the_caller_without_any_cue() -> None:
+    # No cue, no capital letter: only the lead made from the call says this is a name.
+    identities = Identities(names=("Zbigniew Brzeczyszczykiewicz",), emails=("zb@firma.pl",))
+    redaction = redact_pii(
+        "so brzeczyszczykiewicz will come at 5, write to ZB@firma.pl", identities
+    )
+    assert redaction.text == "so [NAME_1] will come at 5, write to [EMAIL_1]"
+
+
+def test_the_leads_phone_is_found_whatever_its_separators() -> None:
+    identities = Identities(phones=("+44 7700 900777",))
+    redaction = redact_pii("call 7 7 0 0 9 0 0 7 7 7 or 07700-900-777, 12 times", identities)
+    assert redaction.text == "call [PHONE_1] or [PHONE_1], 12 times"
+
+
+def test_the_business_name_and_agent_persona_stay_but_a_caller_of_that_name_does_not() -> None:
+    identities = Identities(business_names=("Willow Lane Dental", "Esme"))
+    text = (
+        "Agent: Willow Lane Dental, this is Esme. We're at 12 Mill Lane, Bristol BS3 2AA.\n"
+        "Caller: It's Esme Clarke, on 0117 496 0123."
+    )
+    redaction = redact_pii(text, identities)
+    assert redaction.text == (
+        "Agent: Willow Lane Dental, this is Esme. We're at [ADDRESS_1].\n"
+        "Caller: It's [NAME_1], on [PHONE_1]."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("born on the 26th of June 1980", "born on [DOB_1]"),
+        ("June 26, 1980", "[DOB_1]"),
+        ("date of birth 26/06/80", "date of birth [DOB_1]"),
+        ("DOB: 1980-06-26", "DOB: [DOB_1]"),
+        ("the twenty-sixth of June, nineteen eighty", "[DOB_1]"),
+        ("my birthday is June 26th", "my birthday is [DOB_1]"),
+        ("Can we do June 26th at 10:15?", "Can we do June 26th at 10:15?"),
+        ("booked for 12 December 2026", "booked for 12 December 2026"),
+    ],
+)
+def test_dates_of_birth_go_and_appointments_stay(text: str, redacted: str) -> None:
+    assert redact_pii(text, reference_year=2026).text == redacted
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("it's four one five, five five five, zero one two three", "it's [PHONE_1]"),
+        ("oh seven seven double oh, nine hundred, one two three", "[PHONE_1]"),
+        ("member number seven seven two one nine nine four oh", "member number [MEMBER_ID_1]"),
+        ("at two o'clock, one or two people, about three hundred pounds", None),
+    ],
+)
+def test_numbers_read_out_as_words(text: str, redacted: str | None) -> None:
+    assert redact_pii(text).text == (text if redacted is None else redacted)
 
 
 # --- what must survive --------------------------------------------------------------------------
@@ -232,7 +337,7 @@ def test_nothing_recoverable_is_kept() -> None:
     [
         "The colour is £1,250.00 or $1,250 or 1 250 000 won, paid on 25/11/2026 at 10:30.",
         "Dates 2026-11-25, 25.11.2026 and 25-11-2026; years 2019 2020 2021.",
-        "Room 101 for 3 nights, 2 adults, ZIP 78701-1234, postcode BS8 1QU, order 12345.",
+        "Room 101 for 3 nights, 2 adults, order 12345, booking ref LH-58213, job number 774210.",
         "Version 3.14159, 4 x 250ml, 100% sure, call at 9 or 10, 24/7 support.",
         "I work at Tesco, meet me at the station at 5.",
         "Agent: مرحبا بك 👋🏽 كيف أساعدك؟ Caller: 👨\u200d👩\u200d👧 שלום",
@@ -278,7 +383,7 @@ def test_demo_transcripts_keep_no_contact_details_after_redaction() -> None:
     for lead in rows["leads"]:
         if lead["call_id"] not in redacted:
             continue
-        for value in (lead["email"], lead["phone"]):
+        for value in (lead["email"], lead["phone"], lead["name"]):
             if value and value in transcripts[lead["call_id"]]:
                 assert value not in redacted[lead["call_id"]]
                 checked += 1

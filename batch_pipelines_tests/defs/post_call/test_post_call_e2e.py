@@ -337,13 +337,18 @@ def _assert_pii_never_sent(engine, emulator, finished, latest, redacting, plain)
     for kind, literals in PII_LITERALS.items():
         for literal in literals:
             assert literal not in redacted, f"{kind} {literal!r} was sent"
-    for placeholder in ("[EMAIL]", "[PHONE]", "[CARD]", "[NATIONAL_ID]"):
+    for placeholder in ("[EMAIL_1]", "[PHONE_3]", "[CARD_1]", "[NATIONAL_ID_3]"):
         assert placeholder in redacted
     assert "£85" in redacted and "10:15 AM" in redacted  # prices and times are not PII
     row = _rows(
         engine, select(call_analytics).where(call_analytics.c.call_id == "call-pii-redacted")
     )
-    assert row[0].redactions == {"email": 2, "phone": 3, "card": 1, "national_id": 3}
+    assert {k: n for k, n in row[0].redactions.items() if n} == {
+        "email": 2,
+        "phone": 3,
+        "card": 1,
+        "national_id": 3,
+    }
 
     for call_id, texts in sent.items():
         if finished[call_id] in plain:
