@@ -10,7 +10,7 @@ self-hosted results in Postgres
 - self_hosted_results: a self-hosted server's answers, readable from any machine.
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
