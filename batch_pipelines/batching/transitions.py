@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -324,7 +324,6 @@ class Routed:
     retried: int = 0  # transient: a new attempt
     requeued: int = 0  # never ran: sent again without using an attempt
     dead_lettered: int = 0
-    successors: list[ManifestRow] = field(default_factory=list)
 
 
 def route_failures(
@@ -404,7 +403,6 @@ def route_failures(
                         planned_at=now,
                     )
                 )
-        routed.successors += rows
     if states:
         insert_requests(conn, states)
     return routed

@@ -15,6 +15,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, text
 
+from batch_pipelines.batching import transitions
 from batch_pipelines.batching.ingest import ingest_job
 from batch_pipelines.batching.jobs import load_job
 from batch_pipelines.batching.lifecycle import run_to_completion
@@ -159,6 +160,13 @@ def test_a_batch_the_provider_fails_for_its_file_is_parked_and_never_retried(
     assert {r.status for r in _requests(engine)} == {"submitted"}  # kept with the job
     (blocked,) = outcome.blocked
     assert blocked.batch_job_id == job_id and outcome.open_requests == 0
+    # A person fixed the cause and releases the job: its requests are planned again, afresh.
+    with engine.begin() as conn:
+        released = transitions.release_parked(conn, load_job(conn, job_id), "file fixed")
+    assert released == 4
+    again = run_to_completion(engine, workflow, providers, [DAY])
+    assert again.open_requests == 0 and again.blocked == []
+    assert {r.status for r in _requests(engine)} == {"succeeded"}
 
 
 def test_a_batch_that_keeps_failing_as_a_whole_backs_off_then_is_dead_lettered(
