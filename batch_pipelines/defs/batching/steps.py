@@ -58,6 +58,8 @@ def plan_and_submit(
     submitted = submit_planned(engine, workflow, registry)
     for job_id, reason in submitted.deferred.items():
         context.log.warning(f"batch job {job_id} not submitted yet: {reason}")
+    for job_id, reason in submitted.waiting.items():
+        context.log.info(f"batch job {job_id} waits: {reason}")
     for job_id in submitted.needs_attention:
         context.log.error(f"batch job {job_id} needs a person: see batch_jobs.error")
     return dg.MaterializeResult(
@@ -66,6 +68,8 @@ def plan_and_submit(
             "batch_jobs": len(planned.batch_job_ids),
             "submitted_jobs": len(submitted.submitted) + len(submitted.adopted),
             "deferred_jobs": len(submitted.deferred),
+            "waiting_jobs": len(submitted.waiting),
+            "parked_jobs": len(submitted.needs_attention),
             "held_items": planned.held,
             "skipped_items": planned.skipped,
             "dead_lettered_items": planned.rejected,
@@ -82,7 +86,8 @@ def ingest(
     batch_providers: BatchProviderResource,
 ) -> IngestResult:
     """Ingest the job named by the run's tag (a run launched by `batch_poll_sensor`), or else every
-    ended job of the workflow (a run launched by hand); then queue what failed into a new batch."""
+    ended job of the workflow (a run launched by hand); then plan what failed into new batches and
+    submit the workflow's planned jobs (the ended batch left room in its provider's queue)."""
     engine = database.engine()
     registry = batch_providers.registry()
     job_id = context.run.tags.get(BATCH_JOB_TAG)
@@ -97,13 +102,18 @@ def ingest(
     )
     total = IngestResult(job_id or "*")
     for batch_job_id in job_ids:
-        total.add(ingest_job(engine, workflow, registry, batch_job_id))
+        ingested = ingest_job(engine, workflow, registry, batch_job_id)
+        if ingested.parked:
+            context.log.error(f"batch job {batch_job_id} needs attention: {ingested.parked}")
+        total.add(ingested)
     retry = plan(engine, workflow, registry, None)
     if retry.batch_job_ids:
-        submit_planned(engine, workflow, registry, retry.batch_job_ids)
         context.log.info(
             f"re-queued {retry.planned} failed lines in {len(retry.batch_job_ids)} batches"
         )
+    # The ended batch left room in its provider's queue: the retries, and any job admission held
+    # back, go now.
+    submit_planned(engine, workflow, registry)
     return total
 
 
@@ -114,6 +124,7 @@ def ingest_metadata(result: IngestResult) -> dict[str, dg.RawMetadataValue]:
         "failed_lines": result.failed_lines + result.invalid_answers + result.missing,
         "invalid_answers": result.invalid_answers,
         "retried": result.retried,
+        "requeued": result.requeued,
         "dead_lettered": result.dead_lettered,
         "sent_sync": result.sent_sync,
         "rejected_lines": sum(result.rejected.values()),
