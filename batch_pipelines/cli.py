@@ -117,20 +117,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _print_run_day(result) -> int:
-    state = result.progress
-    print(f"{result.runs} Dagster runs; {state.line()}")
-    if result.report_path:
-        print(f"report: {result.report_path}")
-    if result.ok:
-        return 0
-    if result.failed_runs:
-        print("failed runs: " + ", ".join(result.failed_runs), file=sys.stderr)
-    if not state.done:
-        print(
-            f"unfinished: {state.jobs_live} batches still live, {state.lines_open} lines open",
-            file=sys.stderr,
-        )
-    return 1
+    from batch_pipelines.run_day import report_result
+
+    return report_result(result)
 
 
 def _cmd_run_day(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,18 +22,21 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy import Engine, func, select
 
+from batch_pipelines.batching.jobs import BlockedJob, blocked_jobs, open_requests
 from batch_pipelines.core.workflows import declarations
 from batch_pipelines.daemon_loop import DaemonLoop
 from batch_pipelines.db import dagster_storage_url, database_url, get_engine
 from batch_pipelines.db.settings import DAGSTER_STORAGE_URL_ENV, DATABASE_URL_ENV, home_dir
+from batch_pipelines.db.statuses import LIVE_JOB_STATUSES, Attention, RequestStatus
 from batch_pipelines.db.tables import batch_jobs, batch_requests, cost_ledger
 from batch_pipelines.defs.batching.partition_ranges import date_tenant_range_tags
 
 # The instance configuration of `run-day` and `dev` (Postgres storage, the run queue, pools). Not at
 # the repo root: any `dagster`/`dg` command run there would read it, and need its variables.
 INSTANCE_YAML = Path(__file__).resolve().parent / "dagster.yaml"
-LIVE_JOB_STATUSES = ("planned", "submitting", "submitted", "ended")
-OPEN_REQUEST_STATUSES = ("pending", "planned", "submitted")
+# Exit codes: everything done; something unfinished or failed; work parked by a configuration
+# error (a missing key variable, a refused key) with everything else done.
+EXIT_OK, EXIT_UNFINISHED, EXIT_CONFIGURATION = 0, 1, 2
 
 
 def dagster_home() -> Path:
@@ -75,6 +79,7 @@ class Progress:
     lines_held: int = 0
     cost_micro_usd: Decimal = Decimal(0)
     failed_runs: list[str] = field(default_factory=list)
+    blocked: list[BlockedJob] = field(default_factory=list)  # parked jobs, with why
 
     @property
     def done(self) -> bool:
@@ -82,10 +87,14 @@ class Progress:
 
     def line(self) -> str:
         finished = self.jobs_total - self.jobs_live
+        parked = sum(job.requests for job in self.blocked)
+        blocked = (
+            f", {parked} blocked in {len(self.blocked)} parked batches" if self.blocked else ""
+        )
         return (
             f"batches {finished}/{self.jobs_total} finished · lines {self.lines_succeeded} ok, "
             f"{self.lines_open} open, {self.lines_dead_letter} dead-lettered, {self.lines_held} held"
-            f" · cost so far ${self.cost_micro_usd / 1_000_000:.6f}"
+            f"{blocked} · cost so far ${self.cost_micro_usd / 1_000_000:.6f}"
         )
 
 
@@ -103,6 +112,10 @@ def progress(engine: Engine, day: dt.date) -> Progress:
                 .group_by(batch_requests.c.status)
             ).all()
         )
+        lines_open = conn.execute(
+            open_requests().where(batch_requests.c.partition_date == day)
+        ).scalar_one()
+        blocked = blocked_jobs(conn)
         cost = conn.execute(
             select(func.coalesce(func.sum(cost_ledger.c.cost_micro_usd), 0)).where(
                 cost_ledger.c.ledger_date == day
@@ -112,11 +125,12 @@ def progress(engine: Engine, day: dt.date) -> Progress:
         jobs_total=sum(jobs.values()),
         jobs_live=sum(jobs.get(s, 0) for s in LIVE_JOB_STATUSES),
         lines_total=sum(requests.values()),
-        lines_open=sum(requests.get(s, 0) for s in OPEN_REQUEST_STATUSES),
-        lines_succeeded=requests.get("succeeded", 0),
-        lines_dead_letter=requests.get("dead_letter", 0),
-        lines_held=requests.get("held", 0),
+        lines_open=lines_open,
+        lines_succeeded=requests.get(RequestStatus.SUCCEEDED, 0),
+        lines_dead_letter=requests.get(RequestStatus.DEAD_LETTER, 0),
+        lines_held=requests.get(RequestStatus.HELD, 0),
         cost_micro_usd=Decimal(cost),
+        blocked=blocked,
     )
 
 
@@ -129,7 +143,37 @@ class RunDayResult:
 
     @property
     def ok(self) -> bool:
-        return self.progress.done and not self.failed_runs
+        return self.progress.done and not self.failed_runs and not self.progress.blocked
+
+    @property
+    def exit_code(self) -> int:
+        """0: all done; 2: all done but work a configuration error parked; 1: anything else."""
+        if self.ok:
+            return EXIT_OK
+        everything_else_done = self.progress.done and not self.failed_runs
+        if everything_else_done and all(
+            job.attention is Attention.CONFIGURATION for job in self.progress.blocked
+        ):
+            return EXIT_CONFIGURATION
+        return EXIT_UNFINISHED
+
+
+def report_result(result: RunDayResult) -> int:
+    """Print what the day did, the blocked work and why, and what is left; the exit code."""
+    state = result.progress
+    print(f"{result.runs} Dagster runs; {state.line()}")
+    if result.report_path:
+        print(f"report: {result.report_path}")
+    for job in state.blocked:
+        print(f"blocked: {job.line()}", file=sys.stderr)
+    if result.failed_runs:
+        print("failed runs: " + ", ".join(result.failed_runs), file=sys.stderr)
+    if not state.done:
+        print(
+            f"unfinished: {state.jobs_live} batches still live, {state.lines_open} lines open",
+            file=sys.stderr,
+        )
+    return result.exit_code
 
 
 def run_day(

@@ -18,15 +18,15 @@ from __future__ import annotations
 import statistics
 
 import dagster as dg
-from sqlalchemy import update
 
-from batch_pipelines.batching import manifest
+from batch_pipelines.batching import manifest, transitions
 from batch_pipelines.batching.planning import plan
 from batch_pipelines.batching.submission import submit_planned
+from batch_pipelines.batching.transitions import NewRequest, RequestState
 from batch_pipelines.db import dagster_storage_url
-from batch_pipelines.db.tables import batch_requests
 from batch_pipelines.defs.resources import BatchProviderResource, DatabaseResource
 from batch_pipelines.providers.registry import ProviderRegistry
+from batch_pipelines.providers.settings import QueueLimit
 from batch_pipelines.workflows.post_call import PostCallAnalytics
 from benchmarks import data
 from benchmarks.harness import BenchServer, Figure, clear_spool, emulator, log, timed
@@ -43,24 +43,33 @@ WORKFLOWS = (
 )
 
 
-def _one_line_jobs(engine, workflow, providers, tenant_ids: list[str]) -> int:
-    """Plan the tenants' calls as one-line batches (the shard-size hint a whole-batch failure
-    leaves behind, here set to 1) and submit them."""
+class _Unlimited(ProviderRegistry):
+    """No queue limit: the bench wants 2,000 batches live at once."""
+
+    def queue_limit(self, provider: str, model: str) -> QueueLimit | None:
+        return None
+
+
+class _OneLinePerBatch(_Unlimited):
+    """Plans every request as a batch of its own (a queue limit of one request)."""
+
+    def queue_limit(self, provider: str, model: str) -> QueueLimit | None:
+        return QueueLimit("requests", 1, "all models", "bench: one-line batches")
+
+
+def _one_line_jobs(engine, workflow, tenant_ids: list[str]) -> int:
+    """Plan the tenants' calls as one-line batches and submit them."""
     with engine.begin() as conn:
         tenants = manifest.load_tenants(conn, tenant_ids)
         items = workflow.due_items(conn, [data.DAY], tenant_ids)
         taken = manifest.items_with_requests(conn, workflow.name, [i.item_id for i in items])
         items = [i for i in items if i.item_id not in taken]
-        manifest.insert_pending(
-            conn, workflow, [manifest.NewRequest(i, tenants[i.tenant_id].vertical) for i in items]
+        rows = transitions.new_requests(
+            workflow.name, [NewRequest(i, tenants[i.tenant_id].vertical) for i in items]
         )
-        conn.execute(
-            update(batch_requests)
-            .where(batch_requests.c.status == "pending")
-            .values(max_shard_lines=1)
-        )
-    planned = plan(engine, workflow, providers, None)
-    submit_planned(engine, workflow, providers)
+        transitions.insert_requests(conn, (RequestState(row) for row in rows))
+    planned = plan(engine, workflow, _OneLinePerBatch(), None)
+    submit_planned(engine, workflow, _Unlimited())
     return len(planned.batch_job_ids)
 
 
@@ -76,16 +85,15 @@ def _prepare(server: BenchServer, emu, batches: int) -> tuple[str, int]:
         halves = (tenant_ids[: len(tenant_ids) // 2], tenant_ids[len(tenant_ids) // 2 :])
         data.keep_calls(engine, halves[0], per_provider)
         data.keep_calls(engine, halves[1], per_provider)
-        providers = ProviderRegistry()
         finished = round(per_provider * FINISHED_SHARE)
         made = 0
         for workflow, half in zip(WORKFLOWS, halves, strict=True):
             emu.set_config(complete_after=0)
             data.keep_due(engine, half, finished)
-            made += _one_line_jobs(engine, workflow, providers, half)
+            made += _one_line_jobs(engine, workflow, half)
             emu.set_config(complete_after=3600)
             data.keep_due(engine, half, None)
-            made += _one_line_jobs(engine, workflow, providers, half)
+            made += _one_line_jobs(engine, workflow, half)
         data.restore_calls(engine)
         overrides = {
             "storage": {"postgres": {"postgres_url": dagster_storage_url(server.url_of(source))}}

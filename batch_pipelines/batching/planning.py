@@ -9,9 +9,9 @@ Rendering streams through a temporary file: only ids, sizes and prefix keys stay
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
-import json
 import os
 import tempfile
 import time
@@ -21,19 +21,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
-from batch_pipelines.batching import manifest
-from batch_pipelines.batching.manifest import NewRequest
+from batch_pipelines.batching import manifest, transitions
+from batch_pipelines.batching.jobs import BATCH
 from batch_pipelines.batching.sharding import Sized, shard
+from batch_pipelines.batching.transitions import NewJob, NewRequest, RequestState
 from batch_pipelines.batching.workflow import ManifestRow, Rejected, Rendered, Skipped, Workflow
 from batch_pipelines.core.prompts import EmbeddingInput
 from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.settings import home_dir
+from batch_pipelines.db.statuses import JobStatus, RequestStatus
 from batch_pipelines.db.tables import batch_jobs, batch_requests
 from batch_pipelines.ledger import budgets
 from batch_pipelines.ledger.pricing import estimate_cost_micro_usd
-from batch_pipelines.providers.base import BatchProvider, ProviderConfigError, prefix_key
+from batch_pipelines.providers.base import ShardLimits, prefix_key
 from batch_pipelines.providers.registry import ProviderRegistry, tenant_credentials_ref
 
 RENDER_CHUNK = 1000
@@ -41,7 +43,11 @@ RENDER_CHUNK = 1000
 # whose transaction has not committed yet.
 ORPHAN_SPOOL_AGE = dt.timedelta(hours=1)
 # Jobs whose spool is never read again (an ingested job's is removed by the ingest itself).
-_SPOOL_DONE_STATUSES = ("ingested", "failed")
+_SPOOL_DONE_STATUSES = (JobStatus.INGESTED, JobStatus.FAILED)
+# The planner's estimate of a line's input tokens, for admission control: one per 4 bytes of the
+# line's whole JSON (its markup, schema and ids too), above the ~4 characters a token of English
+# prose the providers' tokenizers count. Text of denser scripts may count more.
+BYTES_PER_TOKEN = 4
 _SCRATCH_BUFFER = 1 << 20
 Checkpoint = Callable[[str], None]
 
@@ -71,9 +77,13 @@ class _Line:
     embedding_inputs: int
     prefix: str
     credentials_ref: str
-    max_shard_lines: int | None
     estimated_cost: Decimal
     notes: dict
+
+    @property
+    def input_tokens(self) -> int:
+        """What the line takes of its model's enqueued-token limit, estimated from its size."""
+        return -(-self.nbytes // BYTES_PER_TOKEN)
 
 
 def _estimate_tokens(prompt) -> tuple[int, int]:
@@ -108,7 +118,7 @@ def plan(
         manifest.lock_workflow(conn, workflow.name)
         remove_orphan_spools(conn)
         tenants = manifest.load_tenants(conn, tenant_ids)
-        queued, shard_hints = _queued_requests(conn, workflow, partition_dates, tenant_ids, now)
+        queued = _queued_requests(conn, workflow, partition_dates, tenant_ids, now)
         result.retries = sum(1 for r in queued if r.attempt > 1)
         new_rows: list[ManifestRow] = []
         if partition_dates:
@@ -120,7 +130,7 @@ def plan(
             taken = manifest.items_with_requests(conn, workflow.name, [i.item_id for i in due])
             # Not written yet: each new row is written once, in its final state, after rendering
             # (in this same transaction, so nothing else ever sees the difference).
-            new_rows = manifest.new_requests(
+            new_rows = transitions.new_requests(
                 workflow.name,
                 [
                     NewRequest(i, tenants[i.tenant_id].vertical)
@@ -128,7 +138,7 @@ def plan(
                     if i.item_id not in taken
                 ],
             )
-        fresh = {r.custom_id: manifest.RequestState(r) for r in new_rows}
+        fresh = {r.custom_id: RequestState(r) for r in new_rows}
         candidates = queued + new_rows
         if not candidates:
             return result
@@ -143,7 +153,6 @@ def plan(
                 workflow,
                 providers,
                 candidates,
-                shard_hints,
                 all_tenants,
                 now,
                 result,
@@ -151,7 +160,7 @@ def plan(
             )
             lines = _hold_over_budget(conn, lines, result, fresh)
             _write_jobs(conn, workflow, providers, scratch, lines, now, result, fresh)
-        manifest.insert_requests(conn, fresh.values())
+        transitions.insert_requests(conn, fresh.values())
         if checkpoint:
             checkpoint("after_plan_written")
     if checkpoint:
@@ -165,21 +174,20 @@ def _queued_requests(
     partition_dates: Sequence[dt.date] | None,
     tenant_ids: Sequence[str] | None,
     now: dt.datetime,
-) -> tuple[list[ManifestRow], dict[str, int]]:
-    """Retries and held items waiting for a batch (whatever their date when `partition_dates` is
-    None), with the shard-size hints left by whole-batch failures."""
+) -> list[ManifestRow]:
+    """Retries, requeues and held items waiting for a batch (whatever their date when
+    `partition_dates` is None), once their backoff has passed."""
     query = select(batch_requests).where(
         batch_requests.c.workflow == workflow.name,
-        batch_requests.c.status.in_(("pending", "held")),
+        batch_requests.c.status.in_((RequestStatus.PENDING, RequestStatus.HELD)),
         (batch_requests.c.not_before.is_(None)) | (batch_requests.c.not_before <= now),
     )
     if partition_dates:
         query = query.where(batch_requests.c.partition_date.in_(list(partition_dates)))
     if tenant_ids is not None:
         query = query.where(batch_requests.c.tenant_id.in_(list(tenant_ids)))
-    rows = list(conn.execute(query.order_by(batch_requests.c.created_at)))
-    hints = {r.custom_id: r.max_shard_lines for r in rows if r.max_shard_lines}
-    return [manifest.manifest_row(r) for r in rows], hints
+    rows = conn.execute(query.order_by(batch_requests.c.created_at))
+    return [manifest.manifest_row(r) for r in rows]
 
 
 def _render_to(
@@ -188,11 +196,10 @@ def _render_to(
     workflow: Workflow,
     providers: ProviderRegistry,
     candidates: Sequence[ManifestRow],
-    shard_hints: dict[str, int],
     tenants: dict[str, TenantContext],
     now: dt.datetime,
     result: PlanResult,
-    fresh: dict[str, manifest.RequestState],
+    fresh: dict[str, RequestState],
 ) -> list[_Line]:
     by_item = {r.item_id: r for r in candidates}
     # Rendered (and written to the scratch file) tenant by tenant, so that each tenant's lines are
@@ -202,10 +209,12 @@ def _render_to(
     numbered: list[tuple[int, _Line]] = []
     skipped: list[tuple[str, str]] = []
     rejected: list[tuple[str, str]] = []
-    unconfigured: list[tuple[str, str]] = []
-    # Per run, not per line: the adapter (or the configuration error) of each credentials, and
-    # the estimate of each (prompt, output) token count (many requests share one).
-    adapters: dict[str, BatchProvider | ProviderConfigError] = {}
+    # Lines are encoded by the shared adapter whatever the credentials they go with: encoding
+    # needs no key, and a tenant whose key is missing gets its jobs planned all the same (its
+    # submit parks them until the key is there). The estimate of each (prompt, output) token
+    # count is computed once per run (many requests share one).
+    provider = providers.get(workflow.provider)
+    max_bytes = provider.limits(workflow.endpoint).max_bytes
     estimates: dict[tuple[int, int], Decimal] = {}
     mode = "self_hosted" if workflow.provider == "self_hosted" else "batch"
     for start in range(0, len(order), RENDER_CHUNK):
@@ -229,21 +238,10 @@ def _render_to(
             credentials_ref = (
                 tenant_credentials_ref(tenant.tenant_id) if tenant.isolated else "default"
             )
-            provider = adapters.get(credentials_ref)
-            if provider is None:
-                try:
-                    provider = providers.get(workflow.provider, credentials_ref, tenant.policy)
-                except ProviderConfigError as exc:
-                    provider = exc
-                adapters[credentials_ref] = provider
-            if isinstance(provider, ProviderConfigError):
-                # One tenant's missing key must not stop the others: its items wait, held.
-                unconfigured.append((request.custom_id, f"held: {provider}"))
-                continue
             encoded = provider.encode_line(
                 request.custom_id, workflow.model, workflow.endpoint, outcome.prompt
             )
-            if len(encoded) > provider.limits(workflow.endpoint).max_bytes:
+            if len(encoded) > max_bytes:
                 rejected.append(
                     (request.custom_id, f"request of {len(encoded)} bytes exceeds the batch limit")
                 )
@@ -268,47 +266,46 @@ def _render_to(
                         else 0,
                         prefix=prefix_key(outcome.prompt),
                         credentials_ref=credentials_ref,
-                        max_shard_lines=shard_hints.get(request.custom_id),
                         estimated_cost=estimated_cost,
                         notes=dict(outcome.notes),
                     ),
                 )
             )
     scratch.flush()
-    for status, outcomes in (
-        ("skipped", skipped),
-        ("dead_letter", rejected),
-        ("held", unconfigured),
-    ):
-        _set_statuses(conn, status, outcomes, fresh)
-    result.held += len(unconfigured)
+    _settle(conn, RequestStatus.SKIPPED, skipped, fresh)
+    _settle(conn, RequestStatus.DEAD_LETTER, rejected, fresh)
     result.skipped += len(skipped)
     result.rejected += len(rejected)
     numbered.sort(key=lambda nl: nl[0])
     return [line for _, line in numbered]
 
 
-def _set_statuses(
-    conn, status: str, outcomes: Sequence[tuple[str, str]], fresh: dict[str, manifest.RequestState]
+def _settle(
+    conn,
+    status: RequestStatus,
+    outcomes: Sequence[tuple[str, str]],
+    fresh: dict[str, RequestState],
 ) -> None:
-    """`status` with each request's own reason: rows not written yet take it in memory, written
-    ones in one statement per distinct reason."""
-    by_reason: dict[str, list[str]] = defaultdict(list)
+    """Skipped or rejected (dead-lettered) items with each one's reason: rows not written yet take
+    it in memory, written ones (retries) through their transition."""
+    written: list[tuple[str, str]] = []
     for custom_id, reason in outcomes:
         state = fresh.get(custom_id)
         if state is None:
-            by_reason[reason].append(custom_id)
+            written.append((custom_id, reason))
         else:
             state.status, state.error = status, reason
-    for reason, custom_ids in by_reason.items():
-        manifest.set_request_status(conn, custom_ids, status, error=reason)
+    if status is RequestStatus.SKIPPED:
+        transitions.skip_requests(conn, written)
+    else:
+        transitions.dead_letter_requests(conn, written)
 
 
 def _hold_over_budget(
     conn,
     lines: list[_Line],
     result: PlanResult,
-    fresh: dict[str, manifest.RequestState],
+    fresh: dict[str, RequestState],
 ) -> list[_Line]:
     """Items whose tenant's budget of the month they are booked to (their partition date) would
     be passed are held (kept, never dropped); held items come back into every later plan and go
@@ -334,24 +331,16 @@ def _hold_over_budget(
         if state is None:
             written.append(ln)
         else:
-            state.status, state.error = "held", reasons[ln.request.custom_id]
+            state.status = RequestStatus.HELD
+            state.error = reasons[ln.request.custom_id]
             state.estimated_cost_micro_usd = ln.estimated_cost
-    if written:
-        conn.execute(
-            _HOLD,
-            {
-                "rows": json.dumps(
-                    [
-                        {
-                            "custom_id": ln.request.custom_id,
-                            "cost": str(ln.estimated_cost),
-                            "error": reasons[ln.request.custom_id],
-                        }
-                        for ln in written
-                    ]
-                ),
-            },
-        )
+    transitions.hold_requests(
+        conn,
+        [
+            (ln.request.custom_id, ln.estimated_cost, reasons[ln.request.custom_id])
+            for ln in written
+        ],
+    )
     result.held += len(held)
     return keep
 
@@ -364,67 +353,46 @@ def _write_jobs(
     lines: list[_Line],
     now: dt.datetime,
     result: PlanResult,
-    fresh: dict[str, manifest.RequestState],
+    fresh: dict[str, RequestState],
 ) -> None:
-    groups: dict[tuple[str, int | None], list[_Line]] = defaultdict(list)
+    groups: dict[str, list[_Line]] = defaultdict(list)
     for line in lines:
-        groups[(line.credentials_ref, line.max_shard_lines)].append(line)
+        groups[line.credentials_ref].append(line)
     deadline_at = now + workflow.deadline if workflow.deadline else None
-    for (credentials_ref, max_shard_lines), group in sorted(
-        groups.items(), key=lambda kv: str(kv[0])
-    ):
+    mode = "self_hosted" if workflow.provider == "self_hosted" else BATCH
+    limits = _shard_limits(workflow, providers)
+    for credentials_ref, group in sorted(groups.items()):
         # Requests sharing a static prefix sit next to each other, so they share the cache.
         group.sort(key=lambda ln: (ln.prefix, ln.request.tenant_id, ln.request.item_id))
-        tenant_policy = None
-        if credentials_ref != "default":
-            tenant_policy = manifest.tenant_policies(conn, [group[0].request.tenant_id]).get(
-                group[0].request.tenant_id
-            )
-        provider: BatchProvider = providers.get(workflow.provider, credentials_ref, tenant_policy)
-        sized = [Sized(ln, ln.nbytes, ln.embedding_inputs) for ln in group]
-        for shard_lines in shard(sized, provider.limits(workflow.endpoint), max_shard_lines):
+        sized = [Sized(ln, ln.nbytes, ln.embedding_inputs, ln.input_tokens) for ln in group]
+        for shard_lines in shard(sized, limits):
             batch_job_id = manifest.new_batch_job_id()
-            conn.execute(
-                batch_jobs.insert().values(
+            transitions.insert_planned_job(
+                conn,
+                NewJob(
                     batch_job_id=batch_job_id,
                     workflow=workflow.name,
                     provider=workflow.provider,
-                    mode="self_hosted" if workflow.provider == "self_hosted" else "batch",
+                    mode=mode,
                     model=workflow.model,
                     endpoint=workflow.endpoint,
                     credentials_ref=credentials_ref,
-                    status="planned",
                     request_count=len(shard_lines),
+                    estimated_input_tokens=sum(ln.input_tokens for ln in shard_lines),
                     partitions=manifest.partitions_of(ln.request for ln in shard_lines),
                     deadline_at=deadline_at,
-                )
+                ),
             )
             written = []
             for ln in shard_lines:
                 state = fresh.get(ln.request.custom_id)
                 if state is None:
-                    written.append(ln)
+                    written.append((ln.request.custom_id, ln.notes, ln.estimated_cost))
                 else:
-                    state.status, state.batch_job_id = "planned", batch_job_id
+                    state.status, state.batch_job_id = RequestStatus.PLANNED, batch_job_id
                     state.notes, state.estimated_cost_micro_usd = ln.notes, ln.estimated_cost
-            if written:
-                conn.execute(
-                    _MARK_PLANNED,
-                    {
-                        "batch_job_id": batch_job_id,
-                        # The notes serialised as a JSONB parameter would be (json.dumps).
-                        "rows": json.dumps(
-                            [
-                                {
-                                    "custom_id": ln.request.custom_id,
-                                    "notes": ln.notes,
-                                    "cost": str(ln.estimated_cost),
-                                }
-                                for ln in written
-                            ]
-                        ),
-                    },
-                )
+                    state.planned_at = now
+            transitions.assign_to_job(conn, batch_job_id, written, now)
             _spool(scratch, batch_job_id, shard_lines)
             result.batch_job_ids.append(batch_job_id)
             result.planned += len(shard_lines)
@@ -432,26 +400,16 @@ def _write_jobs(
                 result.requests_by_tenant[ln.request.tenant_id] += 1
 
 
-# Set-based updates of many manifest rows, each with its own values: the rows travel as one JSON
-# document, so a shard of 45,000 requests is one statement, not 45,000.
-_MARK_PLANNED = text(
-    """
-    UPDATE batch_requests AS b
-    SET status = 'planned', batch_job_id = :batch_job_id, notes = r.notes,
-        estimated_cost_micro_usd = r.cost, error = NULL, not_before = NULL, max_shard_lines = NULL
-    FROM json_to_recordset(CAST(:rows AS json)) AS r (custom_id text, notes jsonb, cost numeric)
-    WHERE b.custom_id = r.custom_id
-    """
-)
-# held_since is kept by a trigger (migration 0006): set when a row becomes held, kept while held.
-_HOLD = text(
-    """
-    UPDATE batch_requests AS b
-    SET status = 'held', error = r.error, updated_at = now(), estimated_cost_micro_usd = r.cost
-    FROM json_to_recordset(CAST(:rows AS json)) AS r (custom_id text, cost numeric, error text)
-    WHERE b.custom_id = r.custom_id
-    """
-)
+def _shard_limits(workflow: Workflow, providers: ProviderRegistry) -> ShardLimits:
+    """The provider's per-batch limits, and the model's queue limit: a shard never takes more
+    than the whole queue alone (it could never be admitted)."""
+    limits = providers.get(workflow.provider).limits(workflow.endpoint)
+    queue = providers.queue_limit(workflow.provider, workflow.model)
+    if queue is None:
+        return limits
+    if queue.unit == "requests":
+        return dataclasses.replace(limits, max_lines=min(limits.max_lines, queue.limit))
+    return dataclasses.replace(limits, max_input_tokens=queue.limit)
 
 
 def _spool(scratch, batch_job_id: str, lines: Iterable[_Line]) -> None:

@@ -60,7 +60,10 @@ RenderOutcome = Rendered | Skipped | Rejected
 
 @dataclass(frozen=True)
 class ManifestRow:
-    """The manifest row (`batch_requests`) a result belongs to."""
+    """The manifest row (`batch_requests`) a result belongs to. `attempt` counts the sends that
+    failed transiently; `requeues` (sends that never ran), `batch_failures` (batches that failed
+    as a whole) and `first_planned_at` are the engine's other retry bounds, carried to the
+    item's next row."""
 
     custom_id: str
     batch_job_id: str | None
@@ -72,6 +75,9 @@ class ManifestRow:
     partition_date: dt.date
     attempt: int
     notes: Mapping[str, Any]
+    requeues: int = 0
+    batch_failures: int = 0
+    first_planned_at: dt.datetime | None = None
 
 
 class InvalidAnswer(ValueError):

@@ -31,33 +31,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from batch_pipelines.db import statuses
+from batch_pipelines.db.statuses import Attention, JobStatus, RequestStatus
+
 TENANT_SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 CUSTOM_ID_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
 VERTICALS = ("healthcare", "sales", "real_estate", "salon", "hospitality", "home_services")
 TIERS = ("starter", "growth", "scale")
 PROVIDERS = ("openai", "anthropic", "self_hosted")
 MODES = ("batch", "sync", "self_hosted")
-REQUEST_STATUSES = (
-    "pending",
-    "planned",
-    "submitted",
-    "succeeded",
-    "failed",
-    "dead_letter",
-    "held",
-    "skipped",  # needed no model call (e.g. an empty transcript); `error` says why
-)
-# An item may be in at most one of these at a time (the `uq_batch_requests_live_item` index).
-LIVE_REQUEST_STATUSES = ("pending", "planned", "submitted", "held")
-JOB_STATUSES = (
-    "planned",  # rows committed, nothing sent yet
-    "submitting",  # upload/create under way; reconciliation heals a crash here
-    "submitted",  # the provider has it and it is not terminal
-    "ended",  # terminal at the provider, results not yet ingested
-    "ingested",  # every line accounted for
-    "failed",  # failed as a whole at the provider; its requests were re-planned
-    "needs_attention",  # reconciliation could not decide; a person must look
-)
+# The statuses, declared once in `statuses.py`, as the plain strings the constraints are built of.
+REQUEST_STATUSES = tuple(s.value for s in RequestStatus)
+LIVE_REQUEST_STATUSES = tuple(s.value for s in statuses.LIVE_REQUEST_STATUSES)
+JOB_STATUSES = tuple(s.value for s in JobStatus)
+LIVE_JOB_STATUSES = tuple(s.value for s in statuses.LIVE_JOB_STATUSES)
+ATTENTIONS = tuple(s.value for s in Attention)
 # Micro-dollars with six decimals: a single token of a cheap model costs a fraction of a micro-dollar.
 MICRO_USD = Numeric(24, 6)
 
@@ -72,8 +60,12 @@ metadata = MetaData(
 )
 
 
+def _values(values: tuple[str, ...]) -> str:
+    return f"({', '.join(repr(str(v)) for v in values)})"
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IN {_values(values)}"
 
 
 def _created_at() -> Column:
@@ -176,7 +168,13 @@ batch_jobs = Table(
     Column("endpoint", Text, nullable=False),
     # Which credentials submit it: 'default', or the tenant whose own key an isolated batch uses.
     Column("credentials_ref", Text, nullable=False, server_default="default"),
-    Column("status", Text, nullable=False, server_default="planned"),
+    Column("status", Text, nullable=False, server_default=JobStatus.PLANNED.value),
+    # Why a `needs_attention` job is parked (`statuses.Attention`), and for a configuration error
+    # the status it goes back to once its credentials resolve.
+    Column("attention", Text),
+    Column("resume_status", Text),
+    # Not before this time: a job deferred by a provider's Retry-After, a parked job's next check.
+    Column("not_before", DateTime(timezone=True)),
     Column("provider_status", Text),
     Column("provider_batch_id", Text, unique=True),
     Column("input_file_id", Text),
@@ -184,6 +182,9 @@ batch_jobs = Table(
     Column("error_file_id", Text),
     Column("attempt", Integer, nullable=False, server_default="1"),
     Column("request_count", Integer, nullable=False),
+    # The planner's estimate of the batch's input tokens: what it takes of OpenAI's enqueued-token
+    # limit (admission control).
+    Column("estimated_input_tokens", BigInteger, nullable=False, server_default="0"),
     # [{"date": "2026-11-25", "tenant": "acme"}, ...]: the asset partitions this job serves.
     Column("partitions", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("deadline_at", DateTime(timezone=True)),
@@ -202,13 +203,18 @@ batch_jobs = Table(
     CheckConstraint(_in("provider", PROVIDERS), name="provider"),
     CheckConstraint(_in("mode", MODES), name="mode"),
     CheckConstraint(_in("status", JOB_STATUSES), name="status"),
+    CheckConstraint(f"attention IS NULL OR {_in('attention', ATTENTIONS)}", name="attention"),
+    CheckConstraint(
+        f"status <> '{JobStatus.NEEDS_ATTENTION}' OR attention IS NOT NULL",
+        name="parked_has_attention",
+    ),
     CheckConstraint("attempt >= 1", name="attempt_positive"),
     CheckConstraint("request_count >= 0", name="request_count_nonnegative"),
     Index(
         "ix_batch_jobs_live",
         "provider",
         "created_at",
-        postgresql_where=text("status IN ('planned', 'submitting', 'submitted', 'ended')"),
+        postgresql_where=text(_in("status", LIVE_JOB_STATUSES)),
     ),
 )
 
@@ -223,15 +229,20 @@ batch_requests = Table(
     Column("workflow", Text, nullable=False),
     Column("item_id", Text, nullable=False),
     Column("partition_date", Date, nullable=False),
-    Column("status", Text, nullable=False, server_default="pending"),
+    Column("status", Text, nullable=False, server_default=RequestStatus.PENDING.value),
+    # Sends that failed transiently (5xx, 429, timeouts, invalid answers): each takes one.
     Column("attempt", Integer, nullable=False, server_default="1"),
+    # Sends that never ran (expired, cancelled), and batches that failed as a whole: neither uses
+    # an attempt, each has its own bound. Carried from row to row of an item with the attempt.
+    Column("requeues", Integer, nullable=False, server_default="0"),
+    Column("batch_failures", Integer, nullable=False, server_default="0"),
+    Column("first_planned_at", DateTime(timezone=True)),
     Column("error", Text),
     Column("estimated_cost_micro_usd", MICRO_USD, nullable=False, server_default="0"),
     # What rendering found out and the result needs (redaction counts, truncation), per workflow.
     Column("notes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    # After a whole-batch failure: re-plan no earlier than this, in shards of at most this many lines.
+    # After a whole-batch failure: re-plan no earlier than this (the backoff).
     Column("not_before", DateTime(timezone=True)),
-    Column("max_shard_lines", Integer),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # When the request was first held; kept by a trigger while it stays held (migration 0006).
@@ -239,11 +250,14 @@ batch_requests = Table(
     CheckConstraint(f"custom_id ~ '{CUSTOM_ID_PATTERN}'", name="custom_id_format"),
     CheckConstraint(_in("status", REQUEST_STATUSES), name="status"),
     CheckConstraint("attempt >= 1", name="attempt_positive"),
+    CheckConstraint("requeues >= 0 AND batch_failures >= 0", name="counts_nonnegative"),
     CheckConstraint(
-        "status NOT IN ('planned', 'submitted') OR batch_job_id IS NOT NULL", name="job_when_sent"
+        f"status NOT IN {_values(statuses.SENT_REQUEST_STATUSES)} OR batch_job_id IS NOT NULL",
+        name="job_when_sent",
     ),
     CheckConstraint(
-        "status NOT IN ('dead_letter', 'skipped') OR error IS NOT NULL", name="terminal_has_reason"
+        f"status NOT IN {_values(statuses.EXPLAINED_REQUEST_STATUSES)} OR error IS NOT NULL",
+        name="terminal_has_reason",
     ),
     Index(
         "uq_batch_requests_live_item",
@@ -255,6 +269,21 @@ batch_requests = Table(
     Index(None, "batch_job_id"),
     Index(None, "workflow", "status", "partition_date"),
     Index(None, "tenant_id", "status"),
+)
+
+# The answers of a self-hosted server, one row per request line in the OpenAI batch output shape:
+# written by the run that drove the server, read by whichever machine ingests the job.
+self_hosted_results = Table(
+    "self_hosted_results",
+    metadata,
+    Column("provider_batch_id", Text, primary_key=True),
+    Column("line_number", Integer, primary_key=True),
+    Column("batch_job_id", Text, nullable=False),
+    Column("custom_id", Text, nullable=False),
+    Column("status_code", SmallInteger, nullable=False),
+    Column("line", Text, nullable=False),
+    _created_at(),
+    Index(None, "batch_job_id"),
 )
 
 # --- results ------------------------------------------------------------------------------------

@@ -8,18 +8,23 @@ from typing import Any
 
 import anthropic
 import orjson
+from anthropic.types.messages import MessageBatch
 
 from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer, Prompt
 from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.providers import wire
 from batch_pipelines.providers.base import (
     BatchProvider,
+    BatchState,
     BatchStatus,
-    ProviderError,
+    FailureKind,
+    LineOutcome,
     RequestLines,
     ResultLine,
     ShardLimits,
+    http_failure_kind,
     jsonl_lines,
+    provider_error,
 )
 
 MESSAGES = "/v1/messages"
@@ -27,9 +32,59 @@ MESSAGES = "/v1/messages"
 _LIMITS = ShardLimits(max_lines=90_000, max_bytes=230_000_000)
 # A batch can take longer than 5 minutes, so the static prefix is cached for an hour.
 _CACHE_1H = {"type": "ephemeral", "ttl": "1h"}
-# Anthropic has no batch metadata: a batch created within this window of our create attempt, with
-# the same request count, is a candidate when healing a crash between create and record.
-_RECONCILE_WINDOW = dt.timedelta(minutes=30)
+# Anthropic has no batch metadata: a batch created between our create attempt and its end, with
+# the same request count, is a candidate when healing a create whose answer was lost. The slack
+# covers the difference between the provider's clock and ours.
+_CLOCK_SLACK = dt.timedelta(seconds=60)
+# Error types of an `errored` result that sending the request again cannot fix (the 4xx types of
+# Anthropic's Errors page); the others (api_error, overloaded_error, rate_limit_error,
+# timeout_error) are transient.
+_PERMANENT_ERROR_TYPES = frozenset(
+    {
+        "invalid_request_error",
+        "authentication_error",
+        "billing_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+    }
+)
+_STATES = {
+    "in_progress": BatchState.IN_PROGRESS,
+    "canceling": BatchState.CANCELLING,
+    "ended": BatchState.ENDED,
+}
+_BODY_CHUNK = 1 << 20
+_REQUESTS_OPEN, _REQUESTS_CLOSE = b'{"requests":[', b"]}"
+
+
+def _requests_body(lines: RequestLines) -> tuple[int, Iterator[bytes]]:
+    """The create body `{"requests":[<line>,<line>…]}` streamed from the spooled lines (each one
+    JSON object), and its exact length: read from the file in two passes, never held whole."""
+    count = size = 0
+    for line in lines:
+        count += 1
+        size += len(line.rstrip(b"\r\n"))
+    length = len(_REQUESTS_OPEN) + size + max(0, count - 1) + len(_REQUESTS_CLOSE)
+
+    def chunks() -> Iterator[bytes]:
+        buffer = [_REQUESTS_OPEN]
+        buffered = 0
+        first = True
+        for line in lines:
+            if not first:
+                buffer.append(b",")
+            first = False
+            body = line.rstrip(b"\r\n")
+            buffer.append(body)
+            buffered += len(body)
+            if buffered >= _BODY_CHUNK:
+                yield b"".join(buffer)
+                buffer, buffered = [], 0
+        buffer.append(_REQUESTS_CLOSE)
+        yield b"".join(buffer)
+
+    return length, chunks()
 
 
 def message_params(model: str, prompt: Prompt) -> dict[str, Any]:
@@ -140,20 +195,34 @@ class AnthropicBatchProvider(BatchProvider):
         input_file_id: str | None,
         lines: RequestLines | None,
     ) -> BatchStatus:
-        requests = [orjson.loads(line) for line in lines or ()]
+        if lines is None:
+            raise ValueError("Anthropic batches are created from their request lines")
+        # The body streams from the spool (a shard can be 230 MB: as Python objects, gigabytes).
+        # Creates are not idempotent: never retried by the SDK; one that raised is reconciled.
+        length, body = _requests_body(lines)
         try:
-            batch = self.client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
+            batch = self.client.with_options(max_retries=0).post(
+                "/v1/messages/batches",
+                content=body,
+                cast_to=MessageBatch,
+                options={"headers": {"Content-Length": str(length)}},
+            )
         except anthropic.APIError as exc:
-            raise ProviderError(f"Anthropic batch create failed: {exc}") from exc
+            raise provider_error(exc, "Anthropic batch create") from exc
         return self._status(batch)
 
     def find_created(
-        self, batch_job_id: str, created_after: dt.datetime, request_count: int
+        self,
+        batch_job_id: str,
+        created_after: dt.datetime,
+        created_before: dt.datetime,
+        request_count: int,
     ) -> list[BatchStatus]:
-        # No metadata to match on: creation time and request count are all there is. The caller
-        # treats anything but exactly one unclaimed candidate as needing a person.
-        lower = created_after - dt.timedelta(seconds=60)
-        upper = created_after + _RECONCILE_WINDOW
+        # No metadata to match on: creation time and request count are all there is. The engine
+        # holds the credential's create lock from create to record, so no other live create can
+        # fall in the window; anything but exactly one unclaimed candidate needs a person.
+        lower = created_after - _CLOCK_SLACK
+        upper = created_before + _CLOCK_SLACK
         found = []
         try:
             for batch in self.client.messages.batches.list(limit=100):
@@ -164,20 +233,20 @@ class AnthropicBatchProvider(BatchProvider):
                 if created <= upper and total == request_count:
                     found.append(self._status(batch))
         except anthropic.APIError as exc:
-            raise ProviderError(f"Anthropic batch list failed: {exc}") from exc
+            raise provider_error(exc, "Anthropic batch list") from exc
         return found
 
     def retrieve(self, provider_batch_id: str) -> BatchStatus:
         try:
             return self._status(self.client.messages.batches.retrieve(provider_batch_id))
         except anthropic.APIError as exc:
-            raise ProviderError(f"Anthropic batch retrieve failed: {exc}") from exc
+            raise provider_error(exc, "Anthropic batch retrieve") from exc
 
     def cancel(self, provider_batch_id: str) -> BatchStatus:
         try:
             return self._status(self.client.messages.batches.cancel(provider_batch_id))
         except anthropic.APIError as exc:
-            raise ProviderError(f"Anthropic batch cancel failed: {exc}") from exc
+            raise provider_error(exc, "Anthropic batch cancel") from exc
 
     def iter_results(self, status: BatchStatus) -> Iterator[ResultLine]:
         try:
@@ -187,7 +256,7 @@ class AnthropicBatchProvider(BatchProvider):
                 for raw in jsonl_lines(response.iter_bytes()):
                     yield self._parse_line(raw)
         except anthropic.APIError as exc:
-            raise ProviderError(f"Anthropic results download failed: {exc}") from exc
+            raise provider_error(exc, "Anthropic results download") from exc
 
     def _parse_line(self, raw: str | bytes) -> ResultLine:
         try:
@@ -196,52 +265,74 @@ class AnthropicBatchProvider(BatchProvider):
             result = line["result"]
             kind = result["type"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            return ResultLine(custom_id="", outcome="errored", error="unparseable result line")
+            return ResultLine(
+                custom_id="", outcome=LineOutcome.ERRORED, error="unparseable result line"
+            )
         if kind == "succeeded":
             try:
                 answer, usage = parse_message(result["message"])
             except (KeyError, TypeError, ValueError) as exc:
                 return ResultLine(
-                    custom_id=custom_id, outcome="errored", error=f"malformed message: {exc}"
+                    custom_id=custom_id,
+                    outcome=LineOutcome.ERRORED,
+                    error=f"malformed message: {exc}",
                 )
             return ResultLine(
                 custom_id=custom_id,
-                outcome="succeeded",
+                outcome=LineOutcome.SUCCEEDED,
                 answer=answer,
                 usage=usage,
                 model=answer.model,
             )
         if kind in ("expired", "canceled"):
-            return ResultLine(custom_id=custom_id, outcome=kind, error=f"request {kind}")
-        inner = ((result.get("error") or {}).get("error")) or {}
+            return ResultLine(
+                custom_id=custom_id, outcome=LineOutcome(kind), error=f"request {kind}"
+            )
+        error = result.get("error") if isinstance(result, dict) else None
+        inner = (error.get("error") if isinstance(error, dict) else None) or {}
+        error_type = inner.get("type", "error")
         return ResultLine(
             custom_id=custom_id,
-            outcome="errored",
-            error=f"{inner.get('type', 'error')}: {inner.get('message', 'no message')}",
+            outcome=LineOutcome.ERRORED,
+            error=f"{error_type}: {inner.get('message', 'no message')}",
+            error_kind=(
+                FailureKind.PERMANENT
+                if error_type in _PERMANENT_ERROR_TYPES
+                else FailureKind.TRANSIENT
+            ),
         )
 
     def complete_sync(
         self, custom_id: str, model: str, endpoint: str, prompt: Prompt
     ) -> ResultLine:
         try:
-            message = self.client.messages.create(**message_params(model, prompt))
+            # A synchronous call is billed when it runs: never sent twice by the SDK.
+            message = self.client.with_options(max_retries=0).messages.create(
+                **message_params(model, prompt)
+            )
         except anthropic.APIError as exc:
+            status = getattr(exc, "status_code", None)
             return ResultLine(
-                custom_id=custom_id, outcome="errored", error=f"sync call failed: {exc}"
+                custom_id=custom_id,
+                outcome=LineOutcome.ERRORED,
+                error=f"sync call failed: {exc}",
+                error_kind=http_failure_kind(status if isinstance(status, int) else None),
             )
         answer, usage = parse_message(message.model_dump())
         return ResultLine(
-            custom_id=custom_id, outcome="succeeded", answer=answer, usage=usage, model=answer.model
+            custom_id=custom_id,
+            outcome=LineOutcome.SUCCEEDED,
+            answer=answer,
+            usage=usage,
+            model=answer.model,
         )
 
     def _status(self, batch: Any) -> BatchStatus:
         counts = batch.request_counts.model_dump()
-        state = {"in_progress": "in_progress", "canceling": "cancelling", "ended": "ended"}.get(
-            batch.processing_status, "in_progress"
-        )
+        state = _STATES.get(batch.processing_status, BatchState.IN_PROGRESS)
         return BatchStatus(
             provider_batch_id=batch.id,
-            state=state,  # type: ignore[arg-type]
+            state=state,
             provider_status=batch.processing_status,
             created_at=_rfc3339(batch.created_at),
             request_counts=counts,

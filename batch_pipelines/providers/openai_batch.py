@@ -14,31 +14,53 @@ from batch_pipelines.core.prompts import ChatPrompt, EmbeddingInput, ModelAnswer
 from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.providers import wire
 from batch_pipelines.providers.base import (
+    BatchFailure,
     BatchProvider,
     BatchState,
     BatchStatus,
-    ProviderError,
+    FailureKind,
+    LineOutcome,
     RequestLines,
     ResultLine,
     ShardLimits,
+    http_failure_kind,
     jsonl_lines,
     prefix_key,
+    provider_error,
 )
 
 CHAT = "/v1/chat/completions"
 EMBEDDINGS = "/v1/embeddings"
 _STATES: dict[str, BatchState] = {
-    "validating": "in_progress",
-    "in_progress": "in_progress",
-    "finalizing": "in_progress",
-    "cancelling": "cancelling",
-    "completed": "ended",
-    "expired": "ended",
-    "cancelled": "ended",
-    "failed": "failed",
+    "validating": BatchState.IN_PROGRESS,
+    "in_progress": BatchState.IN_PROGRESS,
+    "finalizing": BatchState.IN_PROGRESS,
+    "cancelling": BatchState.CANCELLING,
+    "completed": BatchState.ENDED,
+    "expired": BatchState.ENDED,
+    "cancelled": BatchState.ENDED,
+    "failed": BatchState.FAILED,
 }
 # Documented: 50,000 lines, 200 MB, 50,000 embedding inputs per batch. Keep headroom.
 _LIMITS = ShardLimits(max_lines=45_000, max_bytes=180_000_000, max_embedding_inputs=45_000)
+# A batch that failed as a whole with one of these codes failed because of its file or its model:
+# sending it again fails again. The input-file codes of the Batch API reference (quoted in
+# stdapi-ai/stdapi.ai#240: invalid_json_line, duplicate_custom_id, url_mismatch, model_mismatch,
+# empty_file, too_many_tasks), and an unknown model.
+_PERMANENT_BATCH_ERRORS = frozenset(
+    {
+        "invalid_json_line",
+        "duplicate_custom_id",
+        "url_mismatch",
+        "model_mismatch",
+        "empty_file",
+        "too_many_tasks",
+        "model_not_found",
+        "invalid_model",
+    }
+)
+# Line errors without an HTTP status: the line never ran (reference §3, "Per-line error codes").
+_NOT_RUN_CODES = {"batch_expired": LineOutcome.EXPIRED, "batch_cancelled": LineOutcome.CANCELED}
 
 
 def chat_body(model: str, prompt: ChatPrompt) -> dict[str, Any]:
@@ -156,8 +178,22 @@ def _error_text(line: Mapping[str, Any]) -> str:
     body = response.get("body") or {}
     inner = body.get("error") if isinstance(body, dict) else None
     if isinstance(inner, dict):
-        return f"HTTP {response.get('status_code')} {inner.get('code') or inner.get('type')}: {inner.get('message')}"
+        # Both the error's type (e.g. invalid_request_error) and its code (e.g. invalid_value).
+        kind, code = inner.get("type"), inner.get("code")
+        label = " ".join(
+            str(x) for x in (kind, f"({code})" if code and code != kind else None) if x
+        )
+        return f"HTTP {response.get('status_code')} {label or 'error'}: {inner.get('message')}"
     return f"HTTP {response.get('status_code')}"
+
+
+def batch_failure_kind(codes: list[str | None]) -> BatchFailure:
+    """What a whole-batch failure with these `errors.data[].code`s calls for."""
+    if "token_limit_exceeded" in codes:
+        return BatchFailure.TOKEN_LIMIT
+    if any(code in _PERMANENT_BATCH_ERRORS for code in codes):
+        return BatchFailure.PERMANENT
+    return BatchFailure.TRANSIENT
 
 
 class OpenAIBatchProvider(BatchProvider):
@@ -202,16 +238,22 @@ class OpenAIBatchProvider(BatchProvider):
         }
         return orjson.dumps(line) + b"\n"
 
+    @property
+    def _once(self) -> openai.OpenAI:
+        """The client without SDK retries: for calls that must not be sent twice blindly."""
+        return self.client.with_options(max_retries=0)
+
     def upload(self, batch_job_id: str, lines: RequestLines) -> str | None:
         # An open file, not a path or bytes: the SDK reads a path into memory whole, but streams a
-        # file object into the multipart body (and seeks back to its start to retry).
+        # file object into the multipart body. Not retried by the SDK: a failed upload is tried
+        # again by a later submit (an upload bills nothing).
         try:
             with lines.open() as handle:
-                uploaded = self.client.files.create(
+                uploaded = self._once.files.create(
                     file=(f"{batch_job_id}.jsonl", handle, "application/jsonl"), purpose="batch"
                 )
         except openai.APIError as exc:
-            raise ProviderError(f"OpenAI file upload failed: {exc}") from exc
+            raise provider_error(exc, "OpenAI file upload") from exc
         return uploaded.id
 
     def create(
@@ -223,21 +265,28 @@ class OpenAIBatchProvider(BatchProvider):
     ) -> BatchStatus:
         if input_file_id is None:
             raise ValueError("OpenAI batches need an uploaded input file")
+        # Creates are not idempotent: never retried by the SDK. One that raised is reconciled by
+        # the engine (by `metadata.batch_job_id`) before anything is sent again.
         try:
-            batch = self.client.batches.create(
+            batch = self._once.batches.create(
                 input_file_id=input_file_id,
                 endpoint=endpoint,  # type: ignore[arg-type]
                 completion_window="24h",
                 metadata={"batch_job_id": batch_job_id},
             )
         except openai.APIError as exc:
-            raise ProviderError(f"OpenAI batch create failed: {exc}") from exc
+            raise provider_error(exc, "OpenAI batch create") from exc
         return self._status(batch)
 
     def find_created(
-        self, batch_job_id: str, created_after: dt.datetime, request_count: int
+        self,
+        batch_job_id: str,
+        created_after: dt.datetime,
+        created_before: dt.datetime,
+        request_count: int,
     ) -> list[BatchStatus]:
-        # Our batch_job_id travels in the batch metadata, so the match is exact.
+        # Our batch_job_id travels in the batch metadata, so the match is exact; the time bounds
+        # only say where to stop reading the (newest first) list.
         cutoff = int(created_after.timestamp()) - 60
         found = []
         try:
@@ -247,20 +296,20 @@ class OpenAIBatchProvider(BatchProvider):
                 if (batch.metadata or {}).get("batch_job_id") == batch_job_id:
                     found.append(self._status(batch))
         except openai.APIError as exc:
-            raise ProviderError(f"OpenAI batch list failed: {exc}") from exc
+            raise provider_error(exc, "OpenAI batch list") from exc
         return found
 
     def retrieve(self, provider_batch_id: str) -> BatchStatus:
         try:
             return self._status(self.client.batches.retrieve(provider_batch_id))
         except openai.APIError as exc:
-            raise ProviderError(f"OpenAI batch retrieve failed: {exc}") from exc
+            raise provider_error(exc, "OpenAI batch retrieve") from exc
 
     def cancel(self, provider_batch_id: str) -> BatchStatus:
         try:
             return self._status(self.client.batches.cancel(provider_batch_id))
         except openai.APIError as exc:
-            raise ProviderError(f"OpenAI batch cancel failed: {exc}") from exc
+            raise provider_error(exc, "OpenAI batch cancel") from exc
 
     def iter_results(self, status: BatchStatus) -> Iterator[ResultLine]:
         endpoint = status.metadata.get("endpoint", CHAT)
@@ -274,7 +323,7 @@ class OpenAIBatchProvider(BatchProvider):
                 for raw in jsonl_lines(response.iter_bytes()):
                     yield self.parse_line(raw, endpoint)
         except openai.APIError as exc:
-            raise ProviderError(f"OpenAI file download failed: {exc}") from exc
+            raise provider_error(exc, "OpenAI file download") from exc
 
     def parse_line(self, raw: str | bytes, endpoint: str) -> ResultLine:
         """One line of a batch output or error file."""
@@ -282,27 +331,45 @@ class OpenAIBatchProvider(BatchProvider):
             line = orjson.loads(raw)
             custom_id = str(line["custom_id"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            return ResultLine(custom_id="", outcome="errored", error="unparseable result line")
+            return ResultLine(
+                custom_id="", outcome=LineOutcome.ERRORED, error="unparseable result line"
+            )
         response = line.get("response") or {}
-        if response.get("status_code") == 200 and isinstance(response.get("body"), dict):
+        status_code = response.get("status_code") if isinstance(response, dict) else None
+        if status_code == 200 and isinstance(response.get("body"), dict):
             try:
                 answer, usage = parse_response_body(endpoint, response["body"])
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 return ResultLine(
-                    custom_id=custom_id, outcome="errored", error=f"malformed response body: {exc}"
+                    custom_id=custom_id,
+                    outcome=LineOutcome.ERRORED,
+                    error=f"malformed response body: {exc}",
                 )
             return ResultLine(
                 custom_id=custom_id,
-                outcome="succeeded",
+                outcome=LineOutcome.SUCCEEDED,
                 answer=answer,
                 usage=usage,
                 model=answer.model,
             )
         error = line.get("error") or {}
-        outcome = {"batch_expired": "expired", "batch_cancelled": "canceled"}.get(
-            error.get("code"), "errored"
+        code = error.get("code") if isinstance(error, dict) else None
+        if code in _NOT_RUN_CODES:
+            return ResultLine(
+                custom_id=custom_id, outcome=_NOT_RUN_CODES[code], error=_error_text(line)
+            )
+        # `request_timeout` (no HTTP status) and 5xx/429 lines are transient; other 4xx permanent.
+        kind = (
+            http_failure_kind(status_code)
+            if isinstance(status_code, int)
+            else FailureKind.TRANSIENT
         )
-        return ResultLine(custom_id=custom_id, outcome=outcome, error=_error_text(line))
+        return ResultLine(
+            custom_id=custom_id,
+            outcome=LineOutcome.ERRORED,
+            error=_error_text(line),
+            error_kind=kind,
+        )
 
     def complete_sync(
         self, custom_id: str, model: str, endpoint: str, prompt: Prompt
@@ -310,29 +377,40 @@ class OpenAIBatchProvider(BatchProvider):
         body = request_body(model, endpoint, prompt)
         path = "/embeddings" if endpoint == EMBEDDINGS else "/chat/completions"
         try:
-            response = self.client.post(path, body=body, cast_to=object)
+            # A synchronous call is billed when it runs: never sent twice by the SDK.
+            response = self._once.post(path, body=body, cast_to=object)
         except openai.APIError as exc:
+            status = getattr(exc, "status_code", None)
             return ResultLine(
-                custom_id=custom_id, outcome="errored", error=f"sync call failed: {exc}"
+                custom_id=custom_id,
+                outcome=LineOutcome.ERRORED,
+                error=f"sync call failed: {exc}",
+                error_kind=http_failure_kind(status if isinstance(status, int) else None),
             )
         answer, usage = parse_response_body(endpoint, response)  # type: ignore[arg-type]
         return ResultLine(
-            custom_id=custom_id, outcome="succeeded", answer=answer, usage=usage, model=answer.model
+            custom_id=custom_id,
+            outcome=LineOutcome.SUCCEEDED,
+            answer=answer,
+            usage=usage,
+            model=answer.model,
         )
 
     def _status(self, batch: Any) -> BatchStatus:
         counts = batch.request_counts
-        failure = None
-        if batch.status == "failed" and batch.errors and batch.errors.data:
-            failure = "; ".join(f"{e.code}: {e.message}" for e in batch.errors.data)
-        elif batch.status == "failed":
-            failure = "failed without a reason"
+        failure = failure_kind = None
+        if batch.status == "failed":
+            errors = list(batch.errors.data) if batch.errors and batch.errors.data else []
+            failure = (
+                "; ".join(f"{e.code}: {e.message}" for e in errors) or "failed without a reason"
+            )
+            failure_kind = batch_failure_kind([e.code for e in errors])
         usage = batch.usage.model_dump() if getattr(batch, "usage", None) else None
         metadata = dict(batch.metadata or {})
         metadata["endpoint"] = batch.endpoint
         return BatchStatus(
             provider_batch_id=batch.id,
-            state=_STATES.get(batch.status, "in_progress"),
+            state=_STATES.get(batch.status, BatchState.IN_PROGRESS),
             provider_status=batch.status,
             created_at=dt.datetime.fromtimestamp(batch.created_at, dt.UTC),
             request_counts=(
@@ -344,5 +422,6 @@ class OpenAIBatchProvider(BatchProvider):
             error_file_id=batch.error_file_id,
             usage=usage,
             failure=failure,
+            failure_kind=failure_kind,
             metadata=metadata,
         )

@@ -2,27 +2,36 @@
 
 Such servers batch continuously on the GPU: what keeps the GPU full is enough requests in flight,
 not one big file. `create` therefore drives the lines through the server's synchronous endpoint
-with bounded concurrency and spools the answers locally as JSONL in the OpenAI batch output shape;
-the batch is `ended` as soon as `create` returns. The GPU's cost is allocated afterwards by the
-ledger, per window, by each request's share of the tokens processed (mode `self_hosted`).
+with bounded concurrency and keeps the answers, in the OpenAI batch output shape, in Postgres
+(`self_hosted_results`): the deployment runs each run in its own pod, and the poll and the ingest
+of the job may run on another machine than the submit. The answers of one create commit together
+when the last one is in, so a create that died midway left nothing (and reconciliation finds
+nothing to adopt). The batch is `ended` as soon as `create` returns. The GPU's cost is allocated
+afterwards by the ledger, per window, by each request's share of the tokens processed
+(mode `self_hosted`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from itertools import islice
 
 import openai
 import orjson
+from sqlalchemy import Engine, func, select
 
 from batch_pipelines.core.prompts import Prompt
-from batch_pipelines.db.settings import home_dir
+from batch_pipelines.db import get_engine
+from batch_pipelines.db.bulk import copy_rows
+from batch_pipelines.db.tables import self_hosted_results
 from batch_pipelines.providers.base import (
     BatchProvider,
+    BatchState,
     BatchStatus,
+    ProviderError,
     RequestLines,
     ResultLine,
     ShardLimits,
@@ -30,24 +39,28 @@ from batch_pipelines.providers.base import (
 from batch_pipelines.providers.openai_batch import CHAT, EMBEDDINGS, OpenAIBatchProvider
 
 _LIMITS = ShardLimits(max_lines=10_000, max_bytes=200_000_000, max_embedding_inputs=50_000)
+_COLUMNS = ("provider_batch_id", "line_number", "batch_job_id", "custom_id", "status_code", "line")
+# Lines read ahead of the answers per worker: enough to keep every worker busy, never the shard.
+_READ_AHEAD = 4
 
 
 def _endpoint(provider_batch_id: str) -> str:
     return EMBEDDINGS if provider_batch_id.startswith("selfhosted_emb_") else CHAT
 
 
-def _results_dir() -> Path:
-    path = home_dir() / "self_hosted"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 class SelfHostedProvider(BatchProvider):
     name = "self_hosted"
 
-    def __init__(self, client: openai.OpenAI, *, concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        *,
+        concurrency: int = 16,
+        engine: Callable[[], Engine] = get_engine,
+    ) -> None:
         self.client = client
         self.concurrency = concurrency
+        self._engine = engine  # the project's database, where the answers are kept
         self._lines = OpenAIBatchProvider(client)
 
     def limits(self, endpoint: str) -> ShardLimits:
@@ -70,32 +83,35 @@ class SelfHostedProvider(BatchProvider):
         kind = "emb" if endpoint == EMBEDDINGS else "chat"
         batch_id = f"selfhosted_{kind}_{batch_job_id}_{secrets.token_hex(4)}"
         created = dt.datetime.now(dt.UTC)
-        path = _results_dir() / f"{batch_id}.jsonl"
-        path_part = path.with_suffix(".partial")
-        requests = [orjson.loads(line) for line in lines or ()]
-        path_suffix = "/embeddings" if endpoint == EMBEDDINGS else "/chat/completions"
-        succeeded = failed = 0
-        with open(path_part, "wb") as out, ThreadPoolExecutor(self.concurrency) as pool:
-            for request, outcome in zip(
-                requests,
-                pool.map(lambda r: self._call(path_suffix, r["body"]), requests),
-                strict=True,
-            ):
-                status_code, body = outcome
-                succeeded += status_code == 200
-                failed += status_code != 200
-                out.write(
-                    orjson.dumps(
-                        {
+        path = "/embeddings" if endpoint == EMBEDDINGS else "/chat/completions"
+        counts = {"completed": 0, "failed": 0}
+
+        def rows() -> Iterator[tuple]:
+            requests = (orjson.loads(line) for line in lines or ())
+            number = 0
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                while batch := list(islice(requests, self.concurrency * _READ_AHEAD)):
+                    answers = pool.map(lambda r: self._call(path, r["body"]), batch)
+                    for request, (status_code, body) in zip(batch, answers, strict=True):
+                        counts["completed" if status_code == 200 else "failed"] += 1
+                        line = {
                             "custom_id": request["custom_id"],
                             "response": {"status_code": status_code, "body": body},
                             "error": None,
                         }
-                    )
-                    + b"\n"
-                )
-        path_part.replace(path)
-        return self._status(batch_id, created, succeeded, failed, endpoint)
+                        yield (
+                            batch_id,
+                            number,
+                            batch_job_id,
+                            request["custom_id"],
+                            status_code,
+                            orjson.dumps(line).decode(),
+                        )
+                        number += 1
+
+        with self._engine().begin() as conn:
+            copy_rows(conn, self_hosted_results.name, _COLUMNS, rows())
+        return self._status(batch_id, created, counts["completed"], counts["failed"], endpoint)
 
     def _call(self, path: str, body: dict) -> tuple[int, dict]:
         try:
@@ -110,7 +126,7 @@ class SelfHostedProvider(BatchProvider):
     ) -> BatchStatus:
         return BatchStatus(
             provider_batch_id=batch_id,
-            state="ended",
+            state=BatchState.ENDED,
             provider_status="completed",
             created_at=created,
             request_counts={"total": succeeded + failed, "completed": succeeded, "failed": failed},
@@ -118,42 +134,67 @@ class SelfHostedProvider(BatchProvider):
             metadata={"endpoint": endpoint},
         )
 
+    def _summaries(self, *where) -> Iterable:
+        query = (
+            select(
+                self_hosted_results.c.provider_batch_id,
+                func.count().label("lines"),
+                func.count().filter(self_hosted_results.c.status_code == 200).label("ok"),
+                func.min(self_hosted_results.c.created_at).label("created_at"),
+            )
+            .where(*where)
+            .group_by(self_hosted_results.c.provider_batch_id)
+            .order_by(self_hosted_results.c.provider_batch_id)
+        )
+        with self._engine().connect() as conn:
+            return conn.execute(query).all()
+
     def find_created(
-        self, batch_job_id: str, created_after: dt.datetime, request_count: int
+        self,
+        batch_job_id: str,
+        created_after: dt.datetime,
+        created_before: dt.datetime,
+        request_count: int,
     ) -> list[BatchStatus]:
-        # The spooled results are the record: a finished run for this job can be adopted.
-        found = []
-        for path in sorted(_results_dir().glob(f"selfhosted_*_{batch_job_id}_*.jsonl")):
-            with open(path, "rb") as handle:
-                lines = [orjson.loads(line) for line in handle if line.strip()]
-            if len(lines) == request_count:
-                ok = sum(1 for line in lines if line["response"]["status_code"] == 200)
-                found.append(
-                    self._status(
-                        path.stem, created_after, ok, len(lines) - ok, _endpoint(path.stem)
-                    )
-                )
-        return found
+        # The stored answers are the record: a finished run for this job can be adopted.
+        return [
+            self._status(
+                row.provider_batch_id,
+                row.created_at,
+                row.ok,
+                row.lines - row.ok,
+                _endpoint(row.provider_batch_id),
+            )
+            for row in self._summaries(self_hosted_results.c.batch_job_id == batch_job_id)
+            if row.lines == request_count
+        ]
 
     def retrieve(self, provider_batch_id: str) -> BatchStatus:
-        path = _results_dir() / f"{provider_batch_id}.jsonl"
-        with open(path, "rb") as handle:
-            lines = [orjson.loads(line) for line in handle if line.strip()]
-        ok = sum(1 for line in lines if line["response"]["status_code"] == 200)
-        created = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+        found = self._summaries(self_hosted_results.c.provider_batch_id == provider_batch_id)
+        if not found:
+            raise ProviderError(f"no self-hosted answers for batch {provider_batch_id}")
+        (row,) = found
         return self._status(
-            provider_batch_id, created, ok, len(lines) - ok, _endpoint(provider_batch_id)
+            provider_batch_id,
+            row.created_at,
+            row.ok,
+            row.lines - row.ok,
+            _endpoint(provider_batch_id),
         )
 
     def cancel(self, provider_batch_id: str) -> BatchStatus:
         return self.retrieve(provider_batch_id)
 
     def iter_results(self, status: BatchStatus) -> Iterator[ResultLine]:
-        endpoint = status.metadata.get("endpoint", "/v1/chat/completions")
-        with open(_results_dir() / f"{status.provider_batch_id}.jsonl", "rb") as handle:
-            for raw in handle:
-                if raw.strip():
-                    yield self._lines.parse_line(raw, endpoint)
+        endpoint = status.metadata.get("endpoint", CHAT)
+        query = (
+            select(self_hosted_results.c.line)
+            .where(self_hosted_results.c.provider_batch_id == status.provider_batch_id)
+            .order_by(self_hosted_results.c.line_number)
+        )
+        with self._engine().connect() as conn:
+            for raw in conn.execution_options(stream_results=True, yield_per=500).execute(query):
+                yield self._lines.parse_line(raw.line, endpoint)
 
     def complete_sync(
         self, custom_id: str, model: str, endpoint: str, prompt: Prompt

@@ -111,7 +111,7 @@ def snapshot(engine: Engine, emulator: EmulatorServer, provider: str) -> DaySnap
             conn.execute(
                 text(
                     "SELECT DISTINCT ON (item_id) item_id, status FROM batch_requests"
-                    " ORDER BY item_id, attempt DESC"
+                    " ORDER BY item_id, created_at DESC, attempt DESC"
                 )
             ).all()
         )

@@ -130,7 +130,7 @@ def transcript_day(request, pg_server_url, template_database, tmp_path_factory) 
                 for r in conn.execute(
                     text(
                         "SELECT DISTINCT ON (item_id) item_id, custom_id, status, error, notes"
-                        " FROM batch_requests ORDER BY item_id, attempt DESC"
+                        " FROM batch_requests ORDER BY item_id, created_at DESC, attempt DESC"
                     )
                 )
             }
@@ -393,7 +393,7 @@ def result_file_day(request, pg_server_url, template_database, tmp_path_factory)
             final = conn.execute(
                 text(
                     "SELECT DISTINCT ON (item_id) item_id, tenant_id, status, error"
-                    " FROM batch_requests ORDER BY item_id, attempt DESC"
+                    " FROM batch_requests ORDER BY item_id, created_at DESC, attempt DESC"
                 )
             ).all()
             results = dict(

@@ -14,16 +14,20 @@ that did not happen; the outage cases cover a poll that cannot reach the provide
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import text
 
 from batch_pipelines.batching import ingest
+from batch_pipelines.batching.ingest import IngestResult, ingest_job
 from batch_pipelines.batching.lifecycle import run_to_completion
 from batch_pipelines.batching.planning import plan
-from batch_pipelines.batching.polling import poll
+from batch_pipelines.batching.polling import ended_jobs_awaiting_ingest, poll
 from batch_pipelines.batching.submission import submit_planned
 from batch_pipelines.emulator.server import EmulatorServer
 from batch_pipelines.ledger.ledger import price_partition
+from batch_pipelines.providers.registry import ProviderRegistry
 
 from .conftest import DAY, PROVIDERS, later, post_call, snapshot
 
@@ -188,11 +192,16 @@ def test_the_provider_going_away_mid_flight_and_coming_back_on_the_same_state(
 def test_a_poll_during_an_outage_records_a_job_it_cannot_reconcile(
     fault_day, emulator, providers
 ) -> None:
-    workflow = post_call("openai")
+    # Anthropic has no upload: the create itself fails without an answer, so the batches may
+    # exist, and the reconciliation after it cannot reach the provider either: both jobs are left
+    # `submitting`, for a later submit or poll to reconcile.
+    workflow = post_call("anthropic")
     plan(fault_day, workflow, providers, [DAY])
-    emulator.stop()  # the upload fails: both jobs are left `submitting`
-    assert len(submit_planned(fault_day, workflow, providers).deferred) == 2
-    result = poll(fault_day, providers, now=later(1)())  # past the 30 s grace: reconcile
+    emulator.stop()
+    attempt = submit_planned(fault_day, workflow, providers)
+    assert len(attempt.deferred) == 2
+    assert all("reconciliation deferred" in reason for reason in attempt.deferred.values())
+    result = poll(fault_day, providers, now=later(1)())
     assert len(result.errors) == 2 and not result.reconciled
 
 
@@ -205,3 +214,85 @@ def test_a_submit_during_an_outage_defers_a_job_it_cannot_reconcile(
     assert len(submit_planned(fault_day, workflow, providers).deferred) == 2
     again = submit_planned(fault_day, workflow, providers)  # the next run, still down
     assert again.submitted == [] and len(again.deferred) == 2
+
+
+# Where the deadline fallback can be killed (batching/ingest.py, batching/deadline.py).
+DEADLINE_CRASH_POINTS = (
+    "after_late_lines_marked",  # the batch's unfinished lines failed, planned into the sync job
+    "before_sync_calls",  # the sync job is written and claimed, no call made yet
+    "mid_sync",  # one synchronous call answered and applied, the others not made
+)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("point", DEADLINE_CRASH_POINTS)
+def test_a_crash_in_the_deadline_fallback_finishes_every_item_once_and_bills_each_call_once(
+    fault_day, emulator, providers, provider, point
+) -> None:
+    """Item 9 of issue 16: both batches miss their deadline and are cancelled before any line
+    ran, so every line goes through the synchronous API. Killed at any point of that, the next
+    run finishes every item exactly once, and each synchronous call was made (billed) once."""
+    emulator.set_config(complete_after=3600)
+    workflow = post_call(provider, deadline=dt.timedelta(minutes=30))
+    plan(fault_day, workflow, providers, [DAY])
+    assert len(submit_planned(fault_day, workflow, providers).submitted) == 2
+    late = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    assert len(poll(fault_day, providers, now=late).cancelled_for_deadline) == 2
+    emulator.advance(600)  # OpenAI takes a while in `cancelling`
+    for _ in range(10):
+        poll(fault_day, providers, now=late)
+        if len(ended_jobs_awaiting_ingest(fault_day)) == 2:
+            break
+    first, second = ended_jobs_awaiting_ingest(fault_day)
+    checkpoint, fired = crash_at(point)
+    with pytest.raises(Crash):
+        ingest_job(
+            fault_day, workflow, providers, first.batch_job_id, checkpoint=checkpoint, now=late
+        )
+    assert fired == [point]
+    # The next run: the interrupted ingest again, then the other batch.
+    sent = IngestResult("*")
+    for job in (first, second):
+        sent.add(ingest_job(fault_day, workflow, providers, job.batch_job_id, now=late))
+    with fault_day.connect() as conn:
+        latest = dict(
+            conn.execute(
+                text(
+                    "SELECT DISTINCT ON (item_id) item_id, status FROM batch_requests"
+                    " ORDER BY item_id, created_at DESC"
+                )
+            ).all()
+        )
+        usage = conn.execute(
+            text(
+                "SELECT r.item_id, count(*), array_agg(DISTINCT u.mode) FROM llm_usage u"
+                " JOIN batch_requests r USING (custom_id) GROUP BY r.item_id"
+            )
+        ).all()
+        jobs = dict(conn.execute(text("SELECT batch_job_id, status FROM batch_jobs")).all())
+    assert len(latest) == 13 and set(latest.values()) == {"succeeded"}
+    assert len(usage) == 13 and {(n, tuple(m)) for _item, n, m in usage} == {(1, ("sync",))}
+    assert set(jobs.values()) == {"ingested"} and len(jobs) == 4  # two batches, two sync jobs
+    sync_calls = [r for r in emulator.received_requests(provider) if r.source == "sync"]
+    assert len(sync_calls) == 13  # each call made once: none repeated after the crash
+    assert sent.sent_sync == 13 - (1 if point == "mid_sync" else 0)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_create_whose_answer_was_lost_is_reconciled_and_never_sent_again(
+    fault_day, emulator, clean_day, provider
+) -> None:
+    """Every create's answer is lost (the batch is created, the client gets a 502): with the SDK's
+    production retries on, each create is still sent once, and reconciliation adopts the batch it
+    made (OpenAI by metadata, Anthropic by time and request count). The day then equals a clean
+    one: no batch created twice, none billed and never ingested."""
+    providers = ProviderRegistry(max_retries=2, timeout=30)
+    workflow = post_call(provider)
+    plan(fault_day, workflow, providers, [DAY])
+    emulator.set_config(lose_create_response_rate=1.0)
+    submitted = submit_planned(fault_day, workflow, providers)
+    assert len(submitted.adopted) == 2 and not submitted.deferred and not submitted.needs_attention
+    emulator.set_config(lose_create_response_rate=0)
+    outcome = run_to_completion(fault_day, workflow, providers, [DAY], clock=later())
+    assert outcome.open_requests == 0
+    assert_same_as_clean(fault_day, emulator, provider, clean_day(provider))

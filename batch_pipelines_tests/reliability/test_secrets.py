@@ -176,19 +176,13 @@ def test_an_engine_day_on_both_providers_writes_no_key_anywhere(
         conn.execute(text("DELETE FROM call_analytics WHERE tenant_id = 'vault'"))
         conn.execute(text("DELETE FROM llm_usage WHERE tenant_id = 'vault'"))
         conn.execute(text("DELETE FROM batch_requests WHERE tenant_id = 'vault'"))
-    run_to_completion(engine, PostCallAnalytics(), registry, [DAY])
-    with engine.connect() as conn:
-        held = (
-            conn.execute(
-                text(
-                    "SELECT error FROM batch_requests WHERE tenant_id = 'vault' AND status = 'held'"
-                )
-            )
-            .scalars()
-            .all()
-        )
-    assert held and all("tenant vault is isolated but has no openai key" in e for e in held)
-    errors += held
+    outcome = run_to_completion(engine, PostCallAnalytics(), registry, [DAY])
+    # Its job is parked with the reason (the others carry on).
+    parked = [job.reason for job in outcome.blocked]
+    assert parked and all(
+        "tenant vault" in e and "NOT_SET_ANYWHERE" in e and "is not set" in e for e in parked
+    )
+    errors += parked
 
     with engine.connect() as conn:
         keyed = conn.execute(
@@ -256,13 +250,16 @@ def test_a_dagster_day_writes_no_key_to_runs_events_metadata_or_files(
     planned = daemon.launch(
         "post_call_job", dg.RunRequest(partition_key=f"{today.isoformat()}|misconfigured")
     )
-    # The tenant's work is held with the reason (the others carry on), never failed with a key.
+    # The tenant's job is parked with the reason (the others carry on), never failed with a key.
     assert planned is not None and planned.success
     with engine.connect() as conn:
-        held = conn.execute(
-            text("SELECT error FROM batch_requests WHERE tenant_id = 'misconfigured'")
+        parked = conn.execute(
+            text(
+                "SELECT j.error FROM batch_jobs j JOIN batch_requests r USING (batch_job_id)"
+                " WHERE r.tenant_id = 'misconfigured' AND j.status = 'needs_attention'"
+            )
         ).scalar_one()
-    assert "is isolated but has no openai key" in held
+    assert "tenant misconfigured" in parked and "NOT_SET_ANYWHERE" in parked
     # An error as the UI shows it: an ingest run for a batch job that does not exist.
     failed = daemon.launch(
         "post_call_ingest_job",

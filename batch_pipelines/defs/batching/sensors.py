@@ -3,7 +3,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from batch_pipelines.batching.polling import ended_jobs_awaiting_ingest, poll, stale_planned_jobs
+from batch_pipelines.batching.polling import ended_jobs_awaiting_ingest, poll, submittable_jobs
 from batch_pipelines.defs.batching.partition_ranges import (
     date_tenant_range_tags,
     partitions_of_job,
@@ -14,7 +14,11 @@ from batch_pipelines.defs.batching.workflow_assets import WORKFLOW_DEFS, Workflo
 from batch_pipelines.defs.resources import BatchProviderResource, DatabaseResource
 from batch_pipelines.defs.tenants.partitions import tenant_partitions
 
-RESUBMIT_EVERY = dt.timedelta(minutes=5)
+# A planned job (waiting for admission, deferred by a 429, left by a crash) gets a submit run of
+# its workflow at most this often; one older than `RESUBMIT_AFTER` (its own submit run had its
+# chance) is picked up.
+RESUBMIT_EVERY = dt.timedelta(minutes=1)
+RESUBMIT_AFTER = dt.timedelta(seconds=30)
 
 
 def _range_tags(
@@ -76,8 +80,9 @@ def poll_batches(
 ) -> dg.SensorResult:
     """Polls the live provider batches (read from Postgres, a bounded number per tick), records
     their progress as observations, and launches the ingest run of every finished batch, keyed by
-    its ingest attempt so a failed ingest runs again. Planned batches a crash or a rate limit left
-    behind get a new submit run every few minutes."""
+    its ingest attempt so a failed ingest runs again. Planned batches still to go (waiting for
+    room in the provider's queue, deferred by a Retry-After, left by a crash) get a submit run of
+    their workflow at most once a minute. A job parked for a person is logged, with why."""
     engine = database.engine()
     result = poll(engine, batch_providers.registry(), max_calls=batch_providers.max_polls_per_tick)
     observations = [
@@ -95,6 +100,8 @@ def poll_batches(
     ]
     for job_id, error in result.errors.items():
         context.log.warning(f"poll of {job_id} failed (will retry): {error}")
+    for job_id, reason in result.parked.items():
+        context.log.error(f"batch job {job_id} needs attention: {reason}")
 
     known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
     missing_tenants: set[str] = set()
@@ -115,13 +122,17 @@ def poll_batches(
             )
         )
     bucket = int(dt.datetime.now(dt.UTC).timestamp() // RESUBMIT_EVERY.total_seconds())
-    for job in stale_planned_jobs(engine, older_than=dt.timedelta(minutes=2)):
-        missing_tenants |= {p["tenant"] for p in job.partitions} - known
+    to_submit: dict[str, list] = {}
+    for job in submittable_jobs(engine, older_than=RESUBMIT_AFTER):
+        to_submit.setdefault(job.workflow, []).extend(job.partitions)
+    for workflow, partitions in sorted(to_submit.items()):
+        missing_tenants |= {p["tenant"] for p in partitions} - known
+        # One run per workflow submits all its planned jobs (`submit_planned`).
         run_requests.append(
             dg.RunRequest(
-                run_key=f"submit:{job.batch_job_id}:{bucket}",
-                job_name=workflows[job.workflow].submit_job.name,
-                tags=_range_tags(context.instance, workflows[job.workflow], job.partitions),
+                run_key=f"submit:{workflow}:{bucket}",
+                job_name=workflows[workflow].submit_job.name,
+                tags=_range_tags(context.instance, workflows[workflow], partitions),
             )
         )
     return dg.SensorResult(

@@ -85,15 +85,18 @@ def plan_and_submit(
     submitted = submit_planned(engine, workflow, registry)
     for job_id, reason in submitted.deferred.items():
         context.log.warning(f"batch job {job_id} not submitted yet: {reason}")
+    for job_id, reason in submitted.waiting.items():
+        context.log.info(f"batch job {job_id} waits: {reason}")
     for job_id in submitted.needs_attention:
         context.log.error(f"batch job {job_id} needs a person: see batch_jobs.error")
     # What the run did as a whole belongs to no one partition: the log says it.
     context.log.info(
         f"planned {planned.planned} requests in {len(planned.batch_job_ids)} batch jobs "
         f"({', '.join(planned.batch_job_ids) or 'none'}); submitted "
-        f"{len(submitted.submitted) + len(submitted.adopted)}, deferred {len(submitted.deferred)}; "
-        f"held {planned.held}, skipped {planned.skipped}, dead-lettered {planned.rejected}, "
-        f"retried {planned.retries}"
+        f"{len(submitted.submitted) + len(submitted.adopted)}, deferred {len(submitted.deferred)}, "
+        f"waiting {len(submitted.waiting)}, parked {len(submitted.needs_attention)}; held "
+        f"{planned.held}, skipped {planned.skipped}, dead-lettered {planned.rejected}, retried "
+        f"{planned.retries}"
     )
     with engine.connect() as conn:
         figures = workflow_partition_figures(conn, declared.name, list(partitions.values()))
@@ -109,7 +112,8 @@ def ingest(
     batch_providers: BatchProviderResource,
 ) -> IngestResult:
     """Ingest the job named by the run's tag (a run launched by `batch_poll_sensor`), or else every
-    ended job of the workflow (a run launched by hand); then queue what failed into a new batch."""
+    ended job of the workflow (a run launched by hand); then plan what failed into new batches and
+    submit the workflow's planned jobs (the ended batch left room in its provider's queue)."""
     engine = database.engine()
     registry = batch_providers.registry()
     job_id = context.run.tags.get(BATCH_JOB_TAG)
@@ -124,19 +128,24 @@ def ingest(
     )
     total = IngestResult(job_id or "*")
     for batch_job_id in job_ids:
-        total.add(ingest_job(engine, workflow, registry, batch_job_id))
+        ingested = ingest_job(engine, workflow, registry, batch_job_id)
+        if ingested.parked:
+            context.log.error(f"batch job {batch_job_id} needs attention: {ingested.parked}")
+        total.add(ingested)
     retry = plan(engine, workflow, registry, None)
     if retry.batch_job_ids:
-        submit_planned(engine, workflow, registry, retry.batch_job_ids)
         context.log.info(
             f"re-queued {retry.planned} failed lines in {len(retry.batch_job_ids)} batches"
         )
+    # The ended batch left room in its provider's queue: the retries, and any job admission held
+    # back, go now.
+    submit_planned(engine, workflow, registry)
     rejected = sum(total.rejected.values())
     context.log.info(
         f"ingested {total.lines} lines of {len(job_ids)} batch jobs: {total.succeeded} stored, "
         f"{total.invalid_answers} invalid answers, {total.failed_lines} failed, {total.missing} "
-        f"missing, {total.retried} retried, {total.dead_lettered} dead-lettered, "
-        f"{total.sent_sync} sent synchronously"
+        f"missing, {total.retried} retried, {total.requeued} re-queued, {total.dead_lettered} "
+        f"dead-lettered, {total.sent_sync} sent synchronously"
     )
     if rejected:
         context.log.warning(

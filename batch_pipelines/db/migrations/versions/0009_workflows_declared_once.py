@@ -11,14 +11,14 @@ every deploy, so the constraints are dropped instead.
 Downgrading restores the constraints as they were; it fails if rows of another workflow exist.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0005
 Create Date: 2026-12-01
 """
 
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

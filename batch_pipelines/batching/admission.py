@@ -1,0 +1,58 @@
+"""Admission control: a planned job is sent only while its provider's queue has room for it.
+
+OpenAI counts the input tokens of a model's batches still validating, in progress or finalizing
+against the model's enqueued-token limit, and fails a batch past it (`token_limit_exceeded`);
+splitting the work into smaller batches sent together does not help, waiting for live ones does.
+Anthropic counts the requests of every Message Batch not yet processed against one queue limit,
+whatever the model. So per (provider, credentials[, model]): the planner's estimate of the batches
+we have there (`submitting`, `submitted` in `batch_jobs`) plus this job's must stay within the
+limit (`providers/settings.py`). A job that does not fit stays `planned` and goes when room frees,
+from the next submit (the poll tick launches one once a job ends).
+
+Everything it reads is in Postgres, so a submit on any machine decides the same. It is called
+under the credentials' create lock (`submission.py`), so two submitters never both take the last
+room.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from batch_pipelines.batching.jobs import JobRecord, queued_alongside
+from batch_pipelines.db.tables import batch_jobs
+from batch_pipelines.providers.settings import QueueLimit
+
+
+@dataclass(frozen=True)
+class Admission:
+    admitted: bool
+    queued: int = 0  # what the other live batches take of the limit
+    needed: int = 0  # what this job takes
+    limit: QueueLimit | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.limit is None:
+            return "no queue limit"
+        unit = self.limit.unit
+        return (
+            f"waiting for room in the provider's queue: {self.queued:,} of {self.limit.limit:,} "
+            f"{unit} ({self.limit.scope}) taken by live batches, this batch needs {self.needed:,}"
+        )
+
+
+def admit(conn: Connection, job: JobRecord, limit: QueueLimit | None) -> Admission:
+    """Whether `job` may be created now. A job alone in the queue always may (the planner never
+    makes one bigger than the limit; if the limit was lowered since, alone is the best it gets)."""
+    if limit is None:
+        return Admission(True)
+    tokens = limit.unit == "tokens"
+    needed = job.estimated_input_tokens if tokens else job.request_count
+    size = batch_jobs.c.estimated_input_tokens if tokens else batch_jobs.c.request_count
+    queued = conn.execute(
+        select(func.coalesce(func.sum(size), 0)).where(queued_alongside(job, same_model=tokens))
+    ).scalar_one()
+    admitted = queued == 0 or queued + needed <= limit.limit
+    return Admission(admitted, int(queued), needed, limit)
