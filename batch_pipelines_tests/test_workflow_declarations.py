@@ -45,11 +45,7 @@ from batch_pipelines.defs.batching.partition_ranges import date_tenant_range_tag
 from batch_pipelines.defs.batching.sensors import build_batch_poll_sensor
 from batch_pipelines.defs.batching.workflow_assets import build_workflow_defs
 from batch_pipelines.defs.ledger.assets import build_cost_ledger
-from batch_pipelines.defs.ledger.checks import (
-    batch_tokens_match_provider,
-    every_usage_row_priced_once,
-    ledger_rows_attributed,
-)
+from batch_pipelines.defs.ledger.checks import cost_ledger_checks
 from batch_pipelines.defs.tenants.sensors import tenant_registry_sensor
 from batch_pipelines.ledger.estimate import add_estimate_arguments, monthly_units
 from batch_pipelines.workflows.registry import build_workflow
@@ -313,9 +309,7 @@ def test_a_toy_workflow_added_by_the_recipe_runs_through_dagster_and_the_ledger(
                 wiring.request_asset,
                 wiring.results,
                 build_cost_ledger([wiring]),
-                every_usage_row_priced_once,
-                batch_tokens_match_provider,
-                ledger_rows_attributed,
+                cost_ledger_checks,
             ],
             jobs=[wiring.submit_job, wiring.ingest_job],
             sensors=[

@@ -137,31 +137,44 @@ class StuckItems:
 
 
 def stuck_items(
-    conn: Connection, day: dt.date, tenant_id: str, reasons_per_workflow: int = 3
-) -> StuckItems:
-    """Dead-lettered and held items of one (date, tenant), every workflow."""
+    conn: Connection, partitions: Sequence[tuple[dt.date, str]], reasons_per_workflow: int = 3
+) -> dict[tuple[dt.date, str], StuckItems]:
+    """Dead-lettered and held items of each (date, tenant), every workflow (one query)."""
+    out = {key: StuckItems({}, {}) for key in partitions}
+    if not partitions:
+        return out
     status = batch_requests.c.status
+    items = func.count(batch_requests.c.item_id.distinct())
     rows = conn.execute(
         select(
+            batch_requests.c.partition_date,
+            batch_requests.c.tenant_id,
             batch_requests.c.workflow,
             status,
             batch_requests.c.error,
-            func.count(batch_requests.c.item_id.distinct()),
+            items,
         )
         .where(
-            batch_requests.c.partition_date == day,
-            batch_requests.c.tenant_id == tenant_id,
+            batch_requests.c.partition_date.in_(sorted({day for day, _ in partitions})),
+            batch_requests.c.tenant_id.in_(sorted({tenant for _, tenant in partitions})),
             status.in_(("dead_letter", "held")),
         )
-        .group_by(batch_requests.c.workflow, status, batch_requests.c.error)
-        .order_by(func.count(batch_requests.c.item_id.distinct()).desc(), batch_requests.c.error)
+        .group_by(
+            batch_requests.c.partition_date,
+            batch_requests.c.tenant_id,
+            batch_requests.c.workflow,
+            status,
+            batch_requests.c.error,
+        )
+        .order_by(items.desc(), batch_requests.c.error)
     )
-    counts: dict[str, dict[str, int]] = {}
-    reasons: dict[str, list[str]] = {}
-    for workflow, row_status, error, n in rows:
-        by_status = counts.setdefault(workflow, {})
+    for day, tenant, workflow, row_status, error, n in rows:
+        stuck = out.get((day, tenant))
+        if stuck is None:
+            continue
+        by_status = stuck.counts.setdefault(workflow, {})
         by_status[row_status] = by_status.get(row_status, 0) + n
-        listed = reasons.setdefault(workflow, [])
+        listed = stuck.reasons.setdefault(workflow, [])
         if error and len(listed) < reasons_per_workflow:
             listed.append(f"{row_status}: {error}")
-    return StuckItems(counts, reasons)
+    return out

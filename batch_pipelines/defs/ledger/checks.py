@@ -1,10 +1,11 @@
 """Checks on the ledger. Those on `cost_ledger` are partitioned like it (1.13 partitioned asset
 checks): each (date, tenant) gets its own evaluation, so a failure shows on its partition. A run
-over a range evaluates each partition of it, and the check's own result (what blocks the run) says
-how many failed."""
+over a range evaluates each partition of it, and each check's own result (what blocks the run when
+a blocking check fails) says how many failed. The four run in one step (`cost_ledger_checks`): one
+connection and one pass over the run's partitions, not a step each."""
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 import dagster as dg
 from sqlalchemy import Connection
@@ -20,60 +21,17 @@ from batch_pipelines.ledger.ledger import (
     check_rows_attributed,
     check_usage_priced_within,
 )
-from batch_pipelines.ledger.partition_figures import stuck_items
+from batch_pipelines.ledger.partition_figures import StuckItems, stuck_items
 
 UNPRICED_FOR_AT_MOST = dt.timedelta(hours=1)
-Evaluate = Callable[[Connection, dt.date, str], dg.AssetCheckResult]
-
-
-def _per_partition(
-    context: dg.AssetCheckExecutionContext,
-    database: DatabaseResource,
-    evaluate: Evaluate,
-) -> dg.AssetCheckResult:
-    """`evaluate` on every partition of the run. A one-partition run returns that partition's
-    result; a range run records each partition's evaluation on its partition, and returns one
-    result for the run (failed if any partition failed) that blocks what comes after."""
-    step = context.op_execution_context
-    (spec,) = context.check_specs
-    results: dict[str, dg.AssetCheckResult] = {}
-    with database.engine().connect() as conn:
-        for day, tenant in ledger_partitions(step):
-            results[f"{day.isoformat()}|{tenant}"] = evaluate(conn, day, tenant)
-    if step.has_partition_key:
-        (result,) = results.values()
-        return result
-    failed = {key: r for key, r in results.items() if not r.passed}
-    for key, result in results.items():
-        step.log_event(
-            dg.AssetCheckEvaluation(
-                asset_key=cost_ledger.key,
-                check_name=spec.name,
-                passed=result.passed,
-                partition=key,
-                blocking=spec.blocking,
-                severity=result.severity,
-                description=result.description,
-                metadata=result.metadata,
-            )
-        )
-    metadata: dict = {"partitions_checked": len(results), "partitions_failed": len(failed)}
-    if failed:
-        metadata["failures"] = dg.MetadataValue.json(
-            {key: {k: v.value for k, v in r.metadata.items()} for key, r in failed.items()}
-        )
-    descriptions = sorted({r.description for r in failed.values() if r.description})
-    return dg.AssetCheckResult(
-        passed=not failed,
-        metadata=metadata,
-        severity=next(iter(failed.values())).severity if failed else dg.AssetCheckSeverity.ERROR,
-        description="; ".join(descriptions) or None,
-    )
+Partition = tuple[dt.date, str]
+# (connection, partition, the partition's stuck items) -> that partition's result
+Evaluate = Callable[[Connection, Partition, StuckItems], dg.AssetCheckResult]
 
 
 def _invariant(invariant: Callable[[Connection, dt.date, str], InvariantResult]) -> Evaluate:
-    def evaluate(conn: Connection, day: dt.date, tenant: str) -> dg.AssetCheckResult:
-        passed, details = invariant(conn, day, tenant)
+    def evaluate(conn: Connection, partition: Partition, _: StuckItems) -> dg.AssetCheckResult:
+        passed, details = invariant(conn, *partition)
         return dg.AssetCheckResult(passed=passed, metadata=_json_values(details))
 
     return evaluate
@@ -86,20 +44,8 @@ def _json_values(details: dict) -> dict:
     }
 
 
-@dg.asset_check(asset=cost_ledger, blocking=True, partitions_def=date_tenant_partitions)
-def every_usage_row_priced_once(
-    context: dg.AssetCheckExecutionContext, database: DatabaseResource
-) -> dg.AssetCheckResult:
-    """Every `llm_usage` row of the partition has exactly one `cost_ledger` row."""
-    return _per_partition(
-        context,
-        database,
-        _invariant(check_priced_exactly_once),
-    )
-
-
-def _tokens_match(conn: Connection, day: dt.date, tenant: str) -> dg.AssetCheckResult:
-    passed, details = check_batch_tokens_match_provider(conn, day, tenant)
+def _tokens_match(conn: Connection, partition: Partition, _: StuckItems) -> dg.AssetCheckResult:
+    passed, details = check_batch_tokens_match_provider(conn, *partition)
     # A batch serves many partitions: each failing partition names its differing batches.
     differing = {m["batch_job_id"]: m for m in details.get("mismatches", [])}
     metadata = _json_values(details)
@@ -115,33 +61,7 @@ def _tokens_match(conn: Connection, day: dt.date, tenant: str) -> dg.AssetCheckR
     return dg.AssetCheckResult(passed=passed, metadata=metadata, description=description)
 
 
-@dg.asset_check(asset=cost_ledger, blocking=True, partitions_def=date_tenant_partitions)
-def batch_tokens_match_provider(
-    context: dg.AssetCheckExecutionContext, database: DatabaseResource
-) -> dg.AssetCheckResult:
-    """Per batch, ledger tokens equal the usage rows and the provider's own aggregate (OpenAI's
-    batch `usage`); a failure names each batch that differs, and how."""
-    return _per_partition(
-        context,
-        database,
-        _tokens_match,
-    )
-
-
-@dg.asset_check(asset=cost_ledger, blocking=True, partitions_def=date_tenant_partitions)
-def ledger_rows_attributed(
-    context: dg.AssetCheckExecutionContext, database: DatabaseResource
-) -> dg.AssetCheckResult:
-    """No ledger row without tenant and vertical, none attributed differently from its request."""
-    return _per_partition(
-        context,
-        database,
-        _invariant(check_rows_attributed),
-    )
-
-
-def _nothing_stuck(conn: Connection, day: dt.date, tenant: str) -> dg.AssetCheckResult:
-    stuck = stuck_items(conn, day, tenant)
+def _nothing_stuck(_: Connection, partition: Partition, stuck: StuckItems) -> dg.AssetCheckResult:
     metadata: dict = {
         "dead_lettered_items": sum(c.get("dead_letter", 0) for c in stuck.counts.values()),
         "held_items": sum(c.get("held", 0) for c in stuck.counts.values()),
@@ -164,17 +84,130 @@ def _nothing_stuck(conn: Connection, day: dt.date, tenant: str) -> dg.AssetCheck
     )
 
 
-@dg.asset_check(asset=cost_ledger, partitions_def=date_tenant_partitions)
-def no_dead_lettered_or_held_items(
+def _spec(name: str, description: str, *, blocking: bool) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name,
+        asset=cost_ledger.key,
+        description=description,
+        blocking=blocking,
+        partitions_def=date_tenant_partitions,
+    )
+
+
+# Each check's spec and how it evaluates one partition.
+LEDGER_CHECKS: Mapping[str, tuple[dg.AssetCheckSpec, Evaluate]] = {
+    spec.name: (spec, evaluate)
+    for spec, evaluate in (
+        (
+            _spec(
+                "every_usage_row_priced_once",
+                "Every `llm_usage` row of the partition has exactly one `cost_ledger` row.",
+                blocking=True,
+            ),
+            _invariant(check_priced_exactly_once),
+        ),
+        (
+            _spec(
+                "batch_tokens_match_provider",
+                "Per batch, ledger tokens equal the usage rows and the provider's own aggregate "
+                "(OpenAI's batch `usage`); a failure names each batch that differs, and how.",
+                blocking=True,
+            ),
+            _tokens_match,
+        ),
+        (
+            _spec(
+                "ledger_rows_attributed",
+                "No ledger row without tenant and vertical, none attributed differently from its "
+                "request.",
+                blocking=True,
+            ),
+            _invariant(check_rows_attributed),
+        ),
+        (
+            _spec(
+                "no_dead_lettered_or_held_items",
+                "A warning on each (date, tenant) with dead-lettered items (a person must look: "
+                "the reason is in `batch_requests.error`) or items held by budget or a missing "
+                "key, naming how many per workflow and the commonest reasons. It blocks nothing: "
+                "the rest of the partition is priced.",
+                blocking=False,
+            ),
+            _nothing_stuck,
+        ),
+    )
+}
+
+
+@dg.multi_asset_check(
+    specs=[spec for spec, _ in LEDGER_CHECKS.values()],
+    can_subset=True,
+    name="cost_ledger_checks",
+)
+def cost_ledger_checks(
     context: dg.AssetCheckExecutionContext, database: DatabaseResource
+) -> Iterator[dg.AssetCheckResult]:
+    """The ledger's checks on every partition of the run. A one-partition run yields that
+    partition's result per check; a range run records each partition's evaluation on its
+    partition and yields one result per check for the run (failed if any partition failed)."""
+    step = context.op_execution_context
+    partitions = ledger_partitions(step)
+    selected = sorted(key.name for key in context.selected_asset_check_keys)
+    with database.engine().connect() as conn:
+        stuck = stuck_items(conn, partitions)
+        results = {
+            name: {
+                f"{day.isoformat()}|{tenant}": LEDGER_CHECKS[name][1](
+                    conn, (day, tenant), stuck[day, tenant]
+                )
+                for day, tenant in partitions
+            }
+            for name in selected
+        }
+    for name in selected:
+        yield _run_result(step, LEDGER_CHECKS[name][0], results[name])
+
+
+def _run_result(
+    step: dg.OpExecutionContext,
+    spec: dg.AssetCheckSpec,
+    results: Mapping[str, dg.AssetCheckResult],
 ) -> dg.AssetCheckResult:
-    """A warning on each (date, tenant) with dead-lettered items (a person must look: the reason
-    is in `batch_requests.error`) or items held by budget or a missing key, naming how many per
-    workflow and the commonest reasons. It blocks nothing: the rest of the partition is priced."""
-    return _per_partition(
-        context,
-        database,
-        _nothing_stuck,
+    if step.has_partition_key:  # Dagster sets the partition of a one-partition run's result
+        ((_, result),) = results.items()
+        return dg.AssetCheckResult(
+            check_name=spec.name,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+            description=result.description,
+        )
+    for key, result in results.items():
+        step.log_event(
+            dg.AssetCheckEvaluation(
+                asset_key=cost_ledger.key,
+                check_name=spec.name,
+                passed=result.passed,
+                partition=key,
+                blocking=spec.blocking,
+                severity=result.severity,
+                description=result.description,
+                metadata=result.metadata,
+            )
+        )
+    failed = {key: r for key, r in results.items() if not r.passed}
+    metadata: dict = {"partitions_checked": len(results), "partitions_failed": len(failed)}
+    if failed:
+        metadata["failures"] = dg.MetadataValue.json(
+            {key: {k: v.value for k, v in r.metadata.items()} for key, r in failed.items()}
+        )
+    descriptions = sorted({r.description for r in failed.values() if r.description})
+    return dg.AssetCheckResult(
+        check_name=spec.name,
+        passed=not failed,
+        metadata=metadata,
+        severity=next(iter(failed.values())).severity if failed else dg.AssetCheckSeverity.ERROR,
+        description="; ".join(descriptions) or None,
     )
 
 

@@ -16,12 +16,7 @@ from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.db.settings import DATABASE_URL_ENV, HOME_ENV
 from batch_pipelines.definitions import defs
 from batch_pipelines.defs.ledger.assets import cost_ledger, tenant_cost_report
-from batch_pipelines.defs.ledger.checks import (
-    batch_tokens_match_provider,
-    every_usage_row_priced_once,
-    ledger_rows_attributed,
-    no_dead_lettered_or_held_items,
-)
+from batch_pipelines.defs.ledger.checks import cost_ledger_checks
 from batch_pipelines.defs.resources import DatabaseResource
 from batch_pipelines_tests.ledger.factories import (
     DAY,
@@ -31,7 +26,7 @@ from batch_pipelines_tests.ledger.factories import (
     add_usage,
 )
 
-CHECKS = [every_usage_row_priced_once, batch_tokens_match_provider, ledger_rows_attributed]
+CHECKS = [cost_ledger_checks]  # the three blocking invariants and the WARN check, one step
 RESOURCES = {"database": DatabaseResource(url=dg.EnvVar(DATABASE_URL_ENV))}
 RANGE_OF_THE_DAY = {  # a single run over both tenants of 2026-11-25
     "dagster/asset_partition_range_start": "2026-11-25|acme",
@@ -84,7 +79,7 @@ def test_one_partition(engine, dagster_instance, two_tenants) -> None:
     )
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 3 and all(e.passed for e in evaluations)
+    assert len(evaluations) == 4 and all(e.passed for e in evaluations)
     assert {e.partition for e in evaluations} == {"2026-11-25|acme"}
     meta = _latest(dagster_instance, "2026-11-25|acme")
     assert meta["requests"].value == meta["dagster/row_count"].value == 2
@@ -201,13 +196,17 @@ def test_dead_lettered_and_held_items_warn_on_their_partition_and_block_nothing(
         add_request(conn, "beta", status="dead_letter", item_id="call-bad")
         add_request(conn, "beta", workflow="lead_scoring", status="held", item_id="lead-9")
     result = dg.materialize(
-        [cost_ledger, no_dead_lettered_or_held_items],
+        [cost_ledger, *CHECKS],
         instance=dagster_instance,
         resources=RESOURCES,
         tags=RANGE_OF_THE_DAY,
     )
     assert result.success
-    evaluations = {e.partition: e for e in result.get_asset_check_evaluations()}
+    evaluations = {
+        e.partition: e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "no_dead_lettered_or_held_items"
+    }
     assert evaluations["2026-11-25|acme"].passed
     beta = evaluations["2026-11-25|beta"]
     assert not beta.passed and beta.severity == dg.AssetCheckSeverity.WARN
@@ -271,7 +270,7 @@ def test_a_range_run_prices_every_tenant_then_the_report_rolls_them_up(
     assert all(e.passed for e in evaluations)
     # Each check on each partition, and once for the run.
     assert sorted(str(e.partition) for e in evaluations) == sorted(
-        [*["2026-11-25|acme", "2026-11-25|beta", "None"] * 3]
+        [*["2026-11-25|acme", "2026-11-25|beta", "None"] * 4]
     )
     assert all(
         e.metadata["partitions_checked"].value == 2 for e in evaluations if e.partition is None
