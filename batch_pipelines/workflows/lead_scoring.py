@@ -53,6 +53,7 @@ from batch_pipelines.batching.workflow import (
 )
 from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
 from batch_pipelines.core.tenants import TenantContext
+from batch_pipelines.core.workflows import LEAD_SCORING
 from batch_pipelines.db.tables import call_analytics, lead_scores, leads, outreach_drafts, tenants
 from batch_pipelines.workflows import outreach, reidentification
 from batch_pipelines.workflows.redaction import (
@@ -65,7 +66,7 @@ from batch_pipelines.workflows.redaction import (
 )
 from batch_pipelines.workflows.text_cleaning import clean_text, truncate_middle
 
-WORKFLOW = "lead_scoring"
+WORKFLOW = LEAD_SCORING.name
 SCHEMA_NAME = "lead_score"
 CHANNELS = ("email", "phone", "sms")
 
@@ -316,9 +317,9 @@ class LeadScoring:
     def __init__(
         self,
         *,
-        provider: str = "anthropic",
-        model: str = "claude-haiku-4-5",
-        endpoint: str = "/v1/messages",
+        provider: str = LEAD_SCORING.provider,
+        model: str = LEAD_SCORING.model,
+        endpoint: str = LEAD_SCORING.endpoint,
         max_attempts: int = 3,
         deadline: dt.timedelta | None = None,
         max_output_tokens: int = 1500,
