@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 RUN_KEY_TAG = "dagster/run_key"
+# What a run's failure names when SIGINT/SIGTERM stopped it (Dagster raises the first inside steps).
+_INTERRUPTIONS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
 
 
 @dataclass
@@ -82,4 +84,22 @@ class DaemonLoop:
             )
             results.append(result)
             self.runs.append(result)
+            if interrupted(result):
+                # Dagster turns a SIGINT or SIGTERM during a run into the run's failure instead of
+                # raising it: stop here, as the daemon would, rather than start the next run.
+                raise KeyboardInterrupt(f"run {result.run_id} of {job.name} was interrupted")
         return results
+
+
+def interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether the run failed because this process was interrupted (SIGINT, or SIGTERM, which
+    Dagster maps to SIGINT's handler while it runs)."""
+    failures = result.filter_events(
+        lambda event: event.event_type == dg.DagsterEventType.RUN_FAILURE
+    )
+    return any(
+        event.job_failure_data
+        and event.job_failure_data.error
+        and event.job_failure_data.error.cls_name in _INTERRUPTIONS
+        for event in failures
+    )
