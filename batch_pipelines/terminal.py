@@ -179,8 +179,8 @@ def blocked_lines(blocked: list[BlockedJob]) -> list[str]:
         ids = ", ".join(job.batch_job_id for job in jobs)
         requests = sum(job.requests for job in jobs)
         lines.append(
-            f"blocked ({attention}): {reason} [{len(jobs)} parked batches, {requests} requests: "
-            f"{workflows}; {ids}]"
+            f"blocked: {reason} [{attention}: {len(jobs)} parked batches of {workflows}, "
+            f"{requests} requests: {ids}]"
         )
     return lines
 
