@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -74,20 +75,26 @@ def output_to(path: Path) -> Iterator[IO[str]]:
 
 @dataclass
 class DayDisplay:
-    """The day's progress, fed by `run_day(on_progress=...)`: on a terminal a live panel redrawn in
-    place; otherwise a plain line when something changed, at most every `every` seconds, and the
-    last state when it closes."""
+    """The day's progress, fed by `run_day(on_progress=...)` and, when given `poll`, read every
+    `poll_every` seconds in between (run_day reports between ticks, and one tick's runs can take a
+    while): on a terminal a live panel redrawn in place; otherwise a plain line when something
+    changed, at most every `every` seconds, and the last state when it closes."""
 
     day: dt.date
     stream: IO[str]
     every: float = PLAIN_EVERY_SECONDS
     live: bool | None = None  # None: live when `stream` is a terminal
+    poll: Callable[[], Progress] | None = None
+    poll_every: float = 2.0
     clock: Callable[[], float] = time.monotonic
     state: Progress | None = None
     _started: float = field(default=0.0, init=False)
     _printed_at: float | None = field(default=None, init=False)
     _printed: str = field(default="", init=False)
     _live: Live | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _poller: threading.Thread | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.console = Console(file=self.stream, highlight=False)
@@ -107,22 +114,40 @@ class DayDisplay:
                 redirect_stderr=False,
             )
             self._live.start()
+        if self.poll is not None:
+            self._poller = threading.Thread(target=self._polling, name="day-display", daemon=True)
+            self._poller.start()
         return self
 
     def __call__(self, state: Progress) -> None:
-        self.state = state
-        if self._live is not None:
-            self._live.refresh()
-            return
-        now = self.clock()
-        if self._printed_at is None or now - self._printed_at >= self.every:
-            self._print_plain(now)
+        with self._lock:
+            self.state = state
+            if self._live is not None:
+                self._live.refresh()
+                return
+            now = self.clock()
+            due = self._printed_at is None or now - self._printed_at >= self.every
+            started = state.jobs_total or state.lines_total  # not yet: a line of zeros says little
+            if due and started and state.line() != self._printed:
+                self._print_plain(now)
 
     def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join()
         if self._live is not None:
             self._live.stop()  # leaves the last frame on the terminal
         elif self.state is not None and self.state.line() != self._printed:
             self._print_plain(self.clock())
+
+    def _polling(self) -> None:
+        assert self.poll is not None
+        while not self._stop.wait(self.poll_every):
+            try:
+                state = self.poll()
+            except Exception:  # a missed refresh: run_day reports anyway
+                continue
+            self(state)
 
     def _elapsed(self, now: float | None = None) -> str:
         seconds = int((self.clock() if now is None else now) - self._started)
@@ -208,14 +233,18 @@ def print_result(result: RunDayResult, *, log: Path | None = None) -> int:
 def run_day_in_terminal(day: dt.date, *, verbose: bool = False) -> int:
     """`run_day` with the display, Dagster's output in the day's log file (or, `verbose`, left on
     the terminal), then the summary; the exit code."""
-    from batch_pipelines.run_day import run_day
+    from batch_pipelines.db import get_engine
+    from batch_pipelines.run_day import progress, run_day
+
+    def poll() -> Progress:
+        return progress(get_engine(), day)
 
     if verbose:
         # Plain lines among Dagster's: a live panel would fight its output for the terminal.
-        with DayDisplay(day, sys.stdout, every=0.0, live=False) as display:
+        with DayDisplay(day, sys.stdout, every=0.0, live=False, poll=poll) as display:
             result = run_day(day, on_progress=display)
         return print_result(result)
     log = log_path(day)
-    with output_to(log) as terminal, DayDisplay(day, terminal) as display:
+    with output_to(log) as terminal, DayDisplay(day, terminal, poll=poll) as display:
         result = run_day(day, on_progress=display)
     return print_result(result, log=log)
