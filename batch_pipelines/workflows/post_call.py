@@ -57,11 +57,12 @@ from batch_pipelines.batching.workflow import (
     StoreItem,
     WorkItem,
 )
+from batch_pipelines.core.caching import AUTO_PRIMING, Priming
 from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
 from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.bulk import copy_rows
 from batch_pipelines.db.tables import batch_requests, call_analytics, calls
-from batch_pipelines.workflows import reidentification
+from batch_pipelines.workflows import reidentification, tenant_context
 from batch_pipelines.workflows.redaction import (
     COUNT_KEYS,
     MAPPING_NOTE,
@@ -469,6 +470,8 @@ class PostCallAnalytics:
         hard_cap_tokens: int = DEFAULT_HARD_CAP_TOKENS,
         head_share: float = 0.6,
         max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+        tenant_context: bool = False,
+        priming: Priming = AUTO_PRIMING,
     ) -> None:
         if not 0 < transcript_budget_tokens <= hard_cap_tokens:
             raise ValueError("need 0 < transcript_budget_tokens <= hard_cap_tokens")
@@ -483,6 +486,10 @@ class PostCallAnalytics:
         self.hard_cap_tokens = hard_cap_tokens
         self.head_share = head_share
         self.max_output_tokens = max_output_tokens
+        # The tenant's knowledge base in place of its one-line block: off by default, since on
+        # gpt-4o-mini (no cached-input discount in batch) its tokens would only add to the bill.
+        self.tenant_context = tenant_context
+        self.priming = priming
 
     def __repr__(self) -> str:
         return f"PostCallAnalytics(provider={self.provider!r}, model={self.model!r})"
@@ -520,9 +527,13 @@ class PostCallAnalytics:
 
     # --- render ---------------------------------------------------------------------------------
 
-    def static_blocks(self, tenant: TenantContext) -> tuple[str, ...]:
-        """Instructions (all tenants), the vertical's rubric (all tenants of it), the business name."""
-        return (INSTRUCTIONS, VERTICAL_RUBRICS[tenant.vertical], tenant_block(tenant))
+    def static_blocks(
+        self, tenant: TenantContext, knowledge: tenant_context.TenantKnowledge | None = None
+    ) -> tuple[str, ...]:
+        """Instructions (all tenants), the vertical's rubric (all tenants of it), then the business:
+        its name, or its whole context block (`tenant_context`) when the workflow uses it."""
+        block = knowledge.text if knowledge is not None else tenant_block(tenant)
+        return (INSTRUCTIONS, VERTICAL_RUBRICS[tenant.vertical], block)
 
     def _load_transcripts(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
@@ -550,6 +561,13 @@ class PostCallAnalytics:
         # A tenant's static blocks once per call, not once per item: the same tuple of the same
         # strings, which is also what lets the prefix key and size be cached downstream.
         blocks: dict[str, tuple[str, ...]] = {}
+        if self.tenant_context:
+            known = {i.tenant_id for i in items if i.tenant_id in tenants}
+            for tenant_id, knowledge in tenant_context.load_tenant_knowledge(
+                conn, tenants, sorted(known)
+            ).items():
+                if tenants[tenant_id].vertical in VERTICAL_RUBRICS:
+                    blocks[tenant_id] = self.static_blocks(tenants[tenant_id], knowledge)
         return [
             self.render_one(
                 item, loaded.get(item.item_id), tenants, blocks, identities.get(item.item_id)
