@@ -31,6 +31,7 @@ from batch_pipelines.batching.priming import (
     cacheable_keys,
     plan_priming,
     priming_pays,
+    write_threshold,
 )
 from batch_pipelines.batching.sharding import Sized, shard
 from batch_pipelines.batching.transitions import NewJob, NewRequest, RequestState
@@ -90,6 +91,7 @@ class _Line:
     notes: dict
     cache_prefix: str | None  # the longest prefix (what the ledger's bound reads)
     cache_keys: tuple[str, ...]  # the prefixes the model can cache, shortest first
+    breakpoints: int  # the cache breakpoints of its prompt (one per prefix)
 
     @property
     def input_tokens(self) -> int:
@@ -112,14 +114,14 @@ class _Prefixes:
     def __init__(self, provider: BatchProvider, provider_name: str, model: str, endpoint: str):
         self.provider, self.provider_name = provider, provider_name
         self.model, self.endpoint = model, endpoint
-        self._seen: dict[tuple, tuple[str | None, tuple[str, ...]]] = {}
+        self._seen: dict[tuple, tuple[str | None, tuple[str, ...], int]] = {}
         self._schemas: list[object] = []  # keeps the schemas whose ids are keys alive
         self.records: dict[str, tuple[str, str, str, list[str], list[int]]] = {}
 
-    def of(self, prompt: Prompt) -> tuple[str | None, tuple[str, ...]]:
-        """(longest prefix key, cacheable keys shortest first) of a prompt."""
+    def of(self, prompt: Prompt) -> tuple[str | None, tuple[str, ...], int]:
+        """(longest prefix key, cacheable keys shortest first, number of prefixes) of a prompt."""
         if not isinstance(prompt, ChatPrompt):
-            return None, ()
+            return None, (), 0
         memo = (prompt.static_blocks, prompt.schema_name, id(prompt.json_schema))
         found = self._seen.get(memo)
         if found is None:
@@ -128,9 +130,9 @@ class _Prefixes:
             found = self._seen[memo] = self._record(prefixes)
         return found
 
-    def _record(self, prefixes: tuple[CachePrefix, ...]) -> tuple[str | None, tuple[str, ...]]:
+    def _record(self, prefixes: tuple[CachePrefix, ...]) -> tuple[str | None, tuple[str, ...], int]:
         if not prefixes:
-            return None, ()
+            return None, (), 0
         chain = [(p.key, p.tokens) for p in prefixes]
         longest = prefixes[-1].key
         self.records[longest] = (
@@ -140,7 +142,7 @@ class _Prefixes:
             [key for key, _ in chain],
             [tokens for _, tokens in chain],
         )
-        return longest, cacheable_keys(self.model, chain)
+        return longest, cacheable_keys(self.model, chain), len(chain)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -304,7 +306,7 @@ def _render_to(
                 )
             offset = scratch.tell()
             scratch.write(encoded)
-            cache_prefix, cache_keys = prefixes.of(outcome.prompt)
+            cache_prefix, cache_keys, breakpoints = prefixes.of(outcome.prompt)
             numbered.append(
                 (
                     position[request.item_id],
@@ -321,6 +323,7 @@ def _render_to(
                         notes=dict(outcome.notes),
                         cache_prefix=cache_prefix,
                         cache_keys=cache_keys,
+                        breakpoints=breakpoints,
                     ),
                 )
             )
@@ -417,24 +420,39 @@ def _write_jobs(
     limits = _shard_limits(workflow, providers)
     policy: Priming = getattr(workflow, "priming", None) or Priming()
     primes = priming_pays(workflow.provider, workflow.model, policy, now)
+    threshold = write_threshold(workflow.provider, workflow.model, now)
+    provider = providers.get(workflow.provider)
     for credentials_ref, group in sorted(groups.items()):
         # Requests sharing a static prefix sit next to each other, so they share the cache.
         group.sort(key=lambda ln: (ln.prefix, ln.request.tenant_id, ln.request.item_id))
         buckets: list[tuple[list[_Line], bool, Waits]] = [(group, False, None)]
-        if primes:
+        kept: dict[str, int] = {}  # custom id → cache breakpoints kept, for those that drop some
+        if primes or threshold is not None:
             split = plan_priming(
                 conn,
-                [(ln, ln.cache_keys) for ln in group],
+                [(ln, ln.cache_keys, ln.breakpoints) for ln in group],
                 provider=workflow.provider,
                 credentials_ref=credentials_ref,
                 model=workflow.model,
                 policy=policy,
+                primes=primes,
+                threshold=threshold,
                 now=now,
             )
+            kept = {
+                ln.request.custom_id: split.breakpoints[id(ln)]
+                for ln in group
+                if id(ln) in split.breakpoints
+            }
             # Priming batches first, each after the one it waits for (ids exist before use).
             priming = sorted(split.priming.items(), key=lambda item: _stage(item[0]))
             buckets = [(lines, True, batch) for batch, lines in priming]
             buckets += [(lines, False, waits) for waits, lines in split.waiting.items()]
+            if kept:
+                buckets = [
+                    (_with_breakpoints(scratch, provider, lines, kept), is_priming, waits)
+                    for lines, is_priming, waits in buckets
+                ]
         for lines, is_priming, waits in buckets:
             sized = [Sized(ln, ln.nbytes, ln.embedding_inputs, ln.input_tokens) for ln in lines]
             for shard_lines in shard(sized, limits):
@@ -462,7 +480,7 @@ def _write_jobs(
                         cache_prefixes=sorted({k for ln in shard_lines for k in ln.cache_keys}),
                     ),
                 )
-                _assign(conn, batch_job_id, shard_lines, now, fresh)
+                _assign(conn, batch_job_id, shard_lines, now, fresh, kept)
                 _spool(scratch, batch_job_id, shard_lines)
                 result.batch_job_ids.append(batch_job_id)
                 if is_priming:
@@ -489,24 +507,51 @@ def _waited_job(waits: Waits) -> str | None:
     return waits
 
 
+def _with_breakpoints(
+    scratch, provider: BatchProvider, lines: list[_Line], kept: dict[str, int]
+) -> list[_Line]:
+    """`lines`, those in `kept` re-encoded with fewer cache breakpoints (appended to the scratch
+    file, from which the spool is copied)."""
+    out = []
+    for ln in lines:
+        keep = kept.get(ln.request.custom_id)
+        if keep is None:
+            out.append(ln)
+            continue
+        encoded = provider.with_cache_breakpoints(
+            os.pread(scratch.fileno(), ln.nbytes, ln.offset), keep
+        )
+        scratch.seek(0, os.SEEK_END)
+        offset = scratch.tell()
+        scratch.write(encoded)
+        out.append(dataclasses.replace(ln, offset=offset, nbytes=len(encoded)))
+    scratch.flush()
+    return out
+
+
 def _assign(
     conn,
     batch_job_id: str,
     lines: Sequence[_Line],
     now: dt.datetime,
     fresh: dict[str, RequestState],
+    kept: dict[str, int],
 ) -> None:
     """The shard's requests planned into its job: new rows in memory, written ones by one
     statement."""
     written = []
     for ln in lines:
         state = fresh.get(ln.request.custom_id)
+        breakpoints = kept.get(ln.request.custom_id)
         if state is None:
-            written.append((ln.request.custom_id, ln.notes, ln.estimated_cost, ln.cache_prefix))
+            written.append(
+                (ln.request.custom_id, ln.notes, ln.estimated_cost, ln.cache_prefix, breakpoints)
+            )
         else:
             state.status, state.batch_job_id = RequestStatus.PLANNED, batch_job_id
             state.notes, state.estimated_cost_micro_usd = ln.notes, ln.estimated_cost
             state.planned_at, state.cache_prefix = now, ln.cache_prefix
+            state.cache_breakpoints = breakpoints
     transitions.assign_to_job(conn, batch_job_id, written, now)
 
 

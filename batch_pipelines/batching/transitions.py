@@ -124,6 +124,7 @@ class RequestState:
     estimated_cost_micro_usd: Decimal = Decimal(0)
     planned_at: dt.datetime | None = None
     cache_prefix: str | None = None
+    cache_breakpoints: int | None = None
 
 
 _REQUEST_COLUMNS = (
@@ -144,6 +145,7 @@ _REQUEST_COLUMNS = (
     "estimated_cost_micro_usd",
     "notes",
     "cache_prefix",
+    "cache_breakpoints",
 )
 _COPY_REQUESTS = f"COPY batch_requests ({', '.join(_REQUEST_COLUMNS)}) FROM STDIN"
 
@@ -173,6 +175,7 @@ def insert_requests(conn: Connection, states: Iterable[RequestState]) -> int:
             s.estimated_cost_micro_usd,
             orjson.dumps(s.notes).decode() if s.notes else "{}",
             s.cache_prefix,
+            s.cache_breakpoints,
         )
 
     raw = conn.connection.driver_connection
@@ -201,7 +204,8 @@ _INSERT_REQUESTS = text(
         custom_id text, batch_job_id text, tenant_id text, vertical text, agent_id text,
         workflow text, item_id text, partition_date date, attempt integer, requeues integer,
         batch_failures integer, first_planned_at timestamptz, status text, error text,
-        estimated_cost_micro_usd numeric, notes jsonb, cache_prefix text)
+        estimated_cost_micro_usd numeric, notes jsonb, cache_prefix text,
+        cache_breakpoints smallint)
     """
 )
 
@@ -273,11 +277,12 @@ _HOLD = text(
 def assign_to_job(
     conn: Connection,
     batch_job_id: str,
-    assigned: Sequence[tuple[str, Mapping[str, Any], Decimal, str | None]],
+    assigned: Sequence[tuple[str, Mapping[str, Any], Decimal, str | None, int | None]],
     now: dt.datetime,
 ) -> None:
     """Written requests (retries, requeues, released holds) planned into a job: (custom id,
-    rendering notes, cost estimate, cache prefix) each, in one statement."""
+    rendering notes, cost estimate, cache prefix, cache breakpoints kept) each, in one
+    statement."""
     if not assigned:
         return
     conn.execute(
@@ -289,8 +294,14 @@ def assign_to_job(
             # The notes serialised as a JSONB parameter would be.
             "rows": orjson.dumps(
                 [
-                    {"custom_id": custom_id, "notes": notes, "cost": str(cost), "prefix": prefix}
-                    for custom_id, notes, cost, prefix in assigned
+                    {
+                        "custom_id": custom_id,
+                        "notes": notes,
+                        "cost": str(cost),
+                        "prefix": prefix,
+                        "breakpoints": breakpoints,
+                    }
+                    for custom_id, notes, cost, prefix, breakpoints in assigned
                 ]
             ).decode(),
         },
@@ -305,9 +316,9 @@ _MARK_PLANNED = text(
     SET status = :status, batch_job_id = :batch_job_id, notes = r.notes,
         estimated_cost_micro_usd = r.cost, error = NULL, not_before = NULL,
         first_planned_at = coalesce(b.first_planned_at, :now), updated_at = now(),
-        cache_prefix = r.prefix
+        cache_prefix = r.prefix, cache_breakpoints = r.breakpoints
     FROM json_to_recordset(CAST(:rows AS json)) AS r (
-        custom_id text, notes jsonb, cost numeric, prefix text)
+        custom_id text, notes jsonb, cost numeric, prefix text, breakpoints smallint)
     WHERE b.custom_id = r.custom_id
     """
 )

@@ -95,13 +95,14 @@ class PrimingMode(StrEnum):
 class Priming:
     """A workflow's priming policy: a prefix that no batch of the last TTL wrote, shared by at
     least `min_requests` requests of one plan, goes first as one line in a priming batch; the
-    others wait for it to end, then read what it wrote."""
+    others wait for it to end, then read what it wrote. `min_requests` None: as many as pay for
+    the write at the model's batch prices (3 on Claude Haiku 4.5 with 1-hour writes)."""
 
     mode: PrimingMode = PrimingMode.AUTO
-    min_requests: int = 2
+    min_requests: int | None = None
 
     def __post_init__(self) -> None:
-        if self.min_requests < 2:
+        if self.min_requests is not None and self.min_requests < 2:
             raise ValueError("priming needs at least 2 requests sharing a prefix to pay")
 
 

@@ -256,6 +256,9 @@ batch_requests = Table(
     # The request's longest cacheable prompt prefix (a `prompt_prefixes` key; NULL: none, e.g. an
     # embedding), as its provider lays it out: what the ledger's cost bound reads.
     Column("cache_prefix", Text),
+    # The cache breakpoints its line keeps when fewer than its prompt has (NULL: all): a prefix
+    # that nobody would read within the TTL is not written (`batching/priming.py`).
+    Column("cache_breakpoints", SmallInteger),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # When the request was first held; kept by a trigger while it stays held (migration 0006).

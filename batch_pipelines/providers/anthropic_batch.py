@@ -225,6 +225,13 @@ class AnthropicBatchProvider(BatchProvider):
     def cache_prefixes(self, model: str, endpoint: str, prompt: Prompt) -> tuple[CachePrefix, ...]:
         return cache_prefixes(model, prompt)
 
+    def with_cache_breakpoints(self, line: bytes, keep: int) -> bytes:
+        request = orjson.loads(line)
+        marked = [b for b in request["params"].get("system") or () if "cache_control" in b]
+        for block in marked[keep:]:
+            del block["cache_control"]
+        return orjson.dumps(request) + b"\n"
+
     def upload(self, batch_job_id: str, lines: RequestLines) -> str | None:
         return None
 

@@ -275,6 +275,12 @@ class BatchProvider(ABC):
         changes."""
         return ()
 
+    def with_cache_breakpoints(self, line: bytes, keep: int) -> bytes:
+        """An encoded line (`encode_line`) keeping only its first `keep` cache breakpoints, so that
+        it writes no prefix past them. The same line where the provider caches without explicit
+        breakpoints (OpenAI: automatic; writes bill as uncached input)."""
+        return line
+
     @abstractmethod
     def upload(self, batch_job_id: str, lines: RequestLines) -> str | None:
         """Send the request lines ahead of creation (OpenAI Files), streamed from their file; None

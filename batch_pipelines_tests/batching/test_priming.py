@@ -7,6 +7,8 @@ makes a cache read no cheaper than a write."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, select, text, update
@@ -21,6 +23,8 @@ from batch_pipelines.core.caching import Priming, PrimingMode
 from batch_pipelines.db.seed import seed_demo
 from batch_pipelines.db.statuses import JobStatus
 from batch_pipelines.db.tables import batch_jobs, batch_requests, llm_usage, prompt_prefixes
+from batch_pipelines.ledger.ledger import price_partition
+from batch_pipelines.ledger.reports import build_tenant_cost_report, cache_lines, render_terminal
 from batch_pipelines.providers.base import BatchState, BatchStatus
 from batch_pipelines.providers.registry import ProviderRegistry
 from batch_pipelines.workflows.lead_scoring import LeadScoring
@@ -124,7 +128,7 @@ def test_without_priming_every_line_of_the_one_batch_writes_the_prefix(
 def test_a_warm_prefix_is_not_primed_again_and_one_being_primed_is_waited_for(
     engine: Engine, emulator
 ) -> None:
-    _seed(engine, tenants=2, leads=2)
+    _seed(engine, tenants=2, leads=3)
     workflow = LeadScoring()
     providers = ProviderRegistry(max_retries=0, timeout=30)
     first = plan(engine, workflow, providers, [DAY])
@@ -262,3 +266,38 @@ def test_admission_holds_a_job_until_its_priming_job_has_ended(engine: Engine) -
             .values(status=JobStatus.FAILED)
         )
     assert admitted()[0]
+
+
+def test_a_primed_day_costs_its_bound_and_the_report_says_why_each_cache_engages(
+    engine: Engine, emulator
+) -> None:
+    """Post-call on gpt-4o-mini and lead scoring on Haiku 4.5 (priming on) for three tenants,
+    priced: lead scoring costs within 2 % of its bound (its two-lead prefixes are not written:
+    nobody would read them), and the report says why each workflow's cache does or does not
+    engage."""
+    seed_demo(
+        engine, tenants=3, date=DAY, calls_per_tenant=2, leads_per_tenant=4, docs_per_tenant=3
+    )
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE tenants SET policy = policy || '{\"monthly_budget_usd\": null}'"))
+    providers = ProviderRegistry(max_retries=0, timeout=30)
+    for workflow in (PostCallAnalytics(), LeadScoring()):
+        outcome = run_to_completion(engine, workflow, providers, [DAY], poll_interval=0.01)
+        assert outcome.open_requests == 0
+    with engine.begin() as conn:
+        for (tenant_id,) in conn.execute(text("SELECT DISTINCT tenant_id FROM llm_usage")):
+            price_partition(conn, DAY, tenant_id)
+        report = build_tenant_cost_report(conn, DAY)
+    by_workflow = report.by_workflow.set_index("workflow")
+    leads = by_workflow.loc["lead_scoring"]
+    assert leads["mtd_cache_read_savings_micro_usd"] > 0
+    assert leads["mtd_bound_cost_micro_usd"] <= leads["mtd_cost_micro_usd"]
+    assert leads["mtd_cost_micro_usd"] <= leads["mtd_bound_cost_micro_usd"] * Decimal("1.02")
+    calls = by_workflow.loc["post_call"]
+    assert calls["mtd_bound_cost_micro_usd"] == calls["mtd_cost_micro_usd"]  # nothing to gain
+    notes = "\n".join(cache_lines(report))
+    assert re.search(r"lead scoring: prefix [\d,–]+ ≥ 4,096 for claude-haiku-4-5: cached", notes)
+    assert "post-call analytics: prefix" in notes and "no cached-input discount" in notes
+    assert "Bound %" in render_terminal(report) and "Prompt cache per workflow" in notes + "\n" + (
+        render_terminal(report)
+    )

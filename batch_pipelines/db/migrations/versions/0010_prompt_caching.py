@@ -4,7 +4,8 @@
   priming job a job waits for: it is admitted once that one has ended), `cache_prefixes` (the
   cache prefix keys of its lines, GIN-indexed: which prefixes a batch of the last TTL wrote or
   one in flight is priming).
-- batch_requests: `cache_prefix`, the request's longest cacheable prefix.
+- batch_requests: `cache_prefix`, the request's longest cacheable prefix, and
+  `cache_breakpoints`, how many cache breakpoints its line keeps when fewer than its prompt has.
 - prompt_prefixes: each prefix's chain of shorter prefixes and their estimated tokens.
 - tenant_cost_reports: the cost bound of the day and of the month to date, and the month's prompt
   and cache-read tokens.
@@ -56,6 +57,9 @@ def upgrade() -> None:
         postgresql_using="gin",
     )
     op.add_column("batch_requests", sa.Column("cache_prefix", sa.Text(), nullable=True))
+    op.add_column(
+        "batch_requests", sa.Column("cache_breakpoints", sa.SmallInteger(), nullable=True)
+    )
     op.create_table(
         "prompt_prefixes",
         sa.Column("prefix_key", sa.Text(), nullable=False),
@@ -92,6 +96,7 @@ def downgrade() -> None:
     ):
         op.drop_column("tenant_cost_reports", name)
     op.drop_table("prompt_prefixes")
+    op.drop_column("batch_requests", "cache_breakpoints")
     op.drop_column("batch_requests", "cache_prefix")
     op.drop_index("ix_batch_jobs_cache_prefixes", table_name="batch_jobs")
     op.drop_column("batch_jobs", "cache_prefixes")
