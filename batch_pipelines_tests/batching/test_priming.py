@@ -17,7 +17,7 @@ from batch_pipelines.batching import manifest, transitions
 from batch_pipelines.batching.admission import admit
 from batch_pipelines.batching.jobs import load_job
 from batch_pipelines.batching.lifecycle import run_to_completion
-from batch_pipelines.batching.planning import plan
+from batch_pipelines.batching.planning import plan, spool_dir
 from batch_pipelines.batching.priming import priming_pays
 from batch_pipelines.core.caching import Priming, PrimingMode
 from batch_pipelines.db.seed import seed_demo
@@ -123,6 +123,29 @@ def test_without_priming_every_line_of_the_one_batch_writes_the_prefix(
     lines = _usage_by_job(engine)[job.batch_job_id]
     assert len(lines) == 9 and all(u.cache_write_tokens >= 4096 for u in lines)
     assert not any(u.cached_input_tokens for u in lines)
+
+
+def test_a_prefix_too_few_requests_read_is_not_written_even_when_its_shard_is_rendered_again(
+    engine: Engine, emulator
+) -> None:
+    """Two leads of a tenant share a prefix: a 1-hour write and a read cost more than two
+    uncached prompts at Haiku's batch prices, so neither line carries a cache breakpoint (and a
+    shard rendered again from the manifest, its spool gone, carries none either)."""
+    _seed(engine, tenants=2, leads=2)
+    workflow = LeadScoring()
+    providers = ProviderRegistry(max_retries=0, timeout=30)
+    planned = plan(engine, workflow, providers, [DAY])
+    assert planned.priming_job_ids == []
+    with engine.connect() as conn:
+        kept = conn.execute(select(batch_requests.c.cache_breakpoints)).scalars().all()
+    assert kept == [0, 0, 0, 0]
+    for job_id in planned.batch_job_ids[:1]:  # one shard re-rendered from the manifest
+        (spool_dir() / f"{job_id}.jsonl").unlink()
+    run_to_completion(engine, workflow, providers, [DAY], poll_interval=0.01)
+    bodies = [r.body for r in emulator.received_requests("anthropic")]
+    assert len(bodies) == 4
+    assert not any("cache_control" in block for body in bodies for block in body["system"])
+    assert not any(u.cache_write_tokens for lines in _usage_by_job(engine).values() for u in lines)
 
 
 def test_a_warm_prefix_is_not_primed_again_and_one_being_primed_is_waited_for(
