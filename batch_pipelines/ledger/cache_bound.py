@@ -31,7 +31,6 @@ batch rate: the lowest the price list allows.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -170,6 +169,7 @@ class _Tree:
         self.prices = prices if facts and self.minimum else None
         self.roots: dict[str, _Node] = {}
         self._sessions: dict[int, int] = {}
+        self._memo: dict[tuple[int, int], Decimal] = {}
 
     def add(self, row: _Row, chain: Sequence[tuple[str, int]]) -> None:
         level = self.roots
@@ -189,14 +189,17 @@ class _Tree:
             self._sessions[id(node)] = len(_sessions(node.rows, self.ttl))
         return self._sessions[id(node)]
 
-    @functools.cache  # noqa: B019 (one tree per bound: it lives no longer than its memo)
     def _best(self, node: _Node, above: int) -> Decimal:
         """The least extra cost of `node`'s subtree over paying every token uncached, given the
         length of the cached prefix above it (price units: tokens x USD per 1M tokens)."""
-        without = sum((self._best(c, above) for c in node.children.values()), ZERO)
-        if not self.cacheable(node):
-            return without
-        return min(without, self._with_cache(node, above))
+        memo = self._memo.get((id(node), above))
+        if memo is not None:
+            return memo
+        best = sum((self._best(c, above) for c in node.children.values()), ZERO)
+        if self.cacheable(node):
+            best = min(best, self._with_cache(node, above))
+        self._memo[id(node), above] = best
+        return best
 
     def _with_cache(self, node: _Node, above: int) -> Decimal:
         prices = self.prices
