@@ -151,10 +151,15 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     from batch_pipelines.db import database_url
     from batch_pipelines.db.settings import HOME_ENV, home_dir
     from batch_pipelines.providers.registry import EMULATOR_URL_ENV, uses_emulator
-    from batch_pipelines.run_day import dagster_home
+    from batch_pipelines.run_day import dagster_environment, dagster_home
 
     print(f"database: {database_url()}")
-    env = {**os.environ, HOME_ENV: str(home_dir()), "DAGSTER_HOME": str(dagster_home())}
+    env = {
+        **os.environ,
+        **dagster_environment(),
+        HOME_ENV: str(home_dir()),
+        "DAGSTER_HOME": str(dagster_home()),
+    }
     children = []
     if uses_emulator():
         port = _free_port()

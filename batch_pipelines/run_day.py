@@ -1,4 +1,4 @@
-"""`batch-pipelines run-day`: the three workflows for one date, through Dagster.
+"""`batch-pipelines run-day`: every declared workflow for one date, through Dagster.
 
 A Dagster instance on the project's Postgres; the schedule and sensors evaluated as the daemon
 evaluates them (`DaemonLoop`); every run executed by Dagster and recorded on the instance (visible in
@@ -10,6 +10,7 @@ finds nothing due, and run keys already launched are skipped.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import sys
 import time
@@ -22,33 +23,48 @@ import dagster as dg
 from sqlalchemy import Engine, func, select
 
 from batch_pipelines.batching.jobs import BlockedJob, blocked_jobs, open_requests
+from batch_pipelines.core.workflows import declarations
 from batch_pipelines.daemon_loop import DaemonLoop
-from batch_pipelines.db import get_engine
-from batch_pipelines.db.settings import home_dir
+from batch_pipelines.db import dagster_storage_url, database_url, get_engine
+from batch_pipelines.db.settings import DAGSTER_STORAGE_URL_ENV, DATABASE_URL_ENV, home_dir
 from batch_pipelines.db.statuses import LIVE_JOB_STATUSES, Attention, RequestStatus
 from batch_pipelines.db.tables import batch_jobs, batch_requests, cost_ledger
 from batch_pipelines.defs.batching.partition_ranges import date_tenant_range_tags
-from batch_pipelines.defs.lead_scoring.schedules import LEAD_SCORING_HOUR
 
-REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+# The instance configuration of `run-day` and `dev` (Postgres storage, the run queue, pools). Not at
+# the repo root: any `dagster`/`dg` command run there would read it, and need its variables.
+INSTANCE_YAML = Path(__file__).resolve().parent / "dagster.yaml"
 # Exit codes: everything done; something unfinished or failed; work parked by a configuration
 # error (a missing key variable, a refused key) with everything else done.
 EXIT_OK, EXIT_UNFINISHED, EXIT_CONFIGURATION = 0, 1, 2
 
 
 def dagster_home() -> Path:
-    """`$BATCH_PIPELINES_HOME/dagster`, holding the instance config (the repo's dagster.yaml)."""
+    """`$BATCH_PIPELINES_HOME/dagster`, holding the instance config (`batch_pipelines/dagster.yaml`)."""
     path = home_dir() / "dagster"
     path.mkdir(parents=True, exist_ok=True)
     target = path / "dagster.yaml"
-    if REPO_DAGSTER_YAML.exists() and (
-        not target.exists() or target.read_bytes() != REPO_DAGSTER_YAML.read_bytes()
+    if INSTANCE_YAML.exists() and (
+        not target.exists() or target.read_bytes() != INSTANCE_YAML.read_bytes()
     ):
-        shutil.copyfile(REPO_DAGSTER_YAML, target)
+        shutil.copyfile(INSTANCE_YAML, target)
     return path
 
 
+def dagster_environment() -> dict[str, str]:
+    """The variables Dagster's processes read (the code location's resources, dagster.yaml): the
+    project's database (the embedded server's URL when unset) and Dagster's storage URL derived from
+    it. Ones already set are kept."""
+    url = os.environ.get(DATABASE_URL_ENV) or database_url()
+    return {
+        DATABASE_URL_ENV: url,
+        DAGSTER_STORAGE_URL_ENV: os.environ.get(DAGSTER_STORAGE_URL_ENV)
+        or dagster_storage_url(url),
+    }
+
+
 def open_instance() -> dg.DagsterInstance:
+    os.environ.update(dagster_environment())
     return dg.DagsterInstance.from_config(str(dagster_home()))
 
 
@@ -178,15 +194,19 @@ def run_day(
     if not tenants:
         raise RuntimeError("no tenants in the database: run `batch-pipelines seed` first")
 
-    # Post-call analytics for the whole day, pooled across tenants (as a UI backfill does).
-    loop.launch(
-        "post_call_job", dg.RunRequest(tags=date_tenant_range_tags(instance, [day], tenants))
-    )
-    # Lead scoring: the schedule's tick on the next day scores this day's leads.
-    next_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(LEAD_SCORING_HOUR), dt.UTC)
-    loop.tick_schedule("lead_scoring_schedule", next_day)
-    # Knowledge-base re-indexing: the upload sensor sees the documents.
-    loop.tick_sensor("kb_upload_sensor")
+    location = loop.defs
+    for declared in declarations():
+        if declared.by_date:
+            # The whole day, pooled across tenants (as a UI backfill does).
+            loop.launch(
+                declared.submit_job,
+                dg.RunRequest(tags=date_tenant_range_tags(instance, [day], tenants)),
+            )
+        else:
+            # A tenant-partitioned workflow's trigger sees its work (the KB's upload sensor).
+            for sensor in location.sensors or ():
+                if declared.submit_job in {t.job_name for t in sensor.targets}:
+                    loop.tick_sensor(sensor.name)
 
     deadline = time.monotonic() + timeout.total_seconds()
     last = ""

@@ -112,7 +112,7 @@ def _tick(server: BenchServer, db: str, max_polls: int) -> tuple[float, int, int
     definitions = defs()
     sensor = definitions.resolve_sensor_def("batch_poll_sensor")
     resources = {
-        "database": DatabaseResource(),
+        "database": DatabaseResource(url=server.url_of(db)),
         "batch_providers": BatchProviderResource(max_polls_per_tick=max_polls),
     }
     overrides = {"storage": {"postgres": {"postgres_url": dagster_storage_url(server.url_of(db))}}}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.harness import RESULTS_DIR, BenchServer, Figure
 
-NAMES = ("plan", "ingest", "price", "poll", "day", "savings", "redaction")
+NAMES = ("plan", "ingest", "price", "poll", "day", "savings", "redaction", "partitions")
 
 
 def _runner(name: str) -> Callable[[BenchServer, float, int], list[Figure]]:

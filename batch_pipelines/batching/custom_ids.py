@@ -18,11 +18,11 @@ import secrets
 from collections.abc import Sequence
 from functools import cache
 
+from batch_pipelines.core.workflows import declaration
 from batch_pipelines.db.settings import DeploymentConfigError, home_dir, in_deployment
 
 SECRET_ENV = "BATCH_PIPELINES_CUSTOM_ID_SECRET"
 PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_WORKFLOW_CODES = {"post_call": "pc", "lead_scoring": "ls", "kb_index": "kb"}
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 
 
@@ -81,7 +81,7 @@ def new_custom_id(tenant_id: str, workflow: str, item_id: str, attempt: int) -> 
 
 def new_custom_ids(workflow: str, requests: Sequence[tuple[str, str, int]]) -> list[str]:
     """`new_custom_id` for many (tenant_id, item_id, attempt) of one workflow, in order."""
-    code = _WORKFLOW_CODES.get(workflow, "xx")
+    code = declaration(workflow).id_code  # UnknownWorkflow for an undeclared one
     key = secret()
     return [
         f"{body}-{_signature(body, tenant_id, workflow, item_id, attempt, key)}"

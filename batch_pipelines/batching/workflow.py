@@ -94,7 +94,7 @@ class Workflow(Protocol):
     """A workflow the engine can run. One may also implement `StoresMany` (ingest then stores a
     chunk's answers with one call instead of one `store` per line)."""
 
-    name: str  # 'post_call' | 'lead_scoring' | 'kb_index'
+    name: str  # as declared in `core/workflows.py`
     provider: str  # 'openai' | 'anthropic' | 'self_hosted'
     model: str
     endpoint: str  # '/v1/chat/completions' | '/v1/embeddings' | '/v1/messages'

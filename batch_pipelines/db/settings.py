@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 DATABASE_URL_ENV = "BATCH_PIPELINES_DATABASE_URL"
+# Dagster's instance storage (dagster.yaml's `postgres_url`), in the psycopg2 form it needs.
+DAGSTER_STORAGE_URL_ENV = "DAGSTER_PG_URL"
 HOME_ENV = "BATCH_PIPELINES_HOME"
 # Set (to any value but "") in a deployment: the image in deploy/Dockerfile sets it to
 # "kubernetes", so every container of it (code server, run pods, the migrations Job) is one.

@@ -38,7 +38,6 @@ TENANT_SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 CUSTOM_ID_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
 VERTICALS = ("healthcare", "sales", "real_estate", "salon", "hospitality", "home_services")
 TIERS = ("starter", "growth", "scale")
-WORKFLOWS = ("post_call", "lead_scoring", "kb_index")
 PROVIDERS = ("openai", "anthropic", "self_hosted")
 MODES = ("batch", "sync", "self_hosted")
 # The statuses, declared once in `statuses.py`, as the plain strings the constraints are built of.
@@ -207,7 +206,6 @@ batch_jobs = Table(
     Column("submitted_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("ingested_at", DateTime(timezone=True)),
-    CheckConstraint(_in("workflow", WORKFLOWS), name="workflow"),
     CheckConstraint(_in("provider", PROVIDERS), name="provider"),
     CheckConstraint(_in("mode", MODES), name="mode"),
     CheckConstraint(_in("status", JOB_STATUSES), name="status"),
@@ -264,7 +262,6 @@ batch_requests = Table(
     # When the request was first held; kept by a trigger while it stays held (migration 0006).
     Column("held_since", DateTime(timezone=True)),
     CheckConstraint(f"custom_id ~ '{CUSTOM_ID_PATTERN}'", name="custom_id_format"),
-    CheckConstraint(_in("workflow", WORKFLOWS), name="workflow"),
     CheckConstraint(_in("status", REQUEST_STATUSES), name="status"),
     CheckConstraint("attempt >= 1", name="attempt_positive"),
     CheckConstraint("requeues >= 0 AND batch_failures >= 0", name="counts_nonnegative"),
@@ -447,7 +444,6 @@ llm_usage = Table(
     Column("recorded_at", DateTime(timezone=True), server_default=func.now()),
     UniqueConstraint("provider", "provider_batch_id", "custom_id"),
     CheckConstraint(_in("mode", MODES), name="mode"),
-    CheckConstraint(_in("workflow", WORKFLOWS), name="workflow"),
     *_token_checks(),
     Index(None, "ledger_date", "tenant_id"),
     Index(None, "batch_job_id"),

@@ -1,19 +1,23 @@
 from functools import cached_property
 
 import dagster as dg
+from pydantic import Field
 from sqlalchemy import Engine
 
 from batch_pipelines.db import get_engine
+from batch_pipelines.db.settings import DATABASE_URL_ENV
 from batch_pipelines.providers.registry import ProviderRegistry
 
 
 class DatabaseResource(dg.ConfigurableResource):
-    """The project's Postgres: `BATCH_PIPELINES_DATABASE_URL`, or the embedded server when unset."""
+    """The project's Postgres. The code location configures it from `BATCH_PIPELINES_DATABASE_URL`
+    (`batch-pipelines dev` and `run-day` set it to the embedded server's URL when it is unset): the
+    Resources page shows the variable, and a run or sensor without it fails at once, naming it."""
 
-    url: str | None = None
+    url: str = Field(description="postgresql:// URL of the project's database")
 
     def engine(self) -> Engine:
-        return get_engine(self.url or None)
+        return get_engine(self.url)
 
 
 class BatchProviderResource(dg.ConfigurableResource):
@@ -42,8 +46,7 @@ class BatchProviderResource(dg.ConfigurableResource):
 def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
-            # The URL is resolved from the environment when the engine is built.
-            "database": DatabaseResource(),
+            "database": DatabaseResource(url=dg.EnvVar(DATABASE_URL_ENV)),
             "batch_providers": BatchProviderResource(),
         }
     )

@@ -9,7 +9,8 @@ for a workflow the prospect needs, `NotEnoughData` is raised: the calculator doe
 `min_tenants` (the ROI web app uses 2), a needed workflow must rest on that many tenants, so that an
 answer never is, or lets one infer, a single tenant's figures.
 
-Volumes are whole numbers from 0 to `MAX_VOLUMES` (far beyond any tenant: a typo, not a prospect).
+Volumes are whole numbers from 0 to each workflow's declared maximum (far beyond any tenant: a
+typo, not a prospect), one per declared workflow (`volume_fields`).
 
 A month is 30 days. Amounts are Decimal micro-dollars; per-unit costs are rounded half-even to the
 ledger's quantum (0.000001 micro-dollars), monthly figures are computed from the totals.
@@ -19,18 +20,22 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from sqlalchemy import Connection, text
 
+from batch_pipelines.core.workflows import declaration, declarations
 from batch_pipelines.db.tables import VERTICALS
 from batch_pipelines.ledger.pricing import QUANTUM
-from batch_pipelines.ledger.reports import WORKFLOW_LABELS, format_usd, percent
+from batch_pipelines.ledger.reports import format_usd, percent
 
 __all__ = [
     "DAYS_PER_MONTH",
-    "MAX_VOLUMES",
+    "max_volume",
+    "monthly_units",
+    "volume_fields",
     "Estimate",
     "EstimateLine",
     "NotEnoughData",
@@ -41,9 +46,16 @@ __all__ = [
 ]
 
 DAYS_PER_MONTH = 30
-UNITS = {"post_call": "call", "lead_scoring": "lead", "kb_index": "document"}
-# The largest volume the calculator answers for, per argument.
-MAX_VOLUMES = {"calls_per_day": 1_000_000, "leads_per_day": 1_000_000, "docs_per_month": 10_000_000}
+
+
+def volume_fields() -> dict[str, str]:
+    """What a prospect states, one volume per declared workflow: argument name -> label."""
+    return {w.volume.argument: w.volume.label for w in declarations()}
+
+
+def max_volume(argument: str) -> int:
+    """The largest volume the calculator answers for."""
+    return next(w.volume.maximum for w in declarations() if w.volume.argument == argument)
 
 
 class NotEnoughData(ValueError):
@@ -123,36 +135,41 @@ SELECT workflow, count(*) AS units, count(DISTINCT tenant_id) AS tenants,
 """
 
 
+def monthly_units(volumes: Mapping[str, int]) -> dict[str, int]:
+    """Units per month of each declared workflow from the stated volumes (keyed by each
+    workflow's volume argument, e.g. `calls_per_day`; one not given is 0). ValueError for an
+    unknown argument or a volume that is not a whole number up to its declared maximum."""
+    fields = volume_fields()
+    unknown = sorted(set(volumes) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown volume {unknown[0]!r}; one of: {', '.join(fields)}")
+    units = {}
+    for workflow in declarations():
+        name = workflow.volume.argument
+        value = volumes.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative whole number, got {value!r}")
+        if value > workflow.volume.maximum:
+            raise ValueError(f"{name} must be at most {workflow.volume.maximum:,}, got {value:,}")
+        units[workflow.name] = value * (DAYS_PER_MONTH if workflow.volume.per == "day" else 1)
+    return units
+
+
 def estimate_tenant_month(
     conn: Connection,
     vertical: str,
-    calls_per_day: int,
-    leads_per_day: int,
-    docs_per_month: int,
+    volumes: Mapping[str, int],
     *,
     since: dt.date | None = None,
     min_tenants: int = 1,
 ) -> Estimate:
-    """Estimate a month for a tenant of `vertical` with these volumes, from ledger rows since
-    `since` (default: all). Raises `NotEnoughData` when a workflow with a non-zero volume has
-    no observation, or one of fewer than `min_tenants` tenants; ValueError for an unknown
-    vertical or a volume that is not a whole number in [0, MAX_VOLUMES]."""
+    """Estimate a month for a tenant of `vertical` with these volumes (`monthly_units`), from
+    ledger rows since `since` (default: all). Raises `NotEnoughData` when a workflow with a
+    non-zero volume has no observation, or one of fewer than `min_tenants` tenants; ValueError for
+    an unknown vertical or a bad volume."""
     if vertical not in VERTICALS:
         raise ValueError(f"unknown vertical {vertical!r}; one of: {', '.join(VERTICALS)}")
-    for name, value in (
-        ("calls_per_day", calls_per_day),
-        ("leads_per_day", leads_per_day),
-        ("docs_per_month", docs_per_month),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative whole number, got {value!r}")
-        if value > MAX_VOLUMES[name]:
-            raise ValueError(f"{name} must be at most {MAX_VOLUMES[name]:,}, got {value:,}")
-    volumes = {
-        "post_call": calls_per_day * DAYS_PER_MONTH,
-        "lead_scoring": leads_per_day * DAYS_PER_MONTH,
-        "kb_index": docs_per_month,
-    }
+    volumes = monthly_units(volumes)
 
     observed = {
         r["workflow"]: r
@@ -162,7 +179,7 @@ def estimate_tenant_month(
     }
     missing = [w for w, n in volumes.items() if n > 0 and w not in observed]
     if missing:
-        what = ", ".join(f"{WORKFLOW_LABELS[w]} (per {UNITS[w]})" for w in missing)
+        what = ", ".join(f"{declaration(w).label} (per {declaration(w).unit})" for w in missing)
         raise NotEnoughData(
             f"the ledger has no priced {what} for the {vertical} vertical"
             + (f" since {since}" if since else "")
@@ -174,7 +191,7 @@ def estimate_tenant_month(
     thin = [w for w, n in volumes.items() if n > 0 and int(observed[w]["tenants"]) < min_tenants]
     if thin:
         # Says neither how many tenants there are nor anything of theirs.
-        what = ", ".join(WORKFLOW_LABELS[w] for w in thin)
+        what = ", ".join(declaration(w).label for w in thin)
         raise NotEnoughData(
             f"not enough data for this vertical: {what} for the {vertical} vertical rests on "
             f"fewer than {min_tenants} tenants",
@@ -192,7 +209,7 @@ def estimate_tenant_month(
         lines.append(
             EstimateLine(
                 workflow=workflow,
-                unit=UNITS[workflow],
+                unit=declaration(workflow).unit,
                 units_per_month=units,
                 observations=n,
                 tenants=int(row["tenants"]),
@@ -231,7 +248,7 @@ def render_estimate(estimate: Estimate) -> str:
         span = f" ({ln.first_date} to {ln.last_date})" if ln.first_date else ""
         body.append(
             [
-                WORKFLOW_LABELS[ln.workflow],
+                declaration(ln.workflow).label,
                 f"{ln.units_per_month:,} {ln.unit}s",
                 format_usd(ln.unit_cost_micro_usd, 6),
                 format_usd(ln.monthly_cost_micro_usd, 2),
@@ -278,9 +295,13 @@ def add_estimate_arguments(parser: argparse.ArgumentParser) -> None:
     """`batch-pipelines estimate --vertical V --calls-per-day N --leads-per-day N
     --docs-per-month N [--since D]`."""
     parser.add_argument("--vertical", required=True, choices=VERTICALS)
-    parser.add_argument("--calls-per-day", type=int, default=0)
-    parser.add_argument("--leads-per-day", type=int, default=0)
-    parser.add_argument("--docs-per-month", type=int, default=0)
+    for workflow in declarations():
+        parser.add_argument(
+            f"--{workflow.volume.argument.replace('_', '-')}",
+            type=int,
+            default=0,
+            help=f"{workflow.volume.label.lower()} ({workflow.label})",
+        )
     parser.add_argument(
         "--since",
         type=dt.date.fromisoformat,
@@ -297,9 +318,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         estimate = estimate_tenant_month(
             conn,
             args.vertical,
-            args.calls_per_day,
-            args.leads_per_day,
-            args.docs_per_month,
+            {name: getattr(args, name) for name in volume_fields()},
             since=args.since,
         )
     print(render_estimate(estimate), end="")

@@ -44,6 +44,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection, delete, insert, select, text
 
+from batch_pipelines.core.workflows import workflow_label
 from batch_pipelines.db.tables import tenant_cost_reports, tenants
 from batch_pipelines.ledger.budgets import held_counts, month_bounds
 from batch_pipelines.ledger.cache_bound import CacheEngagement, cache_bound
@@ -52,7 +53,6 @@ from batch_pipelines.ledger.ledger import transaction
 
 __all__ = [
     "TenantCostReport",
-    "WORKFLOW_LABELS",
     "add_report_arguments",
     "build_month_report",
     "build_tenant_cost_report",
@@ -70,11 +70,6 @@ __all__ = [
 
 ZERO = Decimal(0)
 _PCT = Decimal("0.1")
-WORKFLOW_LABELS = {
-    "post_call": "post-call analytics",
-    "lead_scoring": "lead scoring",
-    "kb_index": "KB indexing",
-}
 KEYS = ("tenant_id", "workflow")
 TENANT_FACTS = ("tenant_name", "vertical", "tier", "tier_price_micro_usd")
 _SQL = Path(__file__).with_name("report_rows.sql")
@@ -282,7 +277,7 @@ def format_usd(micro_usd: Decimal, places: int = 4) -> str:
 
 def _cell(column: str, value: Any) -> str:
     if column == "workflow":
-        return WORKFLOW_LABELS.get(value, value)
+        return workflow_label(value)
     if column.endswith("_pct"):
         return "n/a" if value is None or pd.isna(value) else f"{value}%"
     if _is_money(column):

@@ -31,25 +31,22 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from batch_pipelines.core.workflows import declaration
 from batch_pipelines.db.tables import TIERS, VERTICALS
 from batch_pipelines.ledger.charts import Series, bar_chart_svg
 from batch_pipelines.ledger.estimate import (
     DAYS_PER_MONTH,
-    MAX_VOLUMES,
     Estimate,
     NotEnoughData,
     estimate_tenant_month,
+    max_volume,
+    volume_fields,
 )
-from batch_pipelines.ledger.reports import WORKFLOW_LABELS, format_usd
+from batch_pipelines.ledger.reports import format_usd
 
 __all__ = ["DEFAULT_MIN_TENANTS", "Question", "create_app", "estimate_json", "parse_question"]
 
 DEFAULT_MIN_TENANTS = 2
-VOLUME_FIELDS = {
-    "calls_per_day": "Calls per day",
-    "leads_per_day": "Leads per day",
-    "docs_per_month": "Documents per month",
-}
 # No script, nothing fetched: styles and the inline SVG chart only.
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
@@ -69,28 +66,22 @@ class BadQuestion(ValueError):
 @dataclass(frozen=True)
 class Question:
     vertical: str
-    calls_per_day: int
-    leads_per_day: int
-    docs_per_month: int
+    volumes: Mapping[str, int]  # by volume argument (`calls_per_day`), every declared one
     tier: str | None
 
 
-def _whole_number(params: Mapping[str, str], name: str) -> int:
+def _whole_number(params: Mapping[str, str], name: str, label: str) -> int:
     raw = (params.get(name) or "").strip().replace(",", "").replace("_", "")
     if raw == "":
         return 0
     try:
         value = int(raw)
     except ValueError:
-        raise BadQuestion(
-            f"{VOLUME_FIELDS[name]} must be a whole number, got {params[name]!r}"
-        ) from None
+        raise BadQuestion(f"{label} must be a whole number, got {params[name]!r}") from None
     if value < 0:
-        raise BadQuestion(f"{VOLUME_FIELDS[name]} cannot be negative, got {value:,}")
-    if value > MAX_VOLUMES[name]:
-        raise BadQuestion(
-            f"{VOLUME_FIELDS[name]} must be at most {MAX_VOLUMES[name]:,}, got {value:,}"
-        )
+        raise BadQuestion(f"{label} cannot be negative, got {value:,}")
+    if value > max_volume(name):
+        raise BadQuestion(f"{label} must be at most {max_volume(name):,}, got {value:,}")
     return value
 
 
@@ -101,13 +92,14 @@ def parse_question(params: Mapping[str, str]) -> Question:
         raise BadQuestion(f"choose a vertical: one of {', '.join(VERTICALS)}")
     if vertical not in VERTICALS:
         raise BadQuestion(f"unknown vertical {vertical!r}; one of {', '.join(VERTICALS)}")
-    volumes = {name: _whole_number(params, name) for name in VOLUME_FIELDS}
+    fields = volume_fields()
+    volumes = {name: _whole_number(params, name, label) for name, label in fields.items()}
     if not any(volumes.values()):
-        raise BadQuestion("enter at least one volume: calls, leads or documents")
+        raise BadQuestion(f"enter at least one volume: {', '.join(fields.values())}")
     tier = (params.get("tier") or "").strip() or None
     if tier is not None and tier not in TIERS:
         raise BadQuestion(f"unknown tier {tier!r}; one of {', '.join(TIERS)}")
-    return Question(vertical=vertical, tier=tier, **volumes)
+    return Question(vertical=vertical, tier=tier, volumes=volumes)
 
 
 def _usd(micro_usd: Decimal) -> str:
@@ -124,7 +116,7 @@ def estimate_json(question: Question, estimate: Estimate) -> dict[str, Any]:
     return {
         "vertical": question.vertical,
         "days_per_month": DAYS_PER_MONTH,
-        "volumes": {name: getattr(question, name) for name in VOLUME_FIELDS},
+        "volumes": dict(question.volumes),
         "tier": question.tier,
         "monthly_cost_usd": _usd(estimate.monthly_cost_micro_usd),
         "monthly_sync_cost_usd": _usd(estimate.monthly_sync_cost_micro_usd),
@@ -133,7 +125,7 @@ def estimate_json(question: Question, estimate: Estimate) -> dict[str, Any]:
         "workflows": [
             {
                 "workflow": line.workflow,
-                "label": WORKFLOW_LABELS[line.workflow],
+                "label": declaration(line.workflow).label,
                 "unit": line.unit,
                 "units_per_month": line.units_per_month,
                 "unit_cost_usd": _usd(line.unit_cost_micro_usd),
@@ -157,7 +149,7 @@ def estimate_json(question: Question, estimate: Estimate) -> dict[str, Any]:
 
 
 def _not_enough_data(error: NotEnoughData, min_tenants: int) -> str:
-    what = ", ".join(WORKFLOW_LABELS[w] for w in error.workflows)
+    what = ", ".join(declaration(w).label for w in error.workflows)
     return (
         f"Not enough data for this vertical: the ledger has too few {error.vertical} customers "
         f"(fewer than {min_tenants}) to estimate {what} from. Set that volume to 0, or ask again "
@@ -197,9 +189,7 @@ class _Calculator:
             estimate = estimate_tenant_month(
                 conn,
                 question.vertical,
-                question.calls_per_day,
-                question.leads_per_day,
-                question.docs_per_month,
+                question.volumes,
                 since=self.since,
                 min_tenants=self.min_tenants,
             )
@@ -212,15 +202,16 @@ class _Calculator:
 
     def page(self, request: Request) -> Response:
         params = request.query_params
+        fields = volume_fields()
         context: dict[str, Any] = {
             "verticals": VERTICALS,
             "tiers": TIERS,
-            "fields": VOLUME_FIELDS,
-            "values": {k: params.get(k, "") for k in ("vertical", "tier", *VOLUME_FIELDS)},
+            "fields": fields,
+            "values": {k: params.get(k, "") for k in ("vertical", "tier", *fields)},
             "days_per_month": DAYS_PER_MONTH,
         }
         status = 200
-        if any(params.get(k) for k in ("vertical", "tier", *VOLUME_FIELDS)):
+        if any(params.get(k) for k in ("vertical", "tier", *fields)):
             try:
                 question, estimate = self.answer(params)
             except ValueError as error:
@@ -250,7 +241,7 @@ def _page_answer(question: Question, estimate: Estimate) -> dict[str, Any]:
         "saved_pct": estimate.monthly_saved_pct,
         "lines": [
             {
-                "label": WORKFLOW_LABELS[line.workflow],
+                "label": declaration(line.workflow).label,
                 "units": f"{line.units_per_month:,} {line.unit}s",
                 "unit_cost": format_usd(line.unit_cost_micro_usd, 6),
                 "cost": format_usd(line.monthly_cost_micro_usd, 2),

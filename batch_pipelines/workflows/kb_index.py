@@ -52,6 +52,7 @@ from batch_pipelines.batching.workflow import (
 )
 from batch_pipelines.core.prompts import EmbeddingInput, ModelAnswer
 from batch_pipelines.core.tenants import TenantContext
+from batch_pipelines.core.workflows import KB_INDEX
 from batch_pipelines.db import get_engine
 from batch_pipelines.db.tables import (
     EMBEDDING_DIMENSIONS,
@@ -78,7 +79,7 @@ __all__ = [
     "sync_documents",
 ]
 
-WORKFLOW_NAME = "kb_index"
+WORKFLOW_NAME = KB_INDEX.name
 # OpenAI's embeddings endpoint takes at most 2,048 inputs per request; 64 chunks of <= 400 estimated
 # tokens keep a request near 25k tokens (limit 300k) and a retried line cheap.
 MAX_INPUTS_PER_REQUEST = 64
@@ -342,7 +343,7 @@ def sync_documents(
     conn: Connection,
     tenant_ids: Sequence[str] | None,
     *,
-    model: str = "text-embedding-3-large",
+    model: str = KB_INDEX.model,
     target_tokens: int = DEFAULT_TARGET_TOKENS,
     overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
 ) -> dict[str, int]:
@@ -469,10 +470,10 @@ class KnowledgeBaseIndex:
     def __init__(
         self,
         *,
-        provider: str = "openai",
-        model: str = "text-embedding-3-large",
+        provider: str = KB_INDEX.provider,
+        model: str = KB_INDEX.model,
         dimensions: int = EMBEDDING_DIMENSIONS,
-        endpoint: str = "/v1/embeddings",
+        endpoint: str = KB_INDEX.endpoint,
         max_attempts: int = 3,
         deadline: dt.timedelta | None = None,
         target_tokens: int = DEFAULT_TARGET_TOKENS,
@@ -780,7 +781,7 @@ class KnowledgeBaseIndex:
 
 
 def embed_query_sync(
-    model: str = "text-embedding-3-large",
+    model: str = KB_INDEX.model,
     dimensions: int = EMBEDDING_DIMENSIONS,
     providers: ProviderRegistry | None = None,
 ) -> Callable[[str], Sequence[float]]:

@@ -51,9 +51,10 @@ from batch_pipelines.batching.workflow import (
     RenderOutcome,
     WorkItem,
 )
-from batch_pipelines.core.caching import AUTO_PRIMING, Priming
+from batch_pipelines.core.caching import Priming
 from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
 from batch_pipelines.core.tenants import TenantContext
+from batch_pipelines.core.workflows import LEAD_SCORING
 from batch_pipelines.db.tables import call_analytics, lead_scores, leads, outreach_drafts, tenants
 from batch_pipelines.workflows import outreach, reidentification, tenant_context
 from batch_pipelines.workflows.redaction import (
@@ -66,7 +67,7 @@ from batch_pipelines.workflows.redaction import (
 )
 from batch_pipelines.workflows.text_cleaning import clean_text, truncate_middle
 
-WORKFLOW = "lead_scoring"
+WORKFLOW = LEAD_SCORING.name
 SCHEMA_NAME = "lead_score"
 CHANNELS = ("email", "phone", "sms")
 
@@ -407,15 +408,15 @@ class LeadScoring:
     def __init__(
         self,
         *,
-        provider: str = "anthropic",
-        model: str = "claude-haiku-4-5",
-        endpoint: str = "/v1/messages",
+        provider: str = LEAD_SCORING.provider,
+        model: str = LEAD_SCORING.model,
+        endpoint: str = LEAD_SCORING.endpoint,
         max_attempts: int = 3,
         deadline: dt.timedelta | None = None,
         max_output_tokens: int = 1500,
         templates_dir: Path | str | None = None,
         tenant_cache_seconds: float = 60.0,
-        priming: Priming = AUTO_PRIMING,
+        priming: Priming = LEAD_SCORING.priming,
         context_budget_tokens: int = tenant_context.DEFAULT_BUDGET_TOKENS,
     ) -> None:
         self.provider = provider

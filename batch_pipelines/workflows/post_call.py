@@ -57,9 +57,10 @@ from batch_pipelines.batching.workflow import (
     StoreItem,
     WorkItem,
 )
-from batch_pipelines.core.caching import AUTO_PRIMING, Priming
+from batch_pipelines.core.caching import Priming
 from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
 from batch_pipelines.core.tenants import TenantContext
+from batch_pipelines.core.workflows import POST_CALL
 from batch_pipelines.db.bulk import copy_rows
 from batch_pipelines.db.tables import batch_requests, call_analytics, calls
 from batch_pipelines.workflows import reidentification, tenant_context
@@ -80,7 +81,7 @@ from batch_pipelines.workflows.text_cleaning import (
     truncate_middle,
 )
 
-WORKFLOW = "post_call"
+WORKFLOW = POST_CALL.name
 SCHEMA_NAME = "post_call_analysis"
 SUMMARY_MAX_WORDS = 120
 SUMMARY_MAX_CHARS = 1200
@@ -407,16 +408,20 @@ def _redaction_counts(notes: Mapping[str, Any]) -> dict[str, int]:
     }
 
 
-def ingested_totals(
-    conn: Connection, batch_job_ids: Sequence[str]
-) -> tuple[dict[str, int], Decimal]:
-    """What an ingest of these batch jobs reports beyond the engine's counts: the PII replacements
-    per kind (`email`, `phone`, `card`, `national_id`) summed over their succeeded requests, i.e.
-    over the `call_analytics` rows they produced, and the cost planning estimated for all their
-    requests, in micro-dollars (an upper bound; the exact cost is the ledger's)."""
+def partition_totals(
+    conn: Connection, partitions: Sequence[tuple[dt.date, str]]
+) -> dict[tuple[dt.date, str], dict[str, float | int]]:
+    """What each (date, tenant) partition reports beyond the engine's counts: the PII replaced in
+    what was sent, per kind (`redactions_email`, …) and in all (`redactions`), summed over its
+    succeeded requests, i.e. its `call_analytics` rows; and the cost planning estimated for all
+    its requests (`estimated_cost_usd`, an upper bound; the exact cost is the ledger's)."""
     kinds = list(COUNT_KEYS.values())
-    if not batch_job_ids:
-        return dict.fromkeys(kinds, 0), Decimal(0)
+    out: dict[tuple[dt.date, str], dict[str, float | int]] = {
+        key: {"estimated_cost_usd": 0.0, "redactions": 0, **{f"redactions_{k}": 0 for k in kinds}}
+        for key in partitions
+    }
+    if not partitions:
+        return out
     succeeded = batch_requests.c.status == "succeeded"
     counts = [
         func.coalesce(
@@ -425,15 +430,31 @@ def ingested_totals(
         )
         for kind in kinds
     ]
-    row = conn.execute(
+    rows = conn.execute(
         select(
-            *counts, func.coalesce(func.sum(batch_requests.c.estimated_cost_micro_usd), 0)
-        ).where(
-            batch_requests.c.workflow == WORKFLOW,
-            batch_requests.c.batch_job_id.in_(list(batch_job_ids)),
+            batch_requests.c.partition_date,
+            batch_requests.c.tenant_id,
+            *counts,
+            func.coalesce(func.sum(batch_requests.c.estimated_cost_micro_usd), 0),
         )
-    ).one()
-    return {kind: int(n) for kind, n in zip(kinds, row[:-1], strict=True)}, Decimal(row[-1])
+        .where(
+            batch_requests.c.workflow == WORKFLOW,
+            batch_requests.c.partition_date.in_(sorted({day for day, _ in partitions})),
+            batch_requests.c.tenant_id.in_(sorted({tenant for _, tenant in partitions})),
+        )
+        .group_by(batch_requests.c.partition_date, batch_requests.c.tenant_id)
+    )
+    for day, tenant, *values in rows:
+        if (day, tenant) not in out:
+            continue
+        by_kind = {f"redactions_{k}": int(n) for k, n in zip(kinds, values[:-1], strict=True)}
+        out[day, tenant] = {
+            # A float for the UI's plots only; the exact estimate is in the manifest.
+            "estimated_cost_usd": float(Decimal(values[-1]) / 1_000_000),
+            "redactions": sum(by_kind.values()),
+            **by_kind,
+        }
+    return out
 
 
 def _utc_day(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -461,9 +482,9 @@ class PostCallAnalytics:
     def __init__(
         self,
         *,
-        provider: str = "openai",
-        model: str = "gpt-4o-mini",
-        endpoint: str = "/v1/chat/completions",
+        provider: str = POST_CALL.provider,
+        model: str = POST_CALL.model,
+        endpoint: str = POST_CALL.endpoint,
         max_attempts: int = 3,
         deadline: dt.timedelta | None = None,
         transcript_budget_tokens: int = DEFAULT_TRANSCRIPT_BUDGET_TOKENS,
@@ -471,7 +492,7 @@ class PostCallAnalytics:
         head_share: float = 0.6,
         max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
         tenant_context: bool = False,
-        priming: Priming = AUTO_PRIMING,
+        priming: Priming = POST_CALL.priming,
     ) -> None:
         if not 0 < transcript_budget_tokens <= hard_cap_tokens:
             raise ValueError("need 0 < transcript_budget_tokens <= hard_cap_tokens")
@@ -493,6 +514,12 @@ class PostCallAnalytics:
 
     def __repr__(self) -> str:
         return f"PostCallAnalytics(provider={self.provider!r}, model={self.model!r})"
+
+    def partition_metadata(
+        self, conn: Connection, partitions: Sequence[tuple[dt.date, str]]
+    ) -> dict[tuple[dt.date, str], dict[str, float | int]]:
+        """Per (date, tenant): the PII replaced and the estimated cost (`partition_totals`)."""
+        return partition_totals(conn, partitions)
 
     # --- due ------------------------------------------------------------------------------------
 

@@ -7,16 +7,18 @@ import base64
 import re
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batch_pipelines.batching import custom_ids
+from batch_pipelines.core.workflows import UnknownWorkflow, declarations
 from batch_pipelines.db.tables import CUSTOM_ID_PATTERN
 
-_ID = re.compile(r"^(pc|ls|kb|xx)[a-z2-7]{20}-[A-Za-z0-9_-]{22}$")
+_ID = re.compile(r"^(pc|ls|kb)[a-z2-7]{20}-[A-Za-z0-9_-]{22}$")
 _text = st.text(st.characters(codec="utf-8"), min_size=1, max_size=40)
 _requests = st.lists(st.tuples(_text, _text, st.integers(1, 9)), min_size=1, max_size=30)
-_workflows = st.sampled_from(["post_call", "lead_scoring", "kb_index", "other"])
+_workflows = st.sampled_from([w.name for w in declarations()])
 
 
 def test_the_rfc_base32_alphabet_is_ours_in_the_same_order() -> None:
@@ -58,3 +60,8 @@ def test_id_bodies_use_every_character_about_equally_often() -> None:
     assert set(counts) == set(custom_ids._B32)
     expected = 2000 * 20 / 32  # 1250 per character; a fair draw stays well within +-20%
     assert all(0.8 * expected < n < 1.2 * expected for n in counts.values()), counts
+
+
+def test_an_undeclared_workflow_gets_no_custom_id() -> None:
+    with pytest.raises(UnknownWorkflow, match="'toy' is not declared"):
+        custom_ids.new_custom_ids("toy", [("acme", "item-1", 1)])

@@ -11,16 +11,13 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from batch_pipelines.core.usage import TokenUsage
+from batch_pipelines.core.workflows import declarations
 
 DAY = dt.date(2026, 11, 25)
 AT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
 
-# (provider, model, endpoint) per workflow: the project's defaults
-DEFAULT_MODELS = {
-    "post_call": ("openai", "gpt-4o-mini", "/v1/chat/completions"),
-    "lead_scoring": ("anthropic", "claude-haiku-4-5", "/v1/messages"),
-    "kb_index": ("openai", "text-embedding-3-large", "/v1/embeddings"),
-}
+# (provider, model, endpoint) per workflow: the declared defaults
+DEFAULT_MODELS = {w.name: (w.provider, w.model, w.endpoint) for w in declarations()}
 
 _ids = itertools.count(1)
 

@@ -48,7 +48,9 @@ def observed(engine):
 
 def test_estimate_from_observed_unit_costs(observed) -> None:
     with observed.connect() as conn:
-        est = estimate_tenant_month(conn, "sales", 300, 50, 40)
+        est = estimate_tenant_month(
+            conn, "sales", {"calls_per_day": 300, "leads_per_day": 50, "docs_per_month": 40}
+        )
     calls, leads, docs = est.lines
     assert (calls.unit, calls.observations, calls.tenants) == ("call", 2, 2)
     assert calls.unit_cost_micro_usd == D(420) / 2  # (105 + 210 + 105) / 2 calls
@@ -70,7 +72,9 @@ def test_a_unit_cost_that_does_not_divide_is_rounded_to_the_quantum(observed) ->
         add_usage(conn, "bolt", job, TokenUsage(1, 0, 0, 0, 0), item_id="lead-2")  # 0.5
         add_usage(conn, "bolt", job, TokenUsage(1, 0, 0, 0, 0), item_id="lead-3")  # 0.5
         price_partition(conn, DAY, "bolt")
-        est = estimate_tenant_month(conn, "sales", 0, 1, 0)
+        est = estimate_tenant_month(
+            conn, "sales", {"calls_per_day": 0, "leads_per_day": 1, "docs_per_month": 0}
+        )
     (leads,) = est.lines
     assert leads.observations == 3
     assert leads.unit_cost_micro_usd == D("250.333333")  # 751 / 3
@@ -80,18 +84,33 @@ def test_a_unit_cost_that_does_not_divide_is_rounded_to_the_quantum(observed) ->
 def test_no_observation_for_a_needed_workflow_refuses_to_guess(observed) -> None:
     with observed.connect() as conn:
         with pytest.raises(NotEnoughData, match="lead scoring .per lead. for the healthcare"):
-            estimate_tenant_month(conn, "healthcare", 10, 5, 0)
+            estimate_tenant_month(
+                conn, "healthcare", {"calls_per_day": 10, "leads_per_day": 5, "docs_per_month": 0}
+            )
         # a workflow with no volume needs no observation
-        est = estimate_tenant_month(conn, "healthcare", 10, 0, 0)
+        est = estimate_tenant_month(
+            conn, "healthcare", {"calls_per_day": 10, "leads_per_day": 0, "docs_per_month": 0}
+        )
         assert [ln.workflow for ln in est.lines] == ["post_call"]
         with pytest.raises(NotEnoughData, match="post-call"):
-            estimate_tenant_month(conn, "salon", 1, 0, 0)
+            estimate_tenant_month(
+                conn, "salon", {"calls_per_day": 1, "leads_per_day": 0, "docs_per_month": 0}
+            )
         with pytest.raises(NotEnoughData, match="since 2026-12-01"):
-            estimate_tenant_month(conn, "sales", 1, 0, 0, since=dt.date(2026, 12, 1))
+            estimate_tenant_month(
+                conn,
+                "sales",
+                {"calls_per_day": 1, "leads_per_day": 0, "docs_per_month": 0},
+                since=dt.date(2026, 12, 1),
+            )
         with pytest.raises(ValueError, match="unknown vertical"):
-            estimate_tenant_month(conn, "bakery", 1, 0, 0)
+            estimate_tenant_month(
+                conn, "bakery", {"calls_per_day": 1, "leads_per_day": 0, "docs_per_month": 0}
+            )
         with pytest.raises(ValueError, match="calls_per_day"):
-            estimate_tenant_month(conn, "sales", -1, 0, 0)
+            estimate_tenant_month(
+                conn, "sales", {"calls_per_day": -1, "leads_per_day": 0, "docs_per_month": 0}
+            )
 
 
 def test_the_estimate_command(observed, capsys) -> None:
@@ -107,11 +126,23 @@ def test_the_estimate_command(observed, capsys) -> None:
 
 def test_a_workflow_observed_at_too_few_tenants_is_not_enough_data(observed) -> None:
     with observed.connect() as conn:
-        est = estimate_tenant_month(conn, "sales", 300, 0, 40, min_tenants=2)  # 2 tenants each
+        est = estimate_tenant_month(
+            conn,
+            "sales",
+            {"calls_per_day": 300, "leads_per_day": 0, "docs_per_month": 40},
+            min_tenants=2,
+        )  # 2 tenants each
         assert [ln.tenants for ln in est.lines] == [2, 2]
         with pytest.raises(NotEnoughData, match="not enough data for this vertical") as refused:
-            estimate_tenant_month(conn, "sales", 300, 50, 40, min_tenants=2)  # 1 lead tenant
+            estimate_tenant_month(
+                conn,
+                "sales",
+                {"calls_per_day": 300, "leads_per_day": 50, "docs_per_month": 40},
+                min_tenants=2,
+            )  # 1 lead tenant
         assert (refused.value.vertical, refused.value.workflows) == ("sales", ("lead_scoring",))
         assert "acme" not in str(refused.value) and "bolt" not in str(refused.value)
         with pytest.raises(ValueError, match="at most 1,000,000"):
-            estimate_tenant_month(conn, "sales", 1_000_001, 0, 0)
+            estimate_tenant_month(
+                conn, "sales", {"calls_per_day": 1_000_001, "leads_per_day": 0, "docs_per_month": 0}
+            )

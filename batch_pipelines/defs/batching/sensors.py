@@ -1,4 +1,5 @@
 import datetime as dt
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -9,27 +10,10 @@ from batch_pipelines.defs.batching.partition_ranges import (
     tenant_range_tags,
 )
 from batch_pipelines.defs.batching.steps import BATCH_JOB_TAG
-from batch_pipelines.defs.kb_index.assets import (
-    kb_embedding_requests,
-    kb_index_ingest_job,
-    kb_index_job,
-)
-from batch_pipelines.defs.lead_scoring.assets import lead_scoring_ingest_job, lead_scoring_job
-from batch_pipelines.defs.post_call.assets import post_call_ingest_job, post_call_job
+from batch_pipelines.defs.batching.workflow_assets import WORKFLOW_DEFS, WorkflowDefs
 from batch_pipelines.defs.resources import BatchProviderResource, DatabaseResource
 from batch_pipelines.defs.tenants.partitions import tenant_partitions
 
-# workflow → (submit job, ingest job, whether its partitions have a date dimension)
-WORKFLOW_JOBS = {
-    "post_call": (post_call_job, post_call_ingest_job, True),
-    "lead_scoring": (lead_scoring_job, lead_scoring_ingest_job, True),
-    "kb_index": (kb_index_job, kb_index_ingest_job, False),
-}
-REQUEST_ASSETS = {
-    "post_call": dg.AssetKey("post_call_requests"),
-    "lead_scoring": dg.AssetKey("lead_score_requests"),
-    "kb_index": kb_embedding_requests.key,
-}
 # A planned job (waiting for admission, deferred by a 429, left by a crash) gets a submit run of
 # its workflow at most this often; one older than `RESUBMIT_AFTER` (its own submit run had its
 # chance) is picked up.
@@ -37,22 +21,62 @@ RESUBMIT_EVERY = dt.timedelta(minutes=1)
 RESUBMIT_AFTER = dt.timedelta(seconds=30)
 
 
-def _range_tags(instance: dg.DagsterInstance, workflow: str, partitions: list) -> dict[str, str]:
+def _range_tags(
+    instance: dg.DagsterInstance, workflow: WorkflowDefs, partitions: list
+) -> dict[str, str]:
     dates, tenants = partitions_of_job(partitions)
-    if WORKFLOW_JOBS[workflow][2]:
+    if workflow.declared.by_date:
         return date_tenant_range_tags(instance, dates, tenants)
     return tenant_range_tags(instance, tenants)
 
 
-@dg.sensor(
-    jobs=[job for jobs in WORKFLOW_JOBS.values() for job in jobs[:2]],
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)
-def batch_poll_sensor(
+def progress_metadata(provider: str, request_counts: Mapping[str, int]) -> dict[str, int]:
+    """A batch's line counts under the same keys for every provider: OpenAI reports `total`,
+    `completed`, `failed`; Anthropic `processing`, `succeeded`, `errored`, `canceled`, `expired`
+    (Message Batches `request_counts`). Ended lines whose outcome is not yet known count as done."""
+    if provider == "anthropic":
+        failed = sum(request_counts.get(k, 0) for k in ("errored", "canceled", "expired"))
+        succeeded = request_counts.get("succeeded", 0)
+        pending = request_counts.get("processing", 0)
+        total = succeeded + failed + pending
+    else:  # OpenAI Batch and self-hosted (same shape)
+        total = request_counts.get("total", 0)
+        succeeded = request_counts.get("completed", 0)
+        failed = request_counts.get("failed", 0)
+        pending = max(total - succeeded - failed, 0)
+    return {
+        "lines_total": total,
+        "lines_succeeded": succeeded,
+        "lines_failed": failed,
+        "lines_pending": pending,
+    }
+
+
+def build_batch_poll_sensor(workflows: Mapping[str, WorkflowDefs]) -> dg.SensorDefinition:
+    """The poll sensor over these workflows' batches (every declared workflow's in the code
+    location), launching their submit and ingest jobs."""
+
+    @dg.sensor(
+        name="batch_poll_sensor",
+        jobs=[job for w in workflows.values() for job in (w.submit_job, w.ingest_job)],
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def batch_poll_sensor(
+        context: dg.SensorEvaluationContext,
+        database: DatabaseResource,
+        batch_providers: BatchProviderResource,
+    ) -> dg.SensorResult:
+        return poll_batches(context, database, batch_providers, workflows)
+
+    return batch_poll_sensor
+
+
+def poll_batches(
     context: dg.SensorEvaluationContext,
     database: DatabaseResource,
     batch_providers: BatchProviderResource,
+    workflows: Mapping[str, WorkflowDefs],
 ) -> dg.SensorResult:
     """Polls the live provider batches (read from Postgres, a bounded number per tick), records
     their progress as observations, and launches the ingest run of every finished batch, keyed by
@@ -63,12 +87,13 @@ def batch_poll_sensor(
     result = poll(engine, batch_providers.registry(), max_calls=batch_providers.max_polls_per_tick)
     observations = [
         dg.AssetObservation(
-            asset_key=REQUEST_ASSETS[p.workflow],
+            asset_key=workflows[p.workflow].request_asset.key,
             metadata={
                 "batch_job_id": p.batch_job_id,
+                "provider": p.provider,
                 "provider_status": p.provider_status,
                 "status": p.status,
-                **{f"lines_{k}": v for k, v in p.request_counts.items()},
+                **progress_metadata(p.provider, p.request_counts),
             },
         )
         for p in result.polled
@@ -86,13 +111,13 @@ def batch_poll_sensor(
         run_requests.append(
             dg.RunRequest(
                 run_key=f"ingest:{job.batch_job_id}:{job.ingest_attempt}",
-                job_name=WORKFLOW_JOBS[job.workflow][1].name,
+                job_name=workflows[job.workflow].ingest_job.name,
                 tags={
                     BATCH_JOB_TAG: job.batch_job_id,
                     "workflow": job.workflow,
                     "provider": job.provider,
                     "model": job.model,
-                    **_range_tags(context.instance, job.workflow, job.partitions),
+                    **_range_tags(context.instance, workflows[job.workflow], job.partitions),
                 },
             )
         )
@@ -106,8 +131,8 @@ def batch_poll_sensor(
         run_requests.append(
             dg.RunRequest(
                 run_key=f"submit:{workflow}:{bucket}",
-                job_name=WORKFLOW_JOBS[workflow][0].name,
-                tags=_range_tags(context.instance, workflow, partitions),
+                job_name=workflows[workflow].submit_job.name,
+                tags=_range_tags(context.instance, workflows[workflow], partitions),
             )
         )
     return dg.SensorResult(
@@ -120,3 +145,6 @@ def batch_poll_sensor(
         ),
         skip_reason=None if run_requests or observations else "no live batches",
     )
+
+
+batch_poll_sensor = build_batch_poll_sensor(WORKFLOW_DEFS)

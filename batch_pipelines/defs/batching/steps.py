@@ -1,59 +1,87 @@
-"""The engine steps as asset bodies call them: partitions in, engine call, metadata out."""
+"""The engine steps as asset bodies call them: partitions in, engine call, metadata out.
+
+Metadata is reported per partition (`context.add_asset_metadata(..., partition_key=...)`): each
+partition a run covers gets its own figures, read from Postgres (`ledger.partition_figures`), under
+the same keys for every workflow and provider, so the UI can plot them across partitions.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 import dagster as dg
+from sqlalchemy import Connection
 
 from batch_pipelines.batching.ingest import IngestResult, ingest_job
 from batch_pipelines.batching.planning import plan
 from batch_pipelines.batching.polling import ended_jobs_awaiting_ingest
 from batch_pipelines.batching.submission import submit_planned
 from batch_pipelines.batching.workflow import Workflow
+from batch_pipelines.core.workflows import WorkflowDeclaration
 from batch_pipelines.defs.resources import BatchProviderResource, DatabaseResource
 from batch_pipelines.defs.tenants.partitions import date_tenant_partitions
+from batch_pipelines.ledger.partition_figures import (
+    PartitionFigures,
+    PartitionKey,
+    workflow_partition_figures,
+)
 
 BATCH_JOB_TAG = "batch_pipelines/batch_job_id"
+ROW_COUNT = "dagster/row_count"
 
 
-def workflow_tags(workflow: Workflow) -> dict[str, str]:
+@runtime_checkable
+class ReportsPartitions(Protocol):
+    """Optional for a `Workflow`: more metadata per partition than the engine's counts (the PII a
+    post-call partition had replaced, for instance)."""
+
+    def partition_metadata(
+        self, conn: Connection, partitions: Sequence[tuple[dt.date, str]]
+    ) -> Mapping[tuple[dt.date, str], Mapping[str, float | int]]: ...
+
+
+def workflow_tags(declared: WorkflowDeclaration) -> dict[str, str]:
     """Run tags every run of a workflow carries (the run queue limits runs per provider)."""
-    return {"workflow": workflow.name, "provider": workflow.provider, "model": workflow.model}
+    return {"workflow": declared.name, "provider": declared.provider, "model": declared.model}
 
 
-def partition_keys(context: dg.AssetExecutionContext) -> list[str]:
+def run_partitions(context: dg.AssetExecutionContext, by_date: bool) -> dict[str, PartitionKey]:
+    """Each partition key of the run (one, or every key of a range) with its (date, tenant)."""
     if not context.has_partition_key and not context.has_partition_key_range:
-        return []
-    return list(context.partition_keys)
-
-
-def dates_and_tenants(
-    context: dg.AssetExecutionContext,
-) -> tuple[list[dt.date], list[str]]:
-    """The dates and tenants a date × tenant run covers (one run = one or more whole dates)."""
-    dates: set[dt.date] = set()
-    tenants: set[str] = set()
-    for key in partition_keys(context):
-        dims = date_tenant_partitions.get_partition_key_from_str(key).keys_by_dimension
-        dates.add(dt.date.fromisoformat(dims["date"]))
-        tenants.add(dims["tenant"])
-    return sorted(dates), sorted(tenants)
+        return {}
+    out: dict[str, PartitionKey] = {}
+    for key in context.partition_keys:
+        if by_date:
+            dims = date_tenant_partitions.get_partition_key_from_str(key).keys_by_dimension
+            out[key] = (dt.date.fromisoformat(dims["date"]), dims["tenant"])
+        else:
+            out[key] = (None, key)
+    return out
 
 
 def plan_and_submit(
     context: dg.AssetExecutionContext,
+    declared: WorkflowDeclaration,
     workflow: Workflow,
     database: DatabaseResource,
     batch_providers: BatchProviderResource,
-    dates: Sequence[dt.date] | None,
-    tenants: Sequence[str] | None,
 ) -> dg.MaterializeResult:
     """Plan the due items of the run's partitions into pooled batches, and submit every planned
-    job of the workflow (including any a crash or a rate limit left behind)."""
+    job of the workflow (including any a crash or a rate limit left behind). Each partition then
+    reports its manifest: request lines written, held, skipped and dead-lettered items."""
     engine = database.engine()
     registry = batch_providers.registry()
+    partitions = run_partitions(context, declared.by_date)
+    tenants = sorted({tenant for _, tenant in partitions.values()})
+    # A tenant-partitioned workflow's items carry their own dates (KB: the upload date); the
+    # run's day only says that due items are wanted.
+    dates = (
+        sorted({day for day, _ in partitions.values() if day is not None})
+        if declared.by_date
+        else [dt.datetime.now(dt.UTC).date()]
+    )
     planned = plan(engine, workflow, registry, dates, tenants)
     submitted = submit_planned(engine, workflow, registry)
     for job_id, reason in submitted.deferred.items():
@@ -62,21 +90,20 @@ def plan_and_submit(
         context.log.info(f"batch job {job_id} waits: {reason}")
     for job_id in submitted.needs_attention:
         context.log.error(f"batch job {job_id} needs a person: see batch_jobs.error")
-    return dg.MaterializeResult(
-        metadata={
-            "requests": planned.planned,
-            "batch_jobs": len(planned.batch_job_ids),
-            "submitted_jobs": len(submitted.submitted) + len(submitted.adopted),
-            "deferred_jobs": len(submitted.deferred),
-            "waiting_jobs": len(submitted.waiting),
-            "parked_jobs": len(submitted.needs_attention),
-            "held_items": planned.held,
-            "skipped_items": planned.skipped,
-            "dead_lettered_items": planned.rejected,
-            "retried_requests": planned.retries,
-            "batch_job_ids": dg.MetadataValue.json(planned.batch_job_ids),
-        }
+    # What the run did as a whole belongs to no one partition: the log says it.
+    context.log.info(
+        f"planned {planned.planned} requests in {len(planned.batch_job_ids)} batch jobs "
+        f"({', '.join(planned.batch_job_ids) or 'none'}); submitted "
+        f"{len(submitted.submitted) + len(submitted.adopted)}, deferred {len(submitted.deferred)}, "
+        f"waiting {len(submitted.waiting)}, parked {len(submitted.needs_attention)}; held "
+        f"{planned.held}, skipped {planned.skipped}, dead-lettered {planned.rejected}, retried "
+        f"{planned.retries}"
     )
+    with engine.connect() as conn:
+        figures = workflow_partition_figures(conn, declared.name, list(partitions.values()))
+    for key, partition in partitions.items():
+        add_partition_metadata(context, key, request_metadata(figures[partition]))
+    return dg.MaterializeResult()
 
 
 def ingest(
@@ -114,21 +141,69 @@ def ingest(
     # The ended batch left room in its provider's queue: the retries, and any job admission held
     # back, go now.
     submit_planned(engine, workflow, registry)
+    rejected = sum(total.rejected.values())
+    context.log.info(
+        f"ingested {total.lines} lines of {len(job_ids)} batch jobs: {total.succeeded} stored, "
+        f"{total.invalid_answers} invalid answers, {total.failed_lines} failed, {total.missing} "
+        f"missing, {total.retried} retried, {total.requeued} re-queued, {total.dead_lettered} "
+        f"dead-lettered, {total.sent_sync} sent synchronously"
+    )
+    if rejected:
+        context.log.warning(
+            f"{rejected} result lines attributed to no one (not in the manifest, signature or "
+            f"batch mismatch): {dict(total.rejected)}"
+        )
     return total
 
 
-def ingest_metadata(result: IngestResult) -> dict[str, dg.RawMetadataValue]:
+def report_results(
+    context: dg.AssetExecutionContext,
+    declared: WorkflowDeclaration,
+    workflow: Workflow,
+    database: DatabaseResource,
+) -> None:
+    """Each result asset's partitions of the run, with that partition's own figures."""
+    partitions = run_partitions(context, declared.by_date)
+    with database.engine().connect() as conn:
+        figures = workflow_partition_figures(conn, declared.name, list(partitions.values()))
+        extra: Mapping = {}
+        if declared.by_date and isinstance(workflow, ReportsPartitions):
+            extra = workflow.partition_metadata(conn, list(partitions.values()))  # type: ignore[arg-type]
+    for asset in declared.result_asset_names:
+        for key, partition in partitions.items():
+            metadata = {**result_metadata(figures[partition]), **extra.get(partition, {})}
+            add_partition_metadata(context, key, metadata, asset_key=dg.AssetKey(asset))
+
+
+def add_partition_metadata(
+    context: dg.AssetExecutionContext,
+    partition_key: str,
+    metadata: Mapping[str, dg.RawMetadataValue],
+    asset_key: dg.AssetKey | None = None,
+) -> None:
+    context.add_asset_metadata(dict(metadata), asset_key=asset_key, partition_key=partition_key)
+
+
+def request_metadata(figures: PartitionFigures) -> dict[str, int]:
     return {
-        "requests": result.lines,
-        "succeeded": result.succeeded,
-        "failed_lines": result.failed_lines + result.invalid_answers + result.missing,
-        "invalid_answers": result.invalid_answers,
-        "retried": result.retried,
-        "requeued": result.requeued,
-        "dead_lettered": result.dead_lettered,
-        "sent_sync": result.sent_sync,
-        "rejected_lines": sum(result.rejected.values()),
-        "input_tokens": result.usage.prompt_tokens,
-        "cached_input_tokens": result.usage.cached_input_tokens,
-        "output_tokens": result.usage.output_tokens,
+        "requests": figures.lines_written,
+        "queued_requests": figures.in_flight,
+        "held_items": figures.held,
+        "skipped_items": figures.skipped,
+        "dead_lettered_items": figures.dead_lettered,
+    }
+
+
+def result_metadata(figures: PartitionFigures) -> dict[str, int]:
+    return {
+        "requests": figures.requests,
+        "input_tokens": figures.input_tokens,
+        "cached_input_tokens": figures.cached_input_tokens,
+        "cache_write_tokens": figures.cache_write_tokens,
+        "output_tokens": figures.output_tokens,
+        "failed_lines": figures.failed_lines,
+        "dead_lettered": figures.dead_lettered,
+        "held_items": figures.held,
+        "in_flight": figures.in_flight,
+        ROW_COUNT: figures.results,
     }

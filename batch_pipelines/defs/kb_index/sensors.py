@@ -4,18 +4,21 @@ from batch_pipelines.defs.batching.partition_ranges import (
     date_tenant_range_tags,
     tenant_range_tags,
 )
-from batch_pipelines.defs.kb_index.assets import kb_index, kb_index_job, kb_index_workflow
+from batch_pipelines.defs.batching.workflow_assets import WORKFLOW_DEFS
 from batch_pipelines.defs.ledger.assets import cost_ledger
 from batch_pipelines.defs.resources import DatabaseResource
 from batch_pipelines.defs.tenants.partitions import tenant_partitions
 from batch_pipelines.ledger.ledger import unpriced_partitions
 from batch_pipelines.workflows.kb_uploads import Watermark, documents_changed_since
 
+kb_index = WORKFLOW_DEFS["kb_index"]
 kb_ledger_job = dg.define_asset_job("kb_ledger_job", selection=[cost_ledger])
 
 
 @dg.sensor(
-    job=kb_index_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
+    job=kb_index.submit_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def kb_upload_sensor(
     context: dg.SensorEvaluationContext, database: DatabaseResource
@@ -60,12 +63,15 @@ def kb_ledger_sensor(
     # Oldest first: the cursor then marks the newest materialization seen, and the next tick reads
     # what came after it (descending order would page towards older records and miss new ones).
     records = context.instance.fetch_materializations(
-        kb_index.key, limit=100, cursor=context.cursor, ascending=True
+        dg.AssetKey(kb_index.declared.result_asset_names[0]),
+        limit=100,
+        cursor=context.cursor,
+        ascending=True,
     )
     if not records.records:
         return dg.SkipReason("no new kb_index materializations")
     with database.engine().connect() as conn:
-        unpriced = unpriced_partitions(conn, kb_index_workflow.name)
+        unpriced = unpriced_partitions(conn, kb_index.declared.name)
     if not unpriced:
         return dg.SensorResult(
             skip_reason="every kb_index usage row is priced", cursor=records.cursor

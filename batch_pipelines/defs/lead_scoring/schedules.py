@@ -4,14 +4,14 @@ import os
 import dagster as dg
 
 from batch_pipelines.defs.batching.partition_ranges import date_tenant_range_tags
-from batch_pipelines.defs.lead_scoring.assets import lead_scoring_job
+from batch_pipelines.defs.batching.workflow_assets import WORKFLOW_DEFS
 
 # The hour (UTC) at which the previous day's leads are scored.
 LEAD_SCORING_HOUR = int(os.environ.get("BATCH_PIPELINES_LEAD_SCORING_HOUR_UTC", "2"))
 
 
 @dg.schedule(
-    job=lead_scoring_job,
+    job=WORKFLOW_DEFS["lead_scoring"].submit_job,
     cron_schedule=f"0 {LEAD_SCORING_HOUR} * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,

@@ -1,7 +1,14 @@
 import datetime as dt
+import os
+from collections.abc import Iterable
 
 import dagster as dg
 
+from batch_pipelines.defs.batching.workflow_assets import (
+    WORKFLOW_DEFS,
+    WorkflowDefs,
+    cost_ledger_dep,
+)
 from batch_pipelines.defs.resources import DatabaseResource
 from batch_pipelines.defs.tenants.partitions import daily_partitions, date_tenant_partitions
 from batch_pipelines.ledger.ledger import PartitionTotals, micro_to_usd, price_partition
@@ -11,6 +18,9 @@ from batch_pipelines.ledger.reports import (
     tenant_table_records,
     write_report_html,
 )
+
+# The hour (UTC) of the daily report of the previous day (`tenant_cost_report_schedule`).
+REPORT_HOUR = int(os.environ.get("BATCH_PIPELINES_REPORT_HOUR_UTC", "6"))
 
 
 def ledger_partitions(context: dg.AssetExecutionContext) -> list[tuple[dt.date, str]]:
@@ -23,11 +33,14 @@ def ledger_partitions(context: dg.AssetExecutionContext) -> list[tuple[dt.date, 
 
 
 def _metadata(totals: PartitionTotals) -> dict[str, float | int]:
-    # Floats for the UI's plots only; the ledger itself is exact.
+    # The keys and meanings of the workflows' result assets (`steps.result_metadata`); floats for
+    # the UI's plots only, the ledger itself is exact.
     return {
         "requests": totals.requests,
-        "input_tokens": totals.input_tokens,
+        "dagster/row_count": totals.requests,
+        "input_tokens": totals.prompt_tokens,
         "cached_input_tokens": totals.cached_input_tokens,
+        "cache_write_tokens": totals.cache_write_tokens,
         "output_tokens": totals.output_tokens,
         "cost_usd": float(micro_to_usd(totals.cost_micro_usd)),
         "saved_usd": float(micro_to_usd(totals.saved_micro_usd)),
@@ -47,40 +60,56 @@ llm_usage = dg.AssetSpec(
 )
 
 
-@dg.asset(
-    partitions_def=date_tenant_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    # The results whose usage it prices: in an ingest run the ledger step runs after them.
-    # (kb_index is partitioned by tenant only; kb_ledger_sensor prices its usage.)
-    deps=["call_analytics", "lead_scores", "outreach_drafts"],
-    group_name="ledger",
-    kinds={"postgres"},
-)
-def cost_ledger(
+def build_cost_ledger(workflows: Iterable[WorkflowDefs]) -> dg.AssetsDefinition:
+    """`cost_ledger`, depending on these workflows' results (the code location: every declared
+    workflow's), so that in an ingest run it is priced after them."""
+
+    @dg.asset(
+        name="cost_ledger",
+        partitions_def=date_tenant_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        # A tenant-partitioned workflow's results (kb_index) map a tenant to its every date; its
+        # usage is priced by kb_ledger_sensor.
+        deps=[dep for workflow in workflows for dep in cost_ledger_dep(workflow)],
+        group_name="ledger",
+        kinds={"postgres"},
+        # Every ingest run prices its partitions: a day without one means the batches are stuck.
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=dt.timedelta(hours=26), warn_window=dt.timedelta(hours=6)
+        ),
+    )
+    def cost_ledger(
+        context: dg.AssetExecutionContext, database: DatabaseResource
+    ) -> dg.MaterializeResult:
+        """Each (date, tenant)'s `llm_usage` rows priced into `cost_ledger`, exactly, in
+        micro-dollars.
+
+        Re-materialising re-prices idempotently: a backfill applies a price correction. A range
+        run prices each partition in its own transaction and records each partition's own figures.
+        """
+        return price_ledger(context, database)
+
+    return cost_ledger
+
+
+def price_ledger(
     context: dg.AssetExecutionContext, database: DatabaseResource
 ) -> dg.MaterializeResult:
-    """Each (date, tenant)'s `llm_usage` rows priced into `cost_ledger`, exactly, in micro-dollars.
-
-    Re-materialising re-prices idempotently: a backfill applies a price correction. A range run
-    prices each partition in its own transaction and records each partition's own figures.
-    """
     engine = database.engine()
-    priced, price_cache = [], {}
+    price_cache: dict = {}
     for day, tenant in ledger_partitions(context):
         with engine.begin() as conn:
             totals = price_partition(conn, day, tenant, price_cache=price_cache)
         context.log.info(
             f"{day}|{tenant}: {totals.requests} lines, {micro_to_usd(totals.cost_micro_usd)} USD"
         )
-        priced.append(totals)
-    if len(priced) == 1:
-        return dg.MaterializeResult(metadata=_metadata(priced[0]))
-    # A range run: each partition gets its own figures (MaterializeResult metadata would copy the
-    # same values onto every partition of the range).
-    for totals in priced:
-        key = f"{totals.ledger_date.isoformat()}|{totals.tenant_id}"
-        context.add_asset_metadata(_metadata(totals), partition_key=key)
+        # Each partition its own figures (MaterializeResult metadata would copy the same values
+        # onto every partition of a range).
+        context.add_asset_metadata(_metadata(totals), partition_key=f"{day.isoformat()}|{tenant}")
     return dg.MaterializeResult()
+
+
+cost_ledger = build_cost_ledger(WORKFLOW_DEFS.values())
 
 
 @dg.asset(
@@ -95,6 +124,10 @@ def cost_ledger(
     ],
     group_name="ledger",
     kinds={"postgres", "html"},
+    # Written daily by tenant_cost_report_schedule at REPORT_HOUR: late if not by the next hour.
+    freshness_policy=dg.FreshnessPolicy.cron(
+        deadline_cron=f"0 {(REPORT_HOUR + 1) % 24} * * *", lower_bound_delta=dt.timedelta(hours=2)
+    ),
 )
 def tenant_cost_report(
     context: dg.AssetExecutionContext, database: DatabaseResource

@@ -1,10 +1,17 @@
+"""Checks on the ledger. Those on `cost_ledger` are partitioned like it (1.13 partitioned asset
+checks): each (date, tenant) gets its own evaluation, so a failure shows on its partition. A run
+over a range evaluates each partition of it, and each check's own result (what blocks the run when
+a blocking check fails) says how many failed. The four run in one step (`cost_ledger_checks`): one
+connection and one pass over the run's partitions, not a step each."""
+
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 import dagster as dg
 from sqlalchemy import Connection
 
-from batch_pipelines.defs.ledger.assets import cost_ledger, llm_usage
+from batch_pipelines.core.workflows import workflow_label
+from batch_pipelines.defs.ledger.assets import cost_ledger, ledger_partitions, llm_usage
 from batch_pipelines.defs.resources import DatabaseResource
 from batch_pipelines.defs.tenants.partitions import date_tenant_partitions
 from batch_pipelines.ledger.ledger import (
@@ -14,60 +21,34 @@ from batch_pipelines.ledger.ledger import (
     check_rows_attributed,
     check_usage_priced_within,
 )
+from batch_pipelines.ledger.partition_figures import StuckItems, stuck_items
 
 UNPRICED_FOR_AT_MOST = dt.timedelta(hours=1)
+Partition = tuple[dt.date, str]
+# (connection, partition, the partition's stuck items) -> that partition's result
+Evaluate = Callable[[Connection, Partition, StuckItems], dg.AssetCheckResult]
 
 
-def _run_partitions(context: dg.AssetCheckExecutionContext) -> list[tuple[dt.date, str]]:
-    """(date, tenant) of every cost_ledger partition the run materialised."""
-    out = []
-    for key in context.op_execution_context.partition_keys:
-        dims = date_tenant_partitions.get_partition_key_from_str(key).keys_by_dimension
-        out.append((dt.date.fromisoformat(dims["date"]), dims["tenant"]))
-    return out
+def _invariant(invariant: Callable[[Connection, dt.date, str], InvariantResult]) -> Evaluate:
+    def evaluate(conn: Connection, partition: Partition, _: StuckItems) -> dg.AssetCheckResult:
+        passed, details = invariant(conn, *partition)
+        return dg.AssetCheckResult(passed=passed, metadata=_json_values(details))
+
+    return evaluate
 
 
-def _evaluate(
-    context: dg.AssetCheckExecutionContext,
-    database: DatabaseResource,
-    invariant: Callable[[Connection, dt.date, str], InvariantResult],
-) -> tuple[dict[str, dict], dict]:
-    """Run `invariant` on every partition of the run: (failed partition -> details, metadata)."""
-    failed: dict[str, dict] = {}
-    checked = 0
-    with database.engine().connect() as conn:
-        for day, tenant in _run_partitions(context):
-            passed, details = invariant(conn, day, tenant)
-            checked += 1
-            if not passed:
-                failed[f"{day.isoformat()}|{tenant}"] = details
-    metadata: dict = {"partitions_checked": checked, "partitions_failed": len(failed)}
-    if failed:
-        metadata["failures"] = dg.MetadataValue.json(failed)
-    return failed, metadata
+def _json_values(details: dict) -> dict:
+    return {
+        k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v
+        for k, v in details.items()
+    }
 
 
-@dg.asset_check(asset=cost_ledger, blocking=True)
-def every_usage_row_priced_once(
-    context: dg.AssetCheckExecutionContext, database: DatabaseResource
-) -> dg.AssetCheckResult:
-    """Every `llm_usage` row of the partition has exactly one `cost_ledger` row."""
-    failed, metadata = _evaluate(context, database, check_priced_exactly_once)
-    return dg.AssetCheckResult(passed=not failed, metadata=metadata)
-
-
-@dg.asset_check(asset=cost_ledger, blocking=True)
-def batch_tokens_match_provider(
-    context: dg.AssetCheckExecutionContext, database: DatabaseResource
-) -> dg.AssetCheckResult:
-    """Per batch, ledger tokens equal the usage rows and the provider's own aggregate (OpenAI's
-    batch `usage`); a failure names each batch that differs, and how."""
-    failed, metadata = _evaluate(context, database, check_batch_tokens_match_provider)
-    # A batch serves many partitions: name each one once.
-    differing: dict[str, dict] = {}
-    for details in failed.values():
-        for mismatch in details.get("mismatches", []):
-            differing.setdefault(mismatch["batch_job_id"], mismatch)
+def _tokens_match(conn: Connection, partition: Partition, _: StuckItems) -> dg.AssetCheckResult:
+    passed, details = check_batch_tokens_match_provider(conn, *partition)
+    # A batch serves many partitions: each failing partition names its differing batches.
+    differing = {m["batch_job_id"]: m for m in details.get("mismatches", [])}
+    metadata = _json_values(details)
     description = None
     if differing:
         metadata["batches_differing"] = dg.MetadataValue.json(differing)
@@ -75,18 +56,159 @@ def batch_tokens_match_provider(
             f"batch {job_id} (provider batch {m['provider_batch_id']}): {m['differs']}"
             for job_id, m in sorted(differing.items())
         )
-    elif failed:
-        description = "ledger rows whose tokens differ from their usage rows: see failures"
-    return dg.AssetCheckResult(passed=not failed, metadata=metadata, description=description)
+    elif not passed:
+        description = "ledger rows whose tokens differ from their usage rows: see the metadata"
+    return dg.AssetCheckResult(passed=passed, metadata=metadata, description=description)
 
 
-@dg.asset_check(asset=cost_ledger, blocking=True)
-def ledger_rows_attributed(
+def _nothing_stuck(_: Connection, partition: Partition, stuck: StuckItems) -> dg.AssetCheckResult:
+    metadata: dict = {
+        "dead_lettered_items": sum(c.get("dead_letter", 0) for c in stuck.counts.values()),
+        "held_items": sum(c.get("held", 0) for c in stuck.counts.values()),
+    }
+    description = None
+    if stuck.total:
+        metadata["by_workflow"] = dg.MetadataValue.json(stuck.counts)
+        metadata["reasons"] = dg.MetadataValue.json(stuck.reasons)
+        description = "; ".join(
+            f"{workflow_label(workflow)}: "
+            + ", ".join(f"{n} {status.replace('_', '-')}" for status, n in sorted(counts.items()))
+            + (f" ({stuck.reasons[workflow][0]})" if stuck.reasons.get(workflow) else "")
+            for workflow, counts in sorted(stuck.counts.items())
+        )
+    return dg.AssetCheckResult(
+        passed=not stuck.total,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=description,
+    )
+
+
+def _spec(name: str, description: str, *, blocking: bool) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name,
+        asset=cost_ledger.key,
+        description=description,
+        blocking=blocking,
+        partitions_def=date_tenant_partitions,
+    )
+
+
+# Each check's spec and how it evaluates one partition.
+LEDGER_CHECKS: Mapping[str, tuple[dg.AssetCheckSpec, Evaluate]] = {
+    spec.name: (spec, evaluate)
+    for spec, evaluate in (
+        (
+            _spec(
+                "every_usage_row_priced_once",
+                "Every `llm_usage` row of the partition has exactly one `cost_ledger` row.",
+                blocking=True,
+            ),
+            _invariant(check_priced_exactly_once),
+        ),
+        (
+            _spec(
+                "batch_tokens_match_provider",
+                "Per batch, ledger tokens equal the usage rows and the provider's own aggregate "
+                "(OpenAI's batch `usage`); a failure names each batch that differs, and how.",
+                blocking=True,
+            ),
+            _tokens_match,
+        ),
+        (
+            _spec(
+                "ledger_rows_attributed",
+                "No ledger row without tenant and vertical, none attributed differently from its "
+                "request.",
+                blocking=True,
+            ),
+            _invariant(check_rows_attributed),
+        ),
+        (
+            _spec(
+                "no_dead_lettered_or_held_items",
+                "A warning on each (date, tenant) with dead-lettered items (a person must look: "
+                "the reason is in `batch_requests.error`) or items held by budget or a missing "
+                "key, naming how many per workflow and the commonest reasons. It blocks nothing: "
+                "the rest of the partition is priced.",
+                blocking=False,
+            ),
+            _nothing_stuck,
+        ),
+    )
+}
+
+
+@dg.multi_asset_check(
+    specs=[spec for spec, _ in LEDGER_CHECKS.values()],
+    can_subset=True,
+    name="cost_ledger_checks",
+)
+def cost_ledger_checks(
     context: dg.AssetCheckExecutionContext, database: DatabaseResource
+) -> Iterator[dg.AssetCheckResult]:
+    """The ledger's checks on every partition of the run. A one-partition run yields that
+    partition's result per check; a range run records each partition's evaluation on its
+    partition and yields one result per check for the run (failed if any partition failed)."""
+    step = context.op_execution_context
+    partitions = ledger_partitions(step)
+    selected = sorted(key.name for key in context.selected_asset_check_keys)
+    with database.engine().connect() as conn:
+        stuck = stuck_items(conn, partitions)
+        results = {
+            name: {
+                f"{day.isoformat()}|{tenant}": LEDGER_CHECKS[name][1](
+                    conn, (day, tenant), stuck[day, tenant]
+                )
+                for day, tenant in partitions
+            }
+            for name in selected
+        }
+    for name in selected:
+        yield _run_result(step, LEDGER_CHECKS[name][0], results[name])
+
+
+def _run_result(
+    step: dg.OpExecutionContext,
+    spec: dg.AssetCheckSpec,
+    results: Mapping[str, dg.AssetCheckResult],
 ) -> dg.AssetCheckResult:
-    """No ledger row without tenant and vertical, none attributed differently from its request."""
-    failed, metadata = _evaluate(context, database, check_rows_attributed)
-    return dg.AssetCheckResult(passed=not failed, metadata=metadata)
+    if step.has_partition_key:  # Dagster sets the partition of a one-partition run's result
+        ((_, result),) = results.items()
+        return dg.AssetCheckResult(
+            check_name=spec.name,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+            description=result.description,
+        )
+    for key, result in results.items():
+        step.log_event(
+            dg.AssetCheckEvaluation(
+                asset_key=cost_ledger.key,
+                check_name=spec.name,
+                passed=result.passed,
+                partition=key,
+                blocking=spec.blocking,
+                severity=result.severity,
+                description=result.description,
+                metadata=result.metadata,
+            )
+        )
+    failed = {key: r for key, r in results.items() if not r.passed}
+    metadata: dict = {"partitions_checked": len(results), "partitions_failed": len(failed)}
+    if failed:
+        metadata["failures"] = dg.MetadataValue.json(
+            {key: {k: v.value for k, v in r.metadata.items()} for key, r in failed.items()}
+        )
+    descriptions = sorted({r.description for r in failed.values() if r.description})
+    return dg.AssetCheckResult(
+        check_name=spec.name,
+        passed=not failed,
+        metadata=metadata,
+        severity=next(iter(failed.values())).severity if failed else dg.AssetCheckSeverity.ERROR,
+        description="; ".join(descriptions) or None,
+    )
 
 
 @dg.asset_check(asset=llm_usage.key)

@@ -4,14 +4,15 @@ import dagster as dg
 
 from batch_pipelines.batching.planning import due_tenants
 from batch_pipelines.defs.batching.partition_ranges import date_tenant_range_tags
-from batch_pipelines.defs.post_call.assets import post_call_job, post_call_workflow
+from batch_pipelines.defs.batching.workflow_assets import WORKFLOW_DEFS
 from batch_pipelines.defs.resources import DatabaseResource
 
-WINDOW = dt.timedelta(minutes=5)
+post_call = WORKFLOW_DEFS["post_call"]
+WINDOW = post_call.declared.cadence.every
 
 
 @dg.sensor(
-    job=post_call_job,
+    job=post_call.submit_job,
     minimum_interval_seconds=int(WINDOW.total_seconds()),
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
@@ -27,7 +28,7 @@ def post_call_window_sensor(
     for day in (now.date() - dt.timedelta(days=1), now.date()):
         # Tenants not yet in the partitions wait for tenant_registry_sensor's next tick.
         tenants = [
-            t for t in due_tenants(database.engine(), post_call_workflow, [day]) if t in known
+            t for t in due_tenants(database.engine(), post_call.workflow, [day]) if t in known
         ]
         if tenants:
             due[day] = tenants
