@@ -5,9 +5,11 @@ one structured-output chat request carrying that lead (and the analytics of its 
 one) and the answer becomes a `lead_scores` row and an `outreach_drafts` row.
 
 Prompt layout (static first, so caching can reuse it):
-1. `INSTRUCTIONS`: scoring and drafting rules, identical for every tenant;
-2. the tenant's block: its brand name, vertical and business facts from `tenants.brand` — only that
-   tenant's, so it is a second, per-tenant cacheable prefix;
+1. `INSTRUCTIONS`: scoring and drafting rules (by kind of business, with worked examples),
+   identical for every tenant;
+2. the tenant's context (`tenant_context`): its profile and its knowledge base, content-hashed —
+   only that tenant's, a second, per-tenant cacheable prefix; drafts quote its real offer, and
+   with a business's published information it clears Claude Haiku 4.5's 4,096-token minimum;
 3. the user block: the lead record as JSON between `<lead_record>` markers. `<`, `>` and `&` are
    written as JSON `\\u` escapes and every string is JSON-quoted, so nothing in the notes can close the
    block or forge a field; the notes sit under `untrusted_notes` and the instructions say that they

@@ -25,7 +25,10 @@ The prompt: static blocks (the cacheable prefix, most widely shared first) are t
 vertical) and one line naming the business; the user message is the transcript between
 `<transcript>` tags, declared as data whose instructions must not be followed. Tags inside the
 transcript are neutralised so it cannot close its own block. Together the static blocks are about
-1,250 tokens by the estimate, above the 1,024-token minimum prefix OpenAI caches.
+1,250 tokens by the estimate, above the 1,024-token minimum prefix OpenAI caches (but gpt-4o-mini's
+batch price has no cached-input discount). `tenant_context=True` puts the tenant's whole context
+block (`tenant_context`: profile and knowledge base) in place of its name, for a model whose price
+list rewards a long shared prefix.
 
 Storing: the answer is validated strictly (`validate_answer`); anything wrong raises `InvalidAnswer`
 (the engine retries the line, then dead-letters it). The row's tenant comes from the manifest row,
