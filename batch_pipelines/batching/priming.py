@@ -47,9 +47,9 @@ from batch_pipelines.ledger.token_classes import price_of
 
 __all__ = [
     "PrimingBatch",
-    "cacheable_keys",
     "PrimingPlan",
     "Waits",
+    "cacheable_keys",
     "plan_priming",
     "priming_pays",
     "write_threshold",

@@ -271,8 +271,8 @@ class BatchProvider(ABC):
 
     def cache_prefixes(self, model: str, endpoint: str, prompt: Prompt) -> tuple[CachePrefix, ...]:
         """The prompt's cacheable prefixes as this provider lays the request out, shortest first
-        (each ends at a cache breakpoint). None by default: a provider whose prices no cache
-        changes."""
+        (each ends at a cache breakpoint). Empty by default: a provider whose prices no cache
+        changes (a self-hosted server bills GPU time)."""
         return ()
 
     def with_cache_breakpoints(self, line: bytes, keep: int) -> bytes:
