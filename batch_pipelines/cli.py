@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -352,15 +353,26 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
 }
 
 
-def _interrupt_on_signals() -> None:
+@contextlib.contextmanager
+def _interrupt_on_signals() -> Iterator[None]:
     """SIGINT and SIGTERM raise KeyboardInterrupt, whoever sends them, so a command unwinds: its
     children and the emulator stopped, the terminal given back. A process started in the background
     of a non-interactive shell inherits SIGINT as ignored, and Dagster maps SIGTERM onto SIGINT's
     handler around every run (`dagster/_utils/interrupts.py`): without this, `run-day` ignores
     SIGTERM after its first run, and `dagster dev` (which inherits the disposition) from the start.
-    Children start with the default handling of both (a handler does not survive exec)."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    Children start with the default handling of both (a handler does not survive exec). The
+    previous handlers come back afterwards (main() called from a test or another program)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _error_line(exc: BaseException) -> str | None:
@@ -381,10 +393,10 @@ def _error_line(exc: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _interrupt_on_signals()
     sub_command = getattr(args, f"{args.command.replace('-', '_')}_command", None)
     try:
-        return _COMMANDS[(args.command, sub_command)](args)
+        with _interrupt_on_signals():
+            return _COMMANDS[(args.command, sub_command)](args)
     except KeyboardInterrupt:
         # Nothing is lost: a run interrupted is failed on the instance, and running the command
         # again carries on (nothing is submitted or billed twice).
