@@ -48,7 +48,7 @@ import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum import luhn as stdnum_luhn
 
-from batch_pipelines.workflows.pii_names import Word, split_words, word_set
+from batch_pipelines.workflows.pii_names import Words, split_words, word_set
 
 EMAIL = "EMAIL"
 IBAN = "IBAN"
@@ -1072,35 +1072,37 @@ _ANCHOR_WORDS: dict[str, int] = {
 }
 
 
-def _anchors(words: Iterable[Word]) -> tuple[list, ...]:
+def _anchors(words: Words) -> tuple[list, ...]:
     """Per anchor kind, where its words are: starts (ends for date-of-birth words; (start, end,
     word) for number words, hyphenated ones split: "twenty-one")."""
     found: tuple[list, ...] = ([], [], [], [], [], [], [])
-    for word in words:
-        key = word.key
-        kind = _ANCHOR_WORDS.get(key)
+    keys, starts = words.keys, words.starts
+    get = _ANCHOR_WORDS.get
+    for n in [
+        n for n, key in enumerate(keys) if key in _ANCHOR_WORDS or "-" in key or key[-3:] == "way"
+    ]:
+        key = keys[n]
+        kind = get(key)
         if kind is None:
             if "-" in key and any(part in _ANCHOR_WORDS for part in key.split("-")):
-                at = word.start
+                at = starts[n]
                 for part in key.split("-"):
-                    if _ANCHOR_WORDS.get(part) == _NUMBER:
+                    if get(part) == _NUMBER:
                         found[_NUMBER].append((at, at + len(part), part))
                     at += len(part) + 1
-            elif key.endswith("way") and len(key) > 4 and word.capitalised:
-                found[_STREET].append(word.start)  # "Kingsway", "Broadway"
+            elif key.endswith("way") and len(key) > 4 and words.capitalised[n]:
+                found[_STREET].append(starts[n])  # "Kingsway", "Broadway"
             continue
         if kind == _NUMBER:
-            found[_NUMBER].append((word.start, word.end, key))
+            found[_NUMBER].append((starts[n], words.ends[n], key))
         elif kind == _DOB_WORD:
-            found[_DOB_WORD].append(word.end)
+            found[_DOB_WORD].append(words.ends[n])
         else:
-            found[kind].append(word.start)
+            found[kind].append(starts[n])
     return found
 
 
-def pattern_spans(
-    text: str, reference_year: int, words: Iterable[Word] | None = None
-) -> list[Span]:
+def pattern_spans(text: str, reference_year: int, words: Words | None = None) -> list[Span]:
     """Every span of every kind but `NAME` (overlapping; `redaction` resolves them). `words`: the
     text's words (`pii_names.words`), when the caller has them already."""
     spans: list[Span] = []

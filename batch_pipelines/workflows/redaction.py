@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batch_pipelines.core.tenants import TenantContext
-from batch_pipelines.workflows.pii_names import NameFinder, Person, Word, split_words
+from batch_pipelines.workflows.pii_names import NameFinder, Person, Words, split_words
 from batch_pipelines.workflows.pii_patterns import (
     ADDRESS,
     CARD,
@@ -177,7 +177,7 @@ class Redactor:
 
     # --- spans ----------------------------------------------------------------------------------
 
-    def _candidates(self, text: str, words: list[Word]) -> list[Span]:
+    def _candidates(self, text: str, words: Words) -> list[Span]:
         spans = pattern_spans(text, self.reference_year, words)
         for email in self._known_emails:
             spans += _occurrences(text, email, EMAIL, email)
