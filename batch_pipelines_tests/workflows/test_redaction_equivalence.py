@@ -10,6 +10,8 @@ cleaned, with the identities planning gives them) and on the bad-input corpus.
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -481,3 +483,38 @@ def test_same_redaction_on_the_bad_input_corpus() -> None:
 )
 def test_same_redaction_on_long_repetitive_text(text: str) -> None:
     assert_same_redaction([text], redaction.Identities(phones=("07700 900123",)))
+
+
+# --- the hand-written matchers against the regexes they replace -----------------------------------
+
+_PHONE_SOUP = list("0123456789") * 3 + list(" +-().\n\u00a0x/٣٤²")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(_PHONE_SOUP), max_size=60),
+    st.text(alphabet=st.sampled_from(list("0123") + ["٣", "²"]), min_size=1, max_size=9),
+)
+def test_known_phone_walk_finds_what_its_regex_finds(text: str, digits: str) -> None:
+    """`known_phone_matches` walks the text instead of compiling a regex per phone: the same
+    matches as the regex's `finditer`, on digit soups where a small alphabet makes matches likely
+    (overlapping candidates, prefixes, Arabic-Indic digits, a superscript two)."""
+    expected = [m.span() for m in redaction._known_phone_regex(digits).finditer(text)]
+    assert redaction.known_phone_matches(text, digits) == expected
+    # The digits at the end of the text: a match is there.
+    assert redaction.known_phone_matches(text + digits, digits) == [
+        m.span() for m in redaction._known_phone_regex(digits).finditer(text + digits)
+    ]
+
+
+def test_name_question_letters_match_only_themselves_ignoring_case() -> None:
+    """`pii_names._may_ask_name` skips a turn whose lower-case text holds none of "name", "who",
+    "spell" ("ſpell"), or all of "and", "you", "are": sound only while no other character matches
+    one of their letters under `_NAME_QUESTION`'s IGNORECASE but the letter, its capital and 'ſ'
+    for 's' (Kelvin sign matches "k", which is not among them)."""
+    letters = set("name" + "who" + "spell" + "and" + "you" + "are")
+    for letter in letters:
+        pattern = re.compile(letter, re.IGNORECASE)
+        matching = {chr(c) for c in range(sys.maxunicode + 1) if pattern.fullmatch(chr(c))}
+        assert matching == {letter, letter.upper()} | ({"ſ"} if letter == "s" else set())
+        assert all(c.lower() == letter or c == "ſ" for c in matching)
