@@ -39,7 +39,7 @@ import operator
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -268,6 +268,38 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+class WordFacts(dict[str, bool]):
+    """One fact of each distinct word, worked out the first time the word is seen (a fact of the
+    word alone, never of its text): `select` then finds the words of a text that have it in one
+    pass in C (`itertools.compress` over dictionary look-ups) rather than a Python test per word.
+    Bounded: emptied when it holds `limit` words."""
+
+    def __init__(self, fact: Callable[[str], bool], limit: int = 100_000) -> None:
+        super().__init__()
+        self._fact = fact
+        self._limit = limit
+
+    def __missing__(self, word: str) -> bool:
+        if len(self) >= self._limit:
+            self.clear()
+        value = self[word] = self._fact(word)
+        return value
+
+    def select(self, words: Sequence[str]) -> list[int]:
+        """The indexes of the `words` that have the fact, in order."""
+        return list(itertools.compress(range(len(words)), map(self.__getitem__, words)))
+
+
+# A word where spelling can start: one letter ("N.G.U.Y.E.N"), letters joined by hyphens
+# ("C-H-E-N"), or a word that says a spelling follows.
+_MAY_SPELL = WordFacts(
+    lambda word: len(word) == 1 or word[1] == "-" or word.casefold() in _SPELLING_CUES
+)
+# A capitalised given name of the lexicon (step 6 starts from these; `NameFinder.lexicon` is
+# `given_names()`).
+_CAPITALISED_GIVEN_NAME = WordFacts(lambda word: word[0].isupper() and _fold(word) in given_names())
+
+
 def split_words(text: str) -> Words:
     """The words of `text`: letters, then letters, digits, inner apostrophes and hyphens; a final
     "'s" left out."""
@@ -411,7 +443,6 @@ class NameFinder:
                 return i  # "this is Esme", the business's own name; "Esme Clarke" is a caller
             return j
 
-        index = dict(zip(starts, range(count), strict=True))
         # 2. cues
         # Each cue is tried only at the words it can start with (a look-up per word, not a scan).
         for n in [n for n, key in enumerate(keys) if key in _CUE_STARTS]:
@@ -422,8 +453,10 @@ class NameFinder:
                 match = cue.match(text, starts[n])
                 if match is None:
                     continue
-                i = index.get(match.end())
-                if i is None:
+                # The word the cue ends at, if one starts there (looked up: a dict of every word's
+                # start cost more than the few cues that match).
+                i = bisect_left(starts, match.end())
+                if i == count or starts[i] != match.end():
                     continue
                 strong = cue is _STRONG_CUE
                 # Only a strong cue takes a word that is not capitalised, only a given name of the
@@ -481,11 +514,7 @@ class NameFinder:
         # 5. spelling
         spelled: list[tuple[int, int, str]] = []
         last_spelled = -1
-        for n in [
-            n
-            for n, word in enumerate(texts)
-            if len(word) == 1 or word[1] == "-" or keys[n] in _SPELLING_CUES
-        ]:
+        for n in _MAY_SPELL.select(texts):
             word, start = texts[n], starts[n]
             # "C-H-E-N" is one word, "N.G.U.Y.E.N" starts with a word of one letter.
             if start > last_spelled and (len(word) == 1 or len(word) >= 5 and word[1] == "-"):
@@ -501,10 +530,8 @@ class NameFinder:
                     spelled.append((match.start(1), match.end(1), letters.casefold()))
         spelled_words = {letters for _s, _e, letters in spelled}
         # 6. the lexicon
-        for n in itertools.compress(range(count), capitalised):
+        for n in _CAPITALISED_GIVEN_NAME.select(texts):
             word = texts[n]
-            if _fold(word) not in lexicon:
-                continue
             key = keys[n]
             if key in STOPWORDS and (
                 _sentence_start(text, starts[n]) or not (n + 1 < count and capitalised[n + 1])

@@ -48,7 +48,7 @@ import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum import luhn as stdnum_luhn
 
-from batch_pipelines.workflows.pii_names import Words, split_words, word_set
+from batch_pipelines.workflows.pii_names import WordFacts, Words, split_words, word_set
 
 EMAIL = "EMAIL"
 IBAN = "IBAN"
@@ -336,7 +336,6 @@ def number_spans(text: str, digit_runs: list[tuple[int, int]]) -> list[Span]:
 # skipping those inside a previous match: that is exactly the sequence of matches `finditer` and
 # `sub` find, because no other position can start a match. Lookbehinds still see the whole text.
 
-_DIGITS = re.compile(r"\d+")
 _LOCAL_BACKWARDS = re.compile(r"[\w.%+'-]*")  # the local-part characters of `_EMAIL`, reversed
 # The end of a spoken e-mail: the spoken dot and top-level domain that `_SPOKEN_EMAIL` ends with.
 _SPOKEN_TAIL = re.compile(rf"{_SPOKEN_DOT}(?:{_TLDS})(?![\w-])", re.IGNORECASE | re.UNICODE)
@@ -482,7 +481,8 @@ def _spoken_tail_ends(text: str, hints: list[int]) -> list[int]:
 
 
 def _landmarks(text: str) -> tuple[list[tuple[int, int]], list[int]]:
-    """The runs of digits (start, end), and where `_SPOKEN_TAIL` hints are ('.' or 'dot')."""
+    """The runs of digits (start, end), each of `\\d+`, and where `_SPOKEN_TAIL` hints are ('.' or
+    'dot')."""
     runs: list[tuple[int, int]] = []
     hints: list[int] = []
     for match in _LANDMARKS.finditer(text):
@@ -494,10 +494,6 @@ def _landmarks(text: str) -> tuple[list[tuple[int, int]], list[int]]:
         hints.extend(m.start() for m in _DOT_WORD.finditer(text))
         hints.sort()
     return runs, hints
-
-
-def _digit_runs(text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _DIGITS.finditer(text)]
 
 
 def _ni_starts(text: str, runs: list[tuple[int, int]]) -> list[int]:
@@ -1072,15 +1068,17 @@ _ANCHOR_WORDS: dict[str, int] = {
 }
 
 
+# A word that is an anchor, holds one ("twenty-one") or may be a street ("Kingsway").
+_MAY_ANCHOR = WordFacts(lambda key: key in _ANCHOR_WORDS or "-" in key or key[-3:] == "way")
+
+
 def _anchors(words: Words) -> tuple[list, ...]:
     """Per anchor kind, where its words are: starts (ends for date-of-birth words; (start, end,
     word) for number words, hyphenated ones split: "twenty-one")."""
     found: tuple[list, ...] = ([], [], [], [], [], [], [])
     keys, starts = words.keys, words.starts
     get = _ANCHOR_WORDS.get
-    for n in [
-        n for n, key in enumerate(keys) if key in _ANCHOR_WORDS or "-" in key or key[-3:] == "way"
-    ]:
+    for n in _MAY_ANCHOR.select(keys):
         key = keys[n]
         kind = get(key)
         if kind is None:
@@ -1110,10 +1108,7 @@ def pattern_spans(text: str, reference_year: int, words: Words | None = None) ->
         spans += _spans_at(_EMAIL, EMAIL, text, _email_starts(text), key=str.casefold)
     runs, hints = _landmarks(text)
     if hints:
-        before = len(spans)
         spans += _spoken_email_spans(text, hints)
-        if len(spans) != before:
-            runs = _digit_runs(text)
     anchors = _anchors(words if words is not None else split_words(text))
     if runs:
         spans += _spans_at(_UK_NI, NATIONAL_ID, text, _ni_starts(text, runs))

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.seed import demo_rows
-from batch_pipelines.workflows import redaction, text_cleaning
+from batch_pipelines.workflows import pii_patterns, redaction, text_cleaning
 from batch_pipelines.workflows.pii_names import AMBIGUOUS, NOT_NAMES, TITLES, given_names
 from batch_pipelines_tests.data.pii_corpus import generate
 
@@ -518,3 +518,12 @@ def test_name_question_letters_match_only_themselves_ignoring_case() -> None:
         matching = {chr(c) for c in range(sys.maxunicode + 1) if pattern.fullmatch(chr(c))}
         assert matching == {letter, letter.upper()} | ({"ſ"} if letter == "s" else set())
         assert all(c.lower() == letter or c == "ſ" for c in matching)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet=st.sampled_from(list("0123456789..a ٣²dot")))))
+def test_landmark_runs_are_every_run_of_digits(text: str) -> None:
+    """`pattern_spans` takes the runs of digits from `_landmarks`' one scan, and no longer scans
+    the text again for them once a spoken e-mail is found: they must be every `\\d+` of it."""
+    runs, _hints = pii_patterns._landmarks(text)
+    assert runs == [m.span() for m in re.finditer(r"\d+", text)]
