@@ -35,13 +35,13 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import operator
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import TypeVar
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -207,6 +207,31 @@ class Person:
     value: str
 
 
+_Fact = TypeVar("_Fact")
+
+
+class WordFacts(dict[str, _Fact]):
+    """One fact of each distinct word, worked out the first time the word is seen (a fact of the
+    word alone, never of its text): `select` then finds the words of a text that have it in one
+    pass in C (`itertools.compress` over dictionary look-ups) rather than a Python test per word.
+    Bounded: emptied when it holds `limit` words."""
+
+    def __init__(self, fact: Callable[[str], _Fact], limit: int = 100_000) -> None:
+        super().__init__()
+        self._fact = fact
+        self._limit = limit
+
+    def __missing__(self, word: str) -> _Fact:
+        if len(self) >= self._limit:
+            self.clear()
+        value = self[word] = self._fact(word)
+        return value
+
+    def select(self, words: Sequence[str]) -> list[int]:
+        """The indexes of the `words` whose fact is true, in order."""
+        return list(itertools.compress(range(len(words)), map(self.__getitem__, words)))
+
+
 class Words:
     """The words of a text (`split_words`) as parallel lists, index by index: `texts`, `starts`,
     `ends`, lower-case `keys` (casefolded) and whether each is `capitalised`. Lists rather than an
@@ -226,11 +251,11 @@ class Words:
         self.texts = texts
         self.starts = starts
         self.ends = ends
-        self.keys = list(map(str.casefold, texts)) if keys is None else keys
+        # Looked up rather than made: a word's key and case are worked out once per distinct
+        # word, and a key from the table has its hash already, for the finders' set look-ups.
+        self.keys = list(map(_KEY.__getitem__, texts)) if keys is None else keys
         self.capitalised = (
-            list(map(str.isupper, map(_first_character, texts)))
-            if capitalised is None
-            else capitalised
+            list(map(_CAPITALISED.__getitem__, texts)) if capitalised is None else capitalised
         )
 
     def __len__(self) -> int:
@@ -258,9 +283,6 @@ class Words:
         return Words(*lists)
 
 
-_first_character = operator.itemgetter(0)
-
-
 @functools.lru_cache(maxsize=65536)
 def _fold(word: str) -> str:
     """The word without accents, lower case: what the lexicon is looked up with."""
@@ -268,28 +290,8 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-class WordFacts(dict[str, bool]):
-    """One fact of each distinct word, worked out the first time the word is seen (a fact of the
-    word alone, never of its text): `select` then finds the words of a text that have it in one
-    pass in C (`itertools.compress` over dictionary look-ups) rather than a Python test per word.
-    Bounded: emptied when it holds `limit` words."""
-
-    def __init__(self, fact: Callable[[str], bool], limit: int = 100_000) -> None:
-        super().__init__()
-        self._fact = fact
-        self._limit = limit
-
-    def __missing__(self, word: str) -> bool:
-        if len(self) >= self._limit:
-            self.clear()
-        value = self[word] = self._fact(word)
-        return value
-
-    def select(self, words: Sequence[str]) -> list[int]:
-        """The indexes of the `words` that have the fact, in order."""
-        return list(itertools.compress(range(len(words)), map(self.__getitem__, words)))
-
-
+_KEY: WordFacts[str] = WordFacts(str.casefold)
+_CAPITALISED: WordFacts[bool] = WordFacts(lambda word: word[0].isupper())
 # A word where spelling can start: one letter ("N.G.U.Y.E.N"), letters joined by hyphens
 # ("C-H-E-N"), or a word that says a spelling follows.
 _MAY_SPELL = WordFacts(
