@@ -25,17 +25,26 @@ from sqlalchemy import Engine, select
 
 from batch_pipelines.batching import manifest, transitions
 from batch_pipelines.batching.jobs import BATCH
+from batch_pipelines.batching.priming import (
+    PrimingBatch,
+    Waits,
+    cacheable_keys,
+    plan_priming,
+    priming_pays,
+    write_threshold,
+)
 from batch_pipelines.batching.sharding import Sized, shard
 from batch_pipelines.batching.transitions import NewJob, NewRequest, RequestState
 from batch_pipelines.batching.workflow import ManifestRow, Rejected, Rendered, Skipped, Workflow
-from batch_pipelines.core.prompts import EmbeddingInput
+from batch_pipelines.core.caching import CachePrefix, Priming
+from batch_pipelines.core.prompts import ChatPrompt, EmbeddingInput, Prompt
 from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.settings import home_dir
 from batch_pipelines.db.statuses import JobStatus, RequestStatus
 from batch_pipelines.db.tables import batch_jobs, batch_requests
 from batch_pipelines.ledger import budgets
 from batch_pipelines.ledger.pricing import estimate_cost_micro_usd
-from batch_pipelines.providers.base import ShardLimits, prefix_key
+from batch_pipelines.providers.base import BatchProvider, ShardLimits, prefix_key
 from batch_pipelines.providers.registry import ProviderRegistry, tenant_credentials_ref
 
 RENDER_CHUNK = 1000
@@ -61,6 +70,7 @@ def spool_dir() -> Path:
 @dataclass
 class PlanResult:
     batch_job_ids: list[str] = field(default_factory=list)
+    priming_job_ids: list[str] = field(default_factory=list)  # also in batch_job_ids
     planned: int = 0
     skipped: int = 0
     rejected: int = 0
@@ -79,6 +89,9 @@ class _Line:
     credentials_ref: str
     estimated_cost: Decimal
     notes: dict
+    cache_prefix: str | None  # the longest prefix (what the ledger's bound reads)
+    cache_keys: tuple[str, ...]  # the prefixes the model can cache, shortest first
+    breakpoints: int  # the cache breakpoints of its prompt (one per prefix)
 
     @property
     def input_tokens(self) -> int:
@@ -92,6 +105,44 @@ def _estimate_tokens(prompt) -> tuple[int, int]:
         return sum(len(t.encode()) for t in prompt.texts) // 4 + 1, 0
     size = _utf8_size(tuple(prompt.static_blocks)) + len(prompt.user.encode())
     return size // 4 + 1, prompt.max_output_tokens
+
+
+class _Prefixes:
+    """Each distinct static prefix's cache prefixes, computed once per plan (a tenant's requests
+    share their blocks and schema), and the `prompt_prefixes` rows to record."""
+
+    def __init__(self, provider: BatchProvider, provider_name: str, model: str, endpoint: str):
+        self.provider, self.provider_name = provider, provider_name
+        self.model, self.endpoint = model, endpoint
+        self._seen: dict[tuple, tuple[str | None, tuple[str, ...], int]] = {}
+        self._schemas: list[object] = []  # keeps the schemas whose ids are keys alive
+        self.records: dict[str, tuple[str, str, str, list[str], list[int]]] = {}
+
+    def of(self, prompt: Prompt) -> tuple[str | None, tuple[str, ...], int]:
+        """(longest prefix key, cacheable keys shortest first, number of prefixes) of a prompt."""
+        if not isinstance(prompt, ChatPrompt):
+            return None, (), 0
+        memo = (prompt.static_blocks, prompt.schema_name, id(prompt.json_schema))
+        found = self._seen.get(memo)
+        if found is None:
+            self._schemas.append(prompt.json_schema)
+            prefixes = self.provider.cache_prefixes(self.model, self.endpoint, prompt)
+            found = self._seen[memo] = self._record(prefixes)
+        return found
+
+    def _record(self, prefixes: tuple[CachePrefix, ...]) -> tuple[str | None, tuple[str, ...], int]:
+        if not prefixes:
+            return None, (), 0
+        chain = [(p.key, p.tokens) for p in prefixes]
+        longest = prefixes[-1].key
+        self.records[longest] = (
+            longest,
+            self.provider_name,
+            self.model,
+            [key for key, _ in chain],
+            [tokens for _, tokens in chain],
+        )
+        return longest, cacheable_keys(self.model, chain), len(chain)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -217,6 +268,7 @@ def _render_to(
     max_bytes = provider.limits(workflow.endpoint).max_bytes
     estimates: dict[tuple[int, int], Decimal] = {}
     mode = "self_hosted" if workflow.provider == "self_hosted" else "batch"
+    prefixes = _Prefixes(provider, workflow.provider, workflow.model, workflow.endpoint)
     for start in range(0, len(order), RENDER_CHUNK):
         chunk = order[start : start + RENDER_CHUNK]
         outcomes = workflow.render(conn, [manifest.work_item(r) for r in chunk], tenants)
@@ -254,6 +306,7 @@ def _render_to(
                 )
             offset = scratch.tell()
             scratch.write(encoded)
+            cache_prefix, cache_keys, breakpoints = prefixes.of(outcome.prompt)
             numbered.append(
                 (
                     position[request.item_id],
@@ -268,10 +321,14 @@ def _render_to(
                         credentials_ref=credentials_ref,
                         estimated_cost=estimated_cost,
                         notes=dict(outcome.notes),
+                        cache_prefix=cache_prefix,
+                        cache_keys=cache_keys,
+                        breakpoints=breakpoints,
                     ),
                 )
             )
     scratch.flush()
+    transitions.record_prompt_prefixes(conn, prefixes.records.values())
     _settle(conn, RequestStatus.SKIPPED, skipped, fresh)
     _settle(conn, RequestStatus.DEAD_LETTER, rejected, fresh)
     result.skipped += len(skipped)
@@ -361,43 +418,141 @@ def _write_jobs(
     deadline_at = now + workflow.deadline if workflow.deadline else None
     mode = "self_hosted" if workflow.provider == "self_hosted" else BATCH
     limits = _shard_limits(workflow, providers)
+    policy: Priming = getattr(workflow, "priming", None) or Priming()
+    primes = priming_pays(workflow.provider, workflow.model, policy, now)
+    threshold = write_threshold(workflow.provider, workflow.model, now)
+    provider = providers.get(workflow.provider)
     for credentials_ref, group in sorted(groups.items()):
         # Requests sharing a static prefix sit next to each other, so they share the cache.
         group.sort(key=lambda ln: (ln.prefix, ln.request.tenant_id, ln.request.item_id))
-        sized = [Sized(ln, ln.nbytes, ln.embedding_inputs, ln.input_tokens) for ln in group]
-        for shard_lines in shard(sized, limits):
-            batch_job_id = manifest.new_batch_job_id()
-            transitions.insert_planned_job(
+        buckets: list[tuple[list[_Line], bool, Waits]] = [(group, False, None)]
+        kept: dict[str, int] = {}  # custom id → cache breakpoints kept, for those that drop some
+        if primes or threshold is not None:
+            split = plan_priming(
                 conn,
-                NewJob(
-                    batch_job_id=batch_job_id,
-                    workflow=workflow.name,
-                    provider=workflow.provider,
-                    mode=mode,
-                    model=workflow.model,
-                    endpoint=workflow.endpoint,
-                    credentials_ref=credentials_ref,
-                    request_count=len(shard_lines),
-                    estimated_input_tokens=sum(ln.input_tokens for ln in shard_lines),
-                    partitions=manifest.partitions_of(ln.request for ln in shard_lines),
-                    deadline_at=deadline_at,
-                ),
+                [(ln, ln.cache_keys, ln.breakpoints) for ln in group],
+                provider=workflow.provider,
+                credentials_ref=credentials_ref,
+                model=workflow.model,
+                policy=policy,
+                primes=primes,
+                threshold=threshold,
+                now=now,
             )
-            written = []
-            for ln in shard_lines:
-                state = fresh.get(ln.request.custom_id)
-                if state is None:
-                    written.append((ln.request.custom_id, ln.notes, ln.estimated_cost))
-                else:
-                    state.status, state.batch_job_id = RequestStatus.PLANNED, batch_job_id
-                    state.notes, state.estimated_cost_micro_usd = ln.notes, ln.estimated_cost
-                    state.planned_at = now
-            transitions.assign_to_job(conn, batch_job_id, written, now)
-            _spool(scratch, batch_job_id, shard_lines)
-            result.batch_job_ids.append(batch_job_id)
-            result.planned += len(shard_lines)
-            for ln in shard_lines:
-                result.requests_by_tenant[ln.request.tenant_id] += 1
+            kept = {
+                ln.request.custom_id: split.breakpoints[id(ln)]
+                for ln in group
+                if id(ln) in split.breakpoints
+            }
+            # Priming batches first, each after the one it waits for (ids exist before use).
+            priming = sorted(split.priming.items(), key=lambda item: _stage(item[0]))
+            buckets = [(lines, True, batch) for batch, lines in priming]
+            buckets += [(lines, False, waits) for waits, lines in split.waiting.items()]
+            if kept:
+                buckets = [
+                    (_with_breakpoints(scratch, provider, lines, kept), is_priming, waits)
+                    for lines, is_priming, waits in buckets
+                ]
+        for lines, is_priming, waits in buckets:
+            sized = [Sized(ln, ln.nbytes, ln.embedding_inputs, ln.input_tokens) for ln in lines]
+            for shard_lines in shard(sized, limits):
+                batch_job_id = manifest.new_batch_job_id()
+                if is_priming and isinstance(waits, PrimingBatch) and waits.batch_job_id is None:
+                    # A priming batch is a handful of lines: one job (were it ever cut in more,
+                    # its first job is the one waited for).
+                    waits.batch_job_id = batch_job_id
+                transitions.insert_planned_job(
+                    conn,
+                    NewJob(
+                        batch_job_id=batch_job_id,
+                        workflow=workflow.name,
+                        provider=workflow.provider,
+                        mode=mode,
+                        model=workflow.model,
+                        endpoint=workflow.endpoint,
+                        credentials_ref=credentials_ref,
+                        request_count=len(shard_lines),
+                        estimated_input_tokens=sum(ln.input_tokens for ln in shard_lines),
+                        partitions=manifest.partitions_of(ln.request for ln in shard_lines),
+                        deadline_at=deadline_at,
+                        priming=is_priming,
+                        primed_by=_waited_job(waits.waits_for if is_priming else waits),
+                        cache_prefixes=sorted({k for ln in shard_lines for k in ln.cache_keys}),
+                    ),
+                )
+                _assign(conn, batch_job_id, shard_lines, now, fresh, kept)
+                _spool(scratch, batch_job_id, shard_lines)
+                result.batch_job_ids.append(batch_job_id)
+                if is_priming:
+                    result.priming_job_ids.append(batch_job_id)
+                result.planned += len(shard_lines)
+                for ln in shard_lines:
+                    result.requests_by_tenant[ln.request.tenant_id] += 1
+
+
+def _stage(batch: PrimingBatch) -> int:
+    """How many new priming batches `batch` waits for, one after the other."""
+    stage = 0
+    while isinstance(batch.waits_for, PrimingBatch):
+        batch, stage = batch.waits_for, stage + 1
+    return stage
+
+
+def _waited_job(waits: Waits) -> str | None:
+    """The job id of what a job waits for (a new priming batch is written before its waiters)."""
+    if isinstance(waits, PrimingBatch):
+        if waits.batch_job_id is None:
+            raise RuntimeError("a priming batch must be planned before the jobs that wait for it")
+        return waits.batch_job_id
+    return waits
+
+
+def _with_breakpoints(
+    scratch, provider: BatchProvider, lines: list[_Line], kept: dict[str, int]
+) -> list[_Line]:
+    """`lines`, those in `kept` re-encoded with fewer cache breakpoints (appended to the scratch
+    file, from which the spool is copied)."""
+    out = []
+    for ln in lines:
+        keep = kept.get(ln.request.custom_id)
+        if keep is None:
+            out.append(ln)
+            continue
+        encoded = provider.with_cache_breakpoints(
+            os.pread(scratch.fileno(), ln.nbytes, ln.offset), keep
+        )
+        scratch.seek(0, os.SEEK_END)
+        offset = scratch.tell()
+        scratch.write(encoded)
+        out.append(dataclasses.replace(ln, offset=offset, nbytes=len(encoded)))
+    scratch.flush()
+    return out
+
+
+def _assign(
+    conn,
+    batch_job_id: str,
+    lines: Sequence[_Line],
+    now: dt.datetime,
+    fresh: dict[str, RequestState],
+    kept: dict[str, int],
+) -> None:
+    """The shard's requests planned into its job: new rows in memory, written ones by one
+    statement."""
+    written = []
+    for ln in lines:
+        state = fresh.get(ln.request.custom_id)
+        breakpoints = kept.get(ln.request.custom_id)
+        if state is None:
+            written.append(
+                (ln.request.custom_id, ln.notes, ln.estimated_cost, ln.cache_prefix, breakpoints)
+            )
+        else:
+            state.status, state.batch_job_id = RequestStatus.PLANNED, batch_job_id
+            state.notes, state.estimated_cost_micro_usd = ln.notes, ln.estimated_cost
+            state.planned_at, state.cache_prefix = now, ln.cache_prefix
+            state.cache_breakpoints = breakpoints
+    transitions.assign_to_job(conn, batch_job_id, written, now)
 
 
 def _shard_limits(workflow: Workflow, providers: ProviderRegistry) -> ShardLimits:

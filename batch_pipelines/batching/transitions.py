@@ -123,6 +123,8 @@ class RequestState:
     notes: Mapping[str, Any] | None = None
     estimated_cost_micro_usd: Decimal = Decimal(0)
     planned_at: dt.datetime | None = None
+    cache_prefix: str | None = None
+    cache_breakpoints: int | None = None
 
 
 _REQUEST_COLUMNS = (
@@ -142,6 +144,8 @@ _REQUEST_COLUMNS = (
     "error",
     "estimated_cost_micro_usd",
     "notes",
+    "cache_prefix",
+    "cache_breakpoints",
 )
 _COPY_REQUESTS = f"COPY batch_requests ({', '.join(_REQUEST_COLUMNS)}) FROM STDIN"
 
@@ -170,6 +174,8 @@ def insert_requests(conn: Connection, states: Iterable[RequestState]) -> int:
             s.error,
             s.estimated_cost_micro_usd,
             orjson.dumps(s.notes).decode() if s.notes else "{}",
+            s.cache_prefix,
+            s.cache_breakpoints,
         )
 
     raw = conn.connection.driver_connection
@@ -198,7 +204,8 @@ _INSERT_REQUESTS = text(
         custom_id text, batch_job_id text, tenant_id text, vertical text, agent_id text,
         workflow text, item_id text, partition_date date, attempt integer, requeues integer,
         batch_failures integer, first_planned_at timestamptz, status text, error text,
-        estimated_cost_micro_usd numeric, notes jsonb)
+        estimated_cost_micro_usd numeric, notes jsonb, cache_prefix text,
+        cache_breakpoints smallint)
     """
 )
 
@@ -270,11 +277,12 @@ _HOLD = text(
 def assign_to_job(
     conn: Connection,
     batch_job_id: str,
-    assigned: Sequence[tuple[str, Mapping[str, Any], Decimal]],
+    assigned: Sequence[tuple[str, Mapping[str, Any], Decimal, str | None, int | None]],
     now: dt.datetime,
 ) -> None:
     """Written requests (retries, requeues, released holds) planned into a job: (custom id,
-    rendering notes, cost estimate) each, in one statement."""
+    rendering notes, cost estimate, cache prefix, cache breakpoints kept) each, in one
+    statement."""
     if not assigned:
         return
     conn.execute(
@@ -286,8 +294,14 @@ def assign_to_job(
             # The notes serialised as a JSONB parameter would be.
             "rows": orjson.dumps(
                 [
-                    {"custom_id": custom_id, "notes": notes, "cost": str(cost)}
-                    for custom_id, notes, cost in assigned
+                    {
+                        "custom_id": custom_id,
+                        "notes": notes,
+                        "cost": str(cost),
+                        "prefix": prefix,
+                        "breakpoints": breakpoints,
+                    }
+                    for custom_id, notes, cost, prefix, breakpoints in assigned
                 ]
             ).decode(),
         },
@@ -301,8 +315,10 @@ _MARK_PLANNED = text(
     UPDATE batch_requests AS b
     SET status = :status, batch_job_id = :batch_job_id, notes = r.notes,
         estimated_cost_micro_usd = r.cost, error = NULL, not_before = NULL,
-        first_planned_at = coalesce(b.first_planned_at, :now), updated_at = now()
-    FROM json_to_recordset(CAST(:rows AS json)) AS r (custom_id text, notes jsonb, cost numeric)
+        first_planned_at = coalesce(b.first_planned_at, :now), updated_at = now(),
+        cache_prefix = r.prefix, cache_breakpoints = r.breakpoints
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (
+        custom_id text, notes jsonb, cost numeric, prefix text, breakpoints smallint)
     WHERE b.custom_id = r.custom_id
     """
 )
@@ -424,10 +440,14 @@ class NewJob:
     estimated_input_tokens: int
     partitions: Sequence[Mapping[str, str]]
     deadline_at: dt.datetime | None = None
+    priming: bool = False
+    primed_by: str | None = None
+    cache_prefixes: Sequence[str] = ()
 
 
 def insert_planned_job(conn: Connection, job: NewJob) -> None:
-    """A job whose rows are committed before anything is sent."""
+    """A job whose rows are committed before anything is sent. A priming job carries one line
+    per new cache prefix; a job `primed_by` one waits for it to end (`admission.admit`)."""
     conn.execute(
         batch_jobs.insert().values(
             batch_job_id=job.batch_job_id,
@@ -442,8 +462,37 @@ def insert_planned_job(conn: Connection, job: NewJob) -> None:
             estimated_input_tokens=job.estimated_input_tokens,
             partitions=list(job.partitions),
             deadline_at=job.deadline_at,
+            priming=job.priming,
+            primed_by=job.primed_by,
+            cache_prefixes=list(job.cache_prefixes),
         )
     )
+
+
+def record_prompt_prefixes(
+    conn: Connection, prefixes: Iterable[tuple[str, str, str, Sequence[str], Sequence[int]]]
+) -> None:
+    """Cache prefixes planned with, once each: (key, provider, model, the chain of keys from the
+    shortest prefix to this one, their estimated tokens)."""
+    rows = [
+        {"prefix_key": key, "provider": provider, "model": model, "keys": keys, "tokens": tokens}
+        for key, provider, model, keys, tokens in prefixes
+    ]
+    if rows:
+        conn.execute(_RECORD_PREFIXES, {"rows": orjson.dumps(rows).decode()})
+
+
+_RECORD_PREFIXES = text(
+    """
+    INSERT INTO prompt_prefixes (prefix_key, provider, model, keys, tokens)
+    SELECT r.prefix_key, r.provider, r.model,
+           ARRAY(SELECT jsonb_array_elements_text(r.keys)),
+           ARRAY(SELECT CAST(jsonb_array_elements_text(r.tokens) AS integer))
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r (
+        prefix_key text, provider text, model text, keys jsonb, tokens jsonb)
+    ON CONFLICT (prefix_key) DO NOTHING
+    """
+)
 
 
 def _move(conn: Connection, batch_job_id: str, source: Sequence[JobStatus], **values: Any) -> bool:
@@ -749,7 +798,16 @@ def requeue_after_token_limit(
             estimated_input_tokens=job.estimated_input_tokens,
             partitions=job.partitions,
             deadline_at=job.deadline_at,
+            priming=job.priming,
+            primed_by=job.primed_by,
+            cache_prefixes=job.cache_prefixes,
         ),
+    )
+    # The jobs waiting for this one to prime their cache wait for its successor.
+    conn.execute(
+        update(batch_jobs)
+        .where(batch_jobs.c.primed_by == job.batch_job_id)
+        .values(primed_by=new_batch_job_id)
     )
     conn.execute(
         update(batch_requests)
