@@ -17,15 +17,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.seed import demo_rows
-from batch_pipelines.workflows import pii_patterns, redaction, text_cleaning
+from batch_pipelines.workflows import pii_names, pii_patterns, redaction, text_cleaning
 from batch_pipelines.workflows.pii_names import AMBIGUOUS, NOT_NAMES, TITLES, given_names
 from batch_pipelines_tests.data.pii_corpus import generate
 
+from .reference_pii import pii_names as reference_names
 from .reference_pii import redaction as reference
 
 REFERENCE_YEAR = 2026
@@ -527,3 +528,37 @@ def test_landmark_runs_are_every_run_of_digits(text: str) -> None:
     the text again for them once a spoken e-mail is found: they must be every `\\d+` of it."""
     runs, _hints = pii_patterns._landmarks(text)
     assert runs == [m.span() for m in re.finditer(r"\d+", text)]
+
+
+_WORD_SOUP = list("abcAZsStT'’- _1.\n") + ["é", "\u0301", "ß", "İ", "ſ", "٣", "Ǆ"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(st.text(max_size=200), st.text(alphabet=st.sampled_from(_WORD_SOUP), max_size=80)),
+    st.lists(st.tuples(st.integers(0, 80), st.integers(1, 12)), max_size=6),
+)
+@example(
+    "Connor's notes, CONNOR'S NOTES, O'Neil, O’Brien’s, rock-n-roll, 1990's, 's, a-1, x'S.", []
+)
+@example("Jean-Luc's C-H-E-N d'Arcy -a a- a'b'c a''b é's ß-x İs ſ's", [(5, 4), (20, 3)])
+def test_words_are_the_reference_words(text: str, raw_spans: list[tuple[int, int]]) -> None:
+    """`split_words` (one regex split, possessive quantifiers, per-word tables for keys and case)
+    gives the reference's words: the same starts, ends, texts, keys and capitalisation, also with
+    `outside` the spans other detectors took."""
+
+    def facts(words: pii_names.Words) -> list[tuple]:
+        return list(
+            zip(words.starts, words.ends, words.texts, words.keys, words.capitalised, strict=True)
+        )
+
+    def reference_facts(words: Sequence) -> list[tuple]:
+        return [(w.start, w.end, w.text, w.key, w.capitalised) for w in words]
+
+    words = pii_names.split_words(text)
+    assert facts(words) == reference_facts(reference_names.split_words(text))
+    taken: list[tuple[int, int]] = []
+    for start, length in sorted(raw_spans):
+        if not taken or start >= taken[-1][1]:
+            taken.append((start, start + length))
+    assert facts(words.outside(taken)) == reference_facts(reference_names.split_words(text, taken))
