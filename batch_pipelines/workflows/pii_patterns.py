@@ -1102,7 +1102,7 @@ def _anchors(words: Words) -> tuple[list, ...]:
 
 def pattern_spans(text: str, reference_year: int, words: Words | None = None) -> list[Span]:
     """Every span of every kind but `NAME` (overlapping; `redaction` resolves them). `words`: the
-    text's words (`pii_names.words`), when the caller has them already."""
+    text's words (`pii_names.split_words`), when the caller has them already."""
     spans: list[Span] = []
     if "@" in text:
         spans += _spans_at(_EMAIL, EMAIL, text, _email_starts(text), key=str.casefold)
