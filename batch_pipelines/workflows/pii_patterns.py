@@ -343,9 +343,8 @@ _SPOKEN_TAIL = re.compile(rf"{_SPOKEN_DOT}(?:{_TLDS})(?![\w-])", re.IGNORECASE |
 # can be. The pattern starts with a character set, which makes the scan quick.
 _LANDMARKS = re.compile(r"[\d.](?:(?<=\d)\d*+|(?<=\.)(?=[^\W\d_]))")
 # The other place one can be: "dot" in any case (no other character matches d, o or t ignoring
-# case), looked for only in text that has one.
+# case).
 _DOT_WORD = re.compile(r"[dD][oO][tT]")
-_DOT_SPELLINGS = tuple(a + b + c for a in "dD" for b in "oO" for c in "tT")
 _OPENING = "(["
 # A spoken e-mail holds at most 40 runs of white space (5 joins and 4 dots of up to 4 runs each,
 # an 'at' of up to 4), so it starts within the 41 words before its end. Read backwards.
@@ -490,8 +489,9 @@ def _landmarks(text: str) -> tuple[list[tuple[int, int]], list[int]]:
             hints.append(match.start())
         else:
             runs.append(match.span())
-    if any(spelling in text for spelling in _DOT_SPELLINGS):
-        hints.extend(m.start() for m in _DOT_WORD.finditer(text))
+    first_dot = _DOT_WORD.search(text)  # one scan (quicker than a search for each spelling)
+    if first_dot is not None:
+        hints.extend(m.start() for m in _DOT_WORD.finditer(text, first_dot.start()))
         hints.sort()
     return runs, hints
 
