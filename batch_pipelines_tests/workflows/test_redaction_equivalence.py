@@ -126,6 +126,8 @@ _name_phrase = st.one_of(
                 "my son",
                 "my wife",
                 "Our office manager,",
+                "our late office manager,",
+                "his late wife",
                 "their mum,",
                 "hi",
                 "Hello",
@@ -562,3 +564,26 @@ def test_words_are_the_reference_words(text: str, raw_spans: list[tuple[int, int
         if not taken or start >= taken[-1][1]:
             taken.append((start, start + length))
     assert facts(words.outside(taken)) == reference_facts(reference_names.split_words(text, taken))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A cue is tried only with a capitalised word within its reach: names that only the cue
+        # finds (one ambiguous word), at the far end of each cue's reach.
+        "Yes, our late office manager, Will, signed it.",
+        "I'm calling for their late colleague June about the lease.",
+        "Thank you Jo.",
+        "We were speaking with Al.",
+        "I asked for Will and then for Grace.",
+        "It is Will here.",
+        # The name question's pre-check: capitals, 'ſ', "and you are".
+        "Agent: WHO'S CALLING?\nCaller: jane doe",
+        "Agent: could you ſpell that?\nCaller: jane doe",
+        "Agent: And YOU ARE?\nCaller: it's jane doe",
+    ],
+)
+def test_same_redaction_at_the_edges_of_the_shortcuts(text: str) -> None:
+    """Texts at the edge of each shortcut the faster finder takes (the cues' reach, the name
+    question's pre-check): the same output as the reference."""
+    assert_same_redaction([text])
