@@ -234,7 +234,7 @@ def run_day_in_terminal(day: dt.date, *, verbose: bool = False) -> int:
     """`run_day` with the display, Dagster's output in the day's log file (or, `verbose`, left on
     the terminal), then the summary; the exit code."""
     from batch_pipelines.db import get_engine
-    from batch_pipelines.run_day import progress, run_day
+    from batch_pipelines.run_day import progress
 
     def poll() -> Progress:
         return progress(get_engine(), day)
@@ -242,9 +242,22 @@ def run_day_in_terminal(day: dt.date, *, verbose: bool = False) -> int:
     if verbose:
         # Plain lines among Dagster's: a live panel would fight its output for the terminal.
         with DayDisplay(day, sys.stdout, every=0.0, live=False, poll=poll) as display:
-            result = run_day(day, on_progress=display)
+            result = _interruptible_run_day(day, display)
         return print_result(result)
     log = log_path(day)
     with output_to(log) as terminal, DayDisplay(day, terminal, poll=poll) as display:
-        result = run_day(day, on_progress=display)
+        result = _interruptible_run_day(day, display)
     return print_result(result, log=log)
+
+
+def _interruptible_run_day(day: dt.date, display: DayDisplay) -> RunDayResult:
+    import dagster as dg
+
+    from batch_pipelines.run_day import run_day
+
+    try:
+        return run_day(day, on_progress=display)
+    except dg.DagsterExecutionInterruptedError as exc:
+        # A signal during a sensor tick's resource set-up, where Dagster raises its own
+        # interruption (a BaseException) rather than KeyboardInterrupt: the same stop.
+        raise KeyboardInterrupt("interrupted during a sensor tick") from exc
