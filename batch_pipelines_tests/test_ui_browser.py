@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 
 from batch_pipelines.db.engine import with_driver
 from batch_pipelines.db.settings import DATABASE_URL_ENV, HOME_ENV
-from batch_pipelines.defs.batching.partition_ranges import RANGE_END, RANGE_START
+from batch_pipelines.defs.tenants.partitions import RANGE_END, RANGE_START
 from batch_pipelines_tests.ui_dev_server import (
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -64,7 +64,10 @@ def _one_day(url: str) -> DayOutcome:
         # a disposed instance).
         seconds, result = timed(
             lambda: contextvars.copy_context().run(
-                run_day, data.DAY, instance=instance, report=lambda line: log(f"  {line}")
+                run_day,
+                data.DAY,
+                instance=instance,
+                on_progress=lambda state: log(f"  {state.line()}"),
             )
         )
     return DayOutcome(
