@@ -33,7 +33,10 @@ def seed(
     transcript_bytes: int | None = None,
     day: dt.date = DAY,
     keep_budgets: bool = False,
+    unique_transcripts: bool = False,
 ) -> None:
+    """`unique_transcripts`: every call's transcript differs (a line naming the call starts it),
+    as in production; otherwise the multiplied calls repeat the realistic ones."""
     base = max(1, min(BASE_CALLS_PER_TENANT, calls_per_tenant))
     with engine.begin() as conn:
         seed_demo(
@@ -63,6 +66,10 @@ def seed(
                     """
                 ),
                 {"base": base, "cpt": calls_per_tenant},
+            )
+        if unique_transcripts:
+            conn.execute(
+                text("UPDATE calls SET transcript = 'Call ' || call_id || E'\\n' || transcript")
             )
         if transcript_bytes:
             # Repeat each (realistic) transcript up to the size, cut at a line end where possible.

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -56,6 +56,7 @@ class Figure:
     target: str | None = None
     ok: bool | None = None
     note: str = ""  # shown in the tables, not written to the JSON
+    extra: dict = field(default_factory=dict)  # more fields of the JSON row (e.g. sync_usd)
 
     def as_json(self) -> dict:
         return {
@@ -66,6 +67,7 @@ class Figure:
             "ratio": self.ratio,
             "target": self.target,
             "ok": self.ok,
+            **self.extra,
         }
 
 

@@ -9,6 +9,11 @@ we have there (`submitting`, `submitted` in `batch_jobs`) plus this job's must s
 limit (`providers/settings.py`). A job that does not fit stays `planned` and goes when room frees,
 from the next submit (the poll tick launches one once a job ends).
 
+A job planned to read a cache prefix that its priming job writes (`primed_by`) is admitted only
+once that job has ended: requests inside one batch do not read each other's cache writes, later
+batches read earlier ones (`core/caching.py`). A priming job that failed, or was parked, no longer
+holds it back: the job then goes, and its first requests write the prefix themselves.
+
 Everything it reads is in Postgres, so a submit on any machine decides the same. It is called
 under the credentials' create lock (`submission.py`), so two submitters never both take the last
 room.
@@ -21,8 +26,12 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select
 
 from batch_pipelines.batching.jobs import JobRecord, queued_alongside
+from batch_pipelines.db.statuses import JobStatus
 from batch_pipelines.db.tables import batch_jobs
 from batch_pipelines.providers.settings import QueueLimit
+
+# A priming job in one of these has not ended yet: what it writes is not readable.
+PRIMING_UNDER_WAY = (JobStatus.PLANNED, JobStatus.SUBMITTING, JobStatus.SUBMITTED)
 
 
 @dataclass(frozen=True)
@@ -31,9 +40,15 @@ class Admission:
     queued: int = 0  # what the other live batches take of the limit
     needed: int = 0  # what this job takes
     limit: QueueLimit | None = None
+    primed_by: str | None = None  # the priming job it waits for
 
     @property
     def reason(self) -> str:
+        if self.primed_by is not None:
+            return (
+                f"waiting for its priming batch {self.primed_by} to end: it writes the prompt "
+                "cache this batch reads"
+            )
         if self.limit is None:
             return "no queue limit"
         unit = self.limit.unit
@@ -44,8 +59,15 @@ class Admission:
 
 
 def admit(conn: Connection, job: JobRecord, limit: QueueLimit | None) -> Admission:
-    """Whether `job` may be created now. A job alone in the queue always may (the planner never
-    makes one bigger than the limit; if the limit was lowered since, alone is the best it gets)."""
+    """Whether `job` may be created now: its priming job (if any) has ended, and its queue has
+    room. A job alone in the queue always has (the planner never makes one bigger than the limit;
+    if the limit was lowered since, alone is the best it gets)."""
+    if job.primed_by is not None:
+        priming = conn.execute(
+            select(batch_jobs.c.status).where(batch_jobs.c.batch_job_id == job.primed_by)
+        ).scalar_one_or_none()
+        if priming in PRIMING_UNDER_WAY:
+            return Admission(False, primed_by=job.primed_by)
     if limit is None:
         return Admission(True)
     tokens = limit.unit == "tokens"

@@ -48,6 +48,9 @@ class JobRecord:
     estimated_input_tokens: int
     partitions: Sequence[Mapping[str, str]]
     deadline_at: dt.datetime | None
+    priming: bool
+    primed_by: str | None
+    cache_prefixes: Sequence[str]
     provider_usage: Mapping[str, Any] | None
     request_counts: Mapping[str, int] | None
     last_polled_at: dt.datetime | None

@@ -111,6 +111,7 @@ def manifest_row(row: Row) -> ManifestRow:
         requeues=row.requeues,
         batch_failures=row.batch_failures,
         first_planned_at=row.first_planned_at,
+        cache_breakpoints=row.cache_breakpoints,
     )
 
 

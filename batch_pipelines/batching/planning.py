@@ -22,6 +22,7 @@ memory.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -38,17 +39,26 @@ from sqlalchemy import Connection, Engine, select
 from batch_pipelines.batching import manifest, transitions
 from batch_pipelines.batching.groups import SubmitGroup, estimated_tokens, shard_limits
 from batch_pipelines.batching.jobs import BATCH
+from batch_pipelines.batching.priming import (
+    PrimingBatch,
+    Waits,
+    cacheable_keys,
+    plan_priming,
+    priming_pays,
+    write_threshold,
+)
 from batch_pipelines.batching.sharding import Sized, shard
 from batch_pipelines.batching.transitions import NewJob, NewRequest, QueuedLine, RequestState
 from batch_pipelines.batching.workflow import ManifestRow, Rejected, Rendered, Skipped, Workflow
-from batch_pipelines.core.prompts import EmbeddingInput
+from batch_pipelines.core.caching import CachePrefix, Priming
+from batch_pipelines.core.prompts import ChatPrompt, EmbeddingInput, Prompt
 from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.settings import home_dir
 from batch_pipelines.db.statuses import JobStatus, RequestStatus
 from batch_pipelines.db.tables import batch_jobs, batch_requests, request_lines
 from batch_pipelines.ledger import budgets
 from batch_pipelines.ledger.pricing import estimate_cost_micro_usd
-from batch_pipelines.providers.base import prefix_key
+from batch_pipelines.providers.base import BatchProvider, prefix_key
 from batch_pipelines.providers.registry import ProviderRegistry, tenant_credentials_ref
 
 RENDER_CHUNK = 1000
@@ -84,6 +94,7 @@ class PlanResult:
     """What a plan step wrote; `plan` (queue and plan at once) adds what its queue step found."""
 
     batch_job_ids: list[str] = field(default_factory=list)
+    priming_job_ids: list[str] = field(default_factory=list)  # also in batch_job_ids
     planned: int = 0
     skipped: int = 0
     rejected: int = 0
@@ -105,6 +116,9 @@ class _Line:
     credentials_ref: str
     estimated_cost: Decimal
     notes: dict
+    cache_prefix: str | None  # the longest prefix (what the ledger's bound reads)
+    cache_keys: tuple[str, ...]  # the prefixes the model can cache, shortest first
+    breakpoints: int  # the cache breakpoints of its prompt (one per prefix)
 
     @property
     def input_tokens(self) -> int:
@@ -118,6 +132,44 @@ def _estimate_tokens(prompt) -> tuple[int, int]:
         return sum(len(t.encode()) for t in prompt.texts) // 4 + 1, 0
     size = _utf8_size(tuple(prompt.static_blocks)) + len(prompt.user.encode())
     return size // 4 + 1, prompt.max_output_tokens
+
+
+class _Prefixes:
+    """Each distinct static prefix's cache prefixes, computed once per plan (a tenant's requests
+    share their blocks and schema), and the `prompt_prefixes` rows to record."""
+
+    def __init__(self, provider: BatchProvider, provider_name: str, model: str, endpoint: str):
+        self.provider, self.provider_name = provider, provider_name
+        self.model, self.endpoint = model, endpoint
+        self._seen: dict[tuple, tuple[str | None, tuple[str, ...], int]] = {}
+        self._schemas: list[object] = []  # keeps the schemas whose ids are keys alive
+        self.records: dict[str, tuple[str, str, str, list[str], list[int]]] = {}
+
+    def of(self, prompt: Prompt) -> tuple[str | None, tuple[str, ...], int]:
+        """(longest prefix key, cacheable keys shortest first, number of prefixes) of a prompt."""
+        if not isinstance(prompt, ChatPrompt):
+            return None, (), 0
+        memo = (prompt.static_blocks, prompt.schema_name, id(prompt.json_schema))
+        found = self._seen.get(memo)
+        if found is None:
+            self._schemas.append(prompt.json_schema)
+            prefixes = self.provider.cache_prefixes(self.model, self.endpoint, prompt)
+            found = self._seen[memo] = self._record(prefixes)
+        return found
+
+    def _record(self, prefixes: tuple[CachePrefix, ...]) -> tuple[str | None, tuple[str, ...], int]:
+        if not prefixes:
+            return None, (), 0
+        chain = [(p.key, p.tokens) for p in prefixes]
+        longest = prefixes[-1].key
+        self.records[longest] = (
+            longest,
+            self.provider_name,
+            self.model,
+            [key for key, _ in chain],
+            [tokens for _, tokens in chain],
+        )
+        return longest, cacheable_keys(self.model, chain), len(chain)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -268,6 +320,7 @@ def _render_to(
     max_bytes = provider.limits(workflow.endpoint).max_bytes
     estimates: dict[tuple[int, int], Decimal] = {}
     mode = "self_hosted" if workflow.provider == "self_hosted" else "batch"
+    prefixes = _Prefixes(provider, workflow.provider, workflow.model, workflow.endpoint)
     for start in range(0, len(order), RENDER_CHUNK):
         chunk = order[start : start + RENDER_CHUNK]
         outcomes = workflow.render(conn, [manifest.work_item(r) for r in chunk], tenants)
@@ -305,6 +358,7 @@ def _render_to(
                 )
             offset = scratch.tell()
             scratch.write(encoded)
+            cache_prefix, cache_keys, breakpoints = prefixes.of(outcome.prompt)
             numbered.append(
                 (
                     position[request.item_id],
@@ -319,10 +373,14 @@ def _render_to(
                         credentials_ref=credentials_ref,
                         estimated_cost=estimated_cost,
                         notes=dict(outcome.notes),
+                        cache_prefix=cache_prefix,
+                        cache_keys=cache_keys,
+                        breakpoints=breakpoints,
                     ),
                 )
             )
     scratch.flush()
+    transitions.record_prompt_prefixes(conn, prefixes.records.values())
     _settle(conn, RequestStatus.SKIPPED, skipped, fresh)
     _settle(conn, RequestStatus.DEAD_LETTER, rejected, fresh)
     result.skipped += len(skipped)
@@ -412,10 +470,11 @@ def _queue_lines(
     for ln in lines:
         state = fresh.get(ln.request.custom_id)
         if state is None:
-            written.append((ln.request.custom_id, ln.notes, ln.estimated_cost))
+            written.append((ln.request.custom_id, ln.notes, ln.estimated_cost, ln.cache_prefix))
         else:
             state.status, state.notes = RequestStatus.QUEUED, ln.notes
             state.estimated_cost_micro_usd = ln.estimated_cost
+            state.cache_prefix = ln.cache_prefix
         result.queued_by_tenant[ln.request.tenant_id] += 1
     transitions.insert_requests(conn, fresh.values())
     transitions.queue_written_requests(conn, written)
@@ -432,13 +491,15 @@ def _queue_lines(
                 endpoint=workflow.endpoint,
                 prefix_key=ln.prefix,
                 embedding_inputs=ln.embedding_inputs,
+                cache_keys=ln.cache_keys,
+                breakpoints=ln.breakpoints,
                 line=os.pread(source, ln.nbytes, ln.offset),
             )
             for ln in lines
             if ln.offset is not None
         ),
         now,
-        replacing=[custom_id for custom_id, _notes, _cost in written],
+        replacing=[custom_id for custom_id, *_ in written],
     )
     result.queued += len(lines)
 
@@ -488,6 +549,8 @@ def _queued_lines(
             request_lines.c.prefix_key,
             request_lines.c.nbytes,
             request_lines.c.embedding_inputs,
+            request_lines.c.cache_keys,
+            request_lines.c.breakpoints,
         )
         .select_from(batch_requests.join(request_lines))
         .where(
@@ -510,6 +573,9 @@ def _queued_lines(
                 credentials_ref=row.credentials_ref,
                 estimated_cost=row.estimated_cost_micro_usd,
                 notes=dict(row.notes or {}),
+                cache_prefix=row.cache_prefix,
+                cache_keys=tuple(row.cache_keys),
+                breakpoints=row.breakpoints,
             )
         )
     return groups
@@ -529,33 +595,134 @@ def _write_jobs(
     deadline_at = now + workflow.deadline if workflow.deadline else None
     mode = "self_hosted" if group.provider == "self_hosted" else BATCH
     limits = shard_limits(providers, group.provider, group.model, group.endpoint)
+    policy: Priming = getattr(workflow, "priming", None) or Priming()
+    primes = priming_pays(group.provider, group.model, policy, now)
+    threshold = write_threshold(group.provider, group.model, now)
     lines.sort(key=job_line_order)
-    sized = [Sized(ln, ln.nbytes, ln.embedding_inputs, ln.input_tokens) for ln in lines]
-    for shard_lines in shard(sized, limits):
-        batch_job_id = manifest.new_batch_job_id()
-        transitions.insert_planned_job(
+    buckets: list[tuple[list[_Line], bool, Waits]] = [(lines, False, None)]
+    kept: dict[str, int] = {}  # custom id → cache breakpoints kept, for those that drop some
+    if primes or threshold is not None:
+        # The group's queued lines, whatever runs queued them, decide what is primed: a prefix
+        # shared across the window's runs is primed once for all of them.
+        split = plan_priming(
             conn,
-            NewJob(
-                batch_job_id=batch_job_id,
-                workflow=group.workflow,
-                provider=group.provider,
-                mode=mode,
-                model=group.model,
-                endpoint=group.endpoint,
-                credentials_ref=group.credentials_ref,
-                request_count=len(shard_lines),
-                estimated_input_tokens=sum(ln.input_tokens for ln in shard_lines),
-                partitions=manifest.partitions_of(ln.request for ln in shard_lines),
-                deadline_at=deadline_at,
-            ),
+            [(ln, ln.cache_keys, ln.breakpoints) for ln in lines],
+            provider=group.provider,
+            credentials_ref=group.credentials_ref,
+            model=group.model,
+            policy=policy,
+            primes=primes,
+            threshold=threshold,
+            now=now,
         )
-        transitions.plan_into_job(
-            conn, batch_job_id, [ln.request.custom_id for ln in shard_lines], now
+        kept = {
+            ln.request.custom_id: split.breakpoints[id(ln)]
+            for ln in lines
+            if id(ln) in split.breakpoints
+        }
+        # Priming batches first, each after the one it waits for (ids exist before use).
+        priming = sorted(split.priming.items(), key=lambda item: _stage(item[0]))
+        buckets = [(members, True, batch) for batch, members in priming]
+        buckets += [(members, False, waits) for waits, members in split.waiting.items()]
+        if kept:
+            sizes = _with_breakpoints(conn, providers.get(group.provider), kept)
+            buckets = [
+                (
+                    [
+                        dataclasses.replace(ln, nbytes=sizes[ln.request.custom_id])
+                        if ln.request.custom_id in sizes
+                        else ln
+                        for ln in members
+                    ],
+                    is_priming,
+                    waits,
+                )
+                for members, is_priming, waits in buckets
+            ]
+    for members, is_priming, waits in buckets:
+        sized = [Sized(ln, ln.nbytes, ln.embedding_inputs, ln.input_tokens) for ln in members]
+        for shard_lines in shard(sized, limits):
+            batch_job_id = manifest.new_batch_job_id()
+            if is_priming and isinstance(waits, PrimingBatch) and waits.batch_job_id is None:
+                # A priming batch is a handful of lines: one job (were it ever cut in more, its
+                # first job is the one waited for).
+                waits.batch_job_id = batch_job_id
+            transitions.insert_planned_job(
+                conn,
+                NewJob(
+                    batch_job_id=batch_job_id,
+                    workflow=group.workflow,
+                    provider=group.provider,
+                    mode=mode,
+                    model=group.model,
+                    endpoint=group.endpoint,
+                    credentials_ref=group.credentials_ref,
+                    request_count=len(shard_lines),
+                    estimated_input_tokens=sum(ln.input_tokens for ln in shard_lines),
+                    partitions=manifest.partitions_of(ln.request for ln in shard_lines),
+                    deadline_at=deadline_at,
+                    priming=is_priming,
+                    primed_by=_waited_job(waits.waits_for if is_priming else waits),
+                    cache_prefixes=sorted({k for ln in shard_lines for k in ln.cache_keys}),
+                ),
+            )
+            transitions.plan_into_job(
+                conn,
+                batch_job_id,
+                [ln.request.custom_id for ln in shard_lines],
+                now,
+                breakpoints={
+                    ln.request.custom_id: kept[ln.request.custom_id]
+                    for ln in shard_lines
+                    if ln.request.custom_id in kept
+                },
+            )
+            result.batch_job_ids.append(batch_job_id)
+            if is_priming:
+                result.priming_job_ids.append(batch_job_id)
+            result.planned += len(shard_lines)
+            for ln in shard_lines:
+                result.requests_by_tenant[ln.request.tenant_id] += 1
+
+
+def _stage(batch: PrimingBatch) -> int:
+    """How many new priming batches `batch` waits for, one after the other."""
+    stage = 0
+    while isinstance(batch.waits_for, PrimingBatch):
+        batch, stage = batch.waits_for, stage + 1
+    return stage
+
+
+def _waited_job(waits: Waits) -> str | None:
+    """The job id of what a job waits for (a new priming batch is written before its waiters)."""
+    if isinstance(waits, PrimingBatch):
+        if waits.batch_job_id is None:
+            raise RuntimeError("a priming batch must be planned before the jobs that wait for it")
+        return waits.batch_job_id
+    return waits
+
+
+def _with_breakpoints(
+    conn: Connection, provider: BatchProvider, kept: dict[str, int]
+) -> dict[str, int]:
+    """The queued lines of `kept` re-encoded with fewer cache breakpoints, stored in place of
+    their lines in `request_lines` (what submission sends), a chunk at a time; their new sizes
+    by custom id."""
+    sizes: dict[str, int] = {}
+    ids = sorted(kept)
+    for start in range(0, len(ids), RENDER_CHUNK):
+        rows = conn.execute(
+            select(request_lines.c.custom_id, request_lines.c.line).where(
+                request_lines.c.custom_id.in_(ids[start : start + RENDER_CHUNK])
+            )
         )
-        result.batch_job_ids.append(batch_job_id)
-        result.planned += len(shard_lines)
-        for ln in shard_lines:
-            result.requests_by_tenant[ln.request.tenant_id] += 1
+        encoded = {
+            custom_id: provider.with_cache_breakpoints(bytes(line), kept[custom_id])
+            for custom_id, line in rows
+        }
+        transitions.replace_request_lines(conn, encoded)
+        sizes |= {custom_id: len(line) for custom_id, line in encoded.items()}
+    return sizes
 
 
 def job_line_order(line: _Line) -> tuple[str, str, str]:

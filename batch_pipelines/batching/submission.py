@@ -376,9 +376,12 @@ def _render_lines(
                     # line is left out and ingest finds it missing, which retries or
                     # dead-letters it.
                     continue
-                out.write(
-                    provider.encode_line(request.custom_id, job.model, job.endpoint, outcome.prompt)
+                line = provider.encode_line(
+                    request.custom_id, job.model, job.endpoint, outcome.prompt
                 )
+                if request.cache_breakpoints is not None:  # as planned: no write nobody reads
+                    line = provider.with_cache_breakpoints(line, request.cache_breakpoints)
+                out.write(line)
 
 
 def reconcile_job(engine: Engine, providers: ProviderRegistry, batch_job_id: str) -> Submitted:

@@ -124,6 +124,8 @@ class RequestState:
     notes: Mapping[str, Any] | None = None
     estimated_cost_micro_usd: Decimal = Decimal(0)
     planned_at: dt.datetime | None = None
+    cache_prefix: str | None = None
+    cache_breakpoints: int | None = None
 
 
 _REQUEST_COLUMNS = (
@@ -143,6 +145,8 @@ _REQUEST_COLUMNS = (
     "error",
     "estimated_cost_micro_usd",
     "notes",
+    "cache_prefix",
+    "cache_breakpoints",
 )
 _COPY_REQUESTS = f"COPY batch_requests ({', '.join(_REQUEST_COLUMNS)}) FROM STDIN"
 
@@ -171,6 +175,8 @@ def insert_requests(conn: Connection, states: Iterable[RequestState]) -> int:
             s.error,
             s.estimated_cost_micro_usd,
             orjson.dumps(s.notes).decode() if s.notes else "{}",
+            s.cache_prefix,
+            s.cache_breakpoints,
         )
 
     raw = conn.connection.driver_connection
@@ -199,7 +205,8 @@ _INSERT_REQUESTS = text(
         custom_id text, batch_job_id text, tenant_id text, vertical text, agent_id text,
         workflow text, item_id text, partition_date date, attempt integer, requeues integer,
         batch_failures integer, first_planned_at timestamptz, status text, error text,
-        estimated_cost_micro_usd numeric, notes jsonb)
+        estimated_cost_micro_usd numeric, notes jsonb, cache_prefix text,
+        cache_breakpoints smallint)
     """
 )
 
@@ -269,10 +276,10 @@ _HOLD = text(
 
 
 def queue_written_requests(
-    conn: Connection, queued: Sequence[tuple[str, Mapping[str, Any], Decimal]]
+    conn: Connection, queued: Sequence[tuple[str, Mapping[str, Any], Decimal, str | None]]
 ) -> None:
     """Written requests (retries, requeues, released holds) rendered again and queued: (custom
-    id, rendering notes, cost estimate) each, in one statement. Their lines go to
+    id, rendering notes, cost estimate, cache prefix) each, in one statement. Their lines go to
     `request_lines` (`insert_request_lines`)."""
     if not queued:
         return
@@ -283,8 +290,8 @@ def queue_written_requests(
             # The notes serialised as a JSONB parameter would be.
             "rows": orjson.dumps(
                 [
-                    {"custom_id": custom_id, "notes": notes, "cost": str(cost)}
-                    for custom_id, notes, cost in queued
+                    {"custom_id": custom_id, "notes": notes, "cost": str(cost), "prefix": prefix}
+                    for custom_id, notes, cost, prefix in queued
                 ]
             ).decode(),
         },
@@ -297,8 +304,10 @@ _MARK_QUEUED = text(
     """
     UPDATE batch_requests AS b
     SET status = :status, batch_job_id = NULL, notes = r.notes, estimated_cost_micro_usd = r.cost,
-        error = NULL, not_before = NULL, updated_at = now()
-    FROM json_to_recordset(CAST(:rows AS json)) AS r (custom_id text, notes jsonb, cost numeric)
+        error = NULL, not_before = NULL, cache_prefix = r.prefix, cache_breakpoints = NULL,
+        updated_at = now()
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (
+        custom_id text, notes jsonb, cost numeric, prefix text)
     WHERE b.custom_id = r.custom_id
     """
 )
@@ -316,6 +325,8 @@ class QueuedLine:
     endpoint: str
     prefix_key: str
     embedding_inputs: int
+    cache_keys: Sequence[str]
+    breakpoints: int
     line: bytes
 
 
@@ -328,11 +339,13 @@ _LINE_COLUMNS = (
     "endpoint",
     "prefix_key",
     "embedding_inputs",
+    "cache_keys",
+    "breakpoints",
     "nbytes",
     "line",
     "queued_at",
 )
-_LINE_TYPES = ("text",) * 7 + ("int4", "int4", "bytea", "timestamptz")
+_LINE_TYPES = ("text",) * 7 + ("int4", "text[]", "int2", "int4", "bytea", "timestamptz")
 _COPY_LINES = f"COPY request_lines ({', '.join(_LINE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 
 
@@ -359,6 +372,8 @@ def insert_request_lines(
             ln.endpoint,
             ln.prefix_key,
             ln.embedding_inputs,
+            list(ln.cache_keys),
+            ln.breakpoints,
             len(ln.line),
             ln.line,
             queued_at,
@@ -382,23 +397,59 @@ def insert_request_lines(
 
 
 def plan_into_job(
-    conn: Connection, batch_job_id: str, custom_ids: Sequence[str], now: dt.datetime
+    conn: Connection,
+    batch_job_id: str,
+    custom_ids: Sequence[str],
+    now: dt.datetime,
+    *,
+    breakpoints: Mapping[str, int] | None = None,
 ) -> None:
-    """Queued requests planned into a job, in one statement."""
+    """Queued requests planned into a job, in one statement (and one per number of cache
+    breakpoints kept, for the requests of `breakpoints` that drop some: `priming.py`)."""
     if not custom_ids:
         return
+    planned = (
+        batch_requests.c.custom_id == any_of(custom_ids),
+        batch_requests.c.status == RequestStatus.QUEUED,
+    )
     conn.execute(
         update(batch_requests)
-        .where(
-            batch_requests.c.custom_id == any_of(custom_ids),
-            batch_requests.c.status == RequestStatus.QUEUED,
-        )
+        .where(*planned)
         .values(
             status=RequestStatus.PLANNED,
             batch_job_id=batch_job_id,
             first_planned_at=func.coalesce(batch_requests.c.first_planned_at, now),
+            cache_breakpoints=None,
             updated_at=func.now(),
         )
+    )
+    by_count: dict[int, list[str]] = {}
+    for custom_id, kept in (breakpoints or {}).items():
+        by_count.setdefault(kept, []).append(custom_id)
+    for kept, ids in sorted(by_count.items()):
+        conn.execute(
+            update(batch_requests)
+            .where(
+                batch_requests.c.custom_id == any_of(ids),
+                batch_requests.c.batch_job_id == batch_job_id,
+            )
+            .values(cache_breakpoints=kept)
+        )
+
+
+def replace_request_lines(conn: Connection, lines: Mapping[str, bytes]) -> None:
+    """Queued lines re-encoded (fewer cache breakpoints), in place, by custom id: one statement."""
+    if not lines:
+        return
+    conn.execute(
+        text(
+            """
+            UPDATE request_lines AS l SET line = r.line, nbytes = octet_length(r.line)
+            FROM unnest(CAST(:ids AS text[]), CAST(:lines AS bytea[])) AS r (custom_id, line)
+            WHERE l.custom_id = r.custom_id
+            """
+        ),
+        {"ids": list(lines), "lines": list(lines.values())},
     )
 
 
@@ -547,10 +598,14 @@ class NewJob:
     estimated_input_tokens: int
     partitions: Sequence[Mapping[str, str]]
     deadline_at: dt.datetime | None = None
+    priming: bool = False
+    primed_by: str | None = None
+    cache_prefixes: Sequence[str] = ()
 
 
 def insert_planned_job(conn: Connection, job: NewJob) -> None:
-    """A job whose rows are committed before anything is sent."""
+    """A job whose rows are committed before anything is sent. A priming job carries one line
+    per new cache prefix; a job `primed_by` one waits for it to end (`admission.admit`)."""
     conn.execute(
         batch_jobs.insert().values(
             batch_job_id=job.batch_job_id,
@@ -565,8 +620,37 @@ def insert_planned_job(conn: Connection, job: NewJob) -> None:
             estimated_input_tokens=job.estimated_input_tokens,
             partitions=list(job.partitions),
             deadline_at=job.deadline_at,
+            priming=job.priming,
+            primed_by=job.primed_by,
+            cache_prefixes=list(job.cache_prefixes),
         )
     )
+
+
+def record_prompt_prefixes(
+    conn: Connection, prefixes: Iterable[tuple[str, str, str, Sequence[str], Sequence[int]]]
+) -> None:
+    """Cache prefixes planned with, once each: (key, provider, model, the chain of keys from the
+    shortest prefix to this one, their estimated tokens)."""
+    rows = [
+        {"prefix_key": key, "provider": provider, "model": model, "keys": keys, "tokens": tokens}
+        for key, provider, model, keys, tokens in prefixes
+    ]
+    if rows:
+        conn.execute(_RECORD_PREFIXES, {"rows": orjson.dumps(rows).decode()})
+
+
+_RECORD_PREFIXES = text(
+    """
+    INSERT INTO prompt_prefixes (prefix_key, provider, model, keys, tokens)
+    SELECT r.prefix_key, r.provider, r.model,
+           ARRAY(SELECT jsonb_array_elements_text(r.keys)),
+           ARRAY(SELECT CAST(jsonb_array_elements_text(r.tokens) AS integer))
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r (
+        prefix_key text, provider text, model text, keys jsonb, tokens jsonb)
+    ON CONFLICT (prefix_key) DO NOTHING
+    """
+)
 
 
 def _move(conn: Connection, batch_job_id: str, source: Sequence[JobStatus], **values: Any) -> bool:
@@ -872,7 +956,16 @@ def requeue_after_token_limit(
             estimated_input_tokens=job.estimated_input_tokens,
             partitions=job.partitions,
             deadline_at=job.deadline_at,
+            priming=job.priming,
+            primed_by=job.primed_by,
+            cache_prefixes=job.cache_prefixes,
         ),
+    )
+    # The jobs waiting for this one to prime their cache wait for its successor.
+    conn.execute(
+        update(batch_jobs)
+        .where(batch_jobs.c.primed_by == job.batch_job_id)
+        .values(primed_by=new_batch_job_id)
     )
     conn.execute(
         update(batch_requests)

@@ -78,6 +78,7 @@ class ManifestRow:
     requeues: int = 0
     batch_failures: int = 0
     first_planned_at: dt.datetime | None = None
+    cache_breakpoints: int | None = None  # its line keeps only so many (None: all)
 
 
 class InvalidAnswer(ValueError):
@@ -99,6 +100,8 @@ class Workflow(Protocol):
     endpoint: str  # '/v1/chat/completions' | '/v1/embeddings' | '/v1/messages'
     max_attempts: int
     deadline: dt.timedelta | None  # from planning; a batch past it is cancelled, the rest sent sync
+    # Optional: `priming` (a `core.caching.Priming`, the default `AUTO_PRIMING`) says when the
+    # planner sends a new shared prompt prefix first, in a priming batch.
 
     def due_items(
         self, conn: Connection, partition_dates: Sequence[dt.date], tenant_ids: Sequence[str] | None

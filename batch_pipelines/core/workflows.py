@@ -8,7 +8,7 @@ module, and its trigger under `defs/<name>/` (README, "Adding a workflow");
 `batch_pipelines_tests/test_workflow_declarations.py` fails when one of them is missing.
 
 It lives in `core/` because the engine, the ledger and the database layer read it and `core/` sits
-below all of them (it imports nothing else of the project).
+below all of them (it imports nothing of the project outside `core/`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from batch_pipelines.core.caching import AUTO_PRIMING, Priming
 
 __all__ = [
     "Cadence",
@@ -42,7 +44,7 @@ class Partitioning(StrEnum):
     """How a workflow's assets are partitioned in Dagster."""
 
     DATE_TENANT = "date_tenant"  # one partition per (date, tenant): work booked to its date
-    TENANT = "tenant"  # one partition per tenant: work booked to the day it is done
+    TENANT = "tenant"  # one partition per tenant: each item booked to its own date (KB: the upload)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class WorkflowDeclaration:
     request_description: str
     result_assets: tuple[ResultAsset, ...]
     extra_kinds: tuple[str, ...] = field(default=())  # more kinds for the request asset
+    # When a new shared prompt prefix goes first, in a priming batch (`core/caching.py`): by
+    # default where the batch price list makes a cache read cheaper than a write.
+    priming: Priming = AUTO_PRIMING
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):

@@ -34,6 +34,7 @@ from batch_pipelines.db.seed_data import hospitality as _hospitality
 from batch_pipelines.db.seed_data import real_estate as _real_estate
 from batch_pipelines.db.seed_data import sales as _sales
 from batch_pipelines.db.seed_data import salon as _salon
+from batch_pipelines.db.seed_data.faqs import FAQ_DOCS
 from batch_pipelines.db.tables import (
     TENANT_SLUG_PATTERN,
     TIERS,
@@ -959,6 +960,9 @@ def _make_lead(
 def _make_docs(tenant: _Tenant, date: dt.date, seed: int, count: int) -> list[dict[str, Any]]:
     templates = [d for d in tenant.vertical.docs if _fits(d.kinds, tenant.kind)]
     _rng(seed, tenant.tenant_id, "docs").shuffle(templates)
+    # Every tenant publishes its vertical's FAQ first: its knowledge base, like a real business's,
+    # holds enough about its offer for a draft to quote (and for its prompt prefix to cache).
+    templates.insert(0, FAQ_DOCS[tenant.vertical.name])
     rows = []
     for n in range(1, count + 1):
         doc = templates[(n - 1) % len(templates)]

@@ -30,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from batch_pipelines.db import statuses
 from batch_pipelines.db.statuses import Attention, JobStatus, RequestStatus
@@ -189,6 +189,12 @@ batch_jobs = Table(
     # [{"date": "2026-11-25", "tenant": "acme"}, ...]: the asset partitions this job serves.
     Column("partitions", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("deadline_at", DateTime(timezone=True)),
+    # Prompt caching (migration 0010): a priming job carries one line per new cache prefix and goes
+    # first; a job `primed_by` another waits until that one has ended, then reads what it wrote.
+    # `cache_prefixes` are the cache prefix keys of the job's lines (every cacheable level).
+    Column("priming", Boolean, nullable=False, server_default=text("false")),
+    Column("primed_by", Text, ForeignKey("batch_jobs.batch_job_id")),
+    Column("cache_prefixes", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("provider_usage", JSONB),  # OpenAI's aggregate `usage` on the batch, where reported
     Column("request_counts", JSONB),  # the provider's latest counts, for progress display
     Column("last_polled_at", DateTime(timezone=True)),
@@ -217,6 +223,8 @@ batch_jobs = Table(
         "created_at",
         postgresql_where=text(_in("status", LIVE_JOB_STATUSES)),
     ),
+    Index("ix_batch_jobs_cache_prefixes", "cache_prefixes", postgresql_using="gin"),
+    Index(None, "primed_by"),
 )
 
 batch_requests = Table(
@@ -244,6 +252,12 @@ batch_requests = Table(
     Column("notes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     # After a whole-batch failure: re-plan no earlier than this (the backoff).
     Column("not_before", DateTime(timezone=True)),
+    # The request's longest cacheable prompt prefix (a `prompt_prefixes` key; NULL: none, e.g. an
+    # embedding), as its provider lays it out: what the ledger's cost bound reads.
+    Column("cache_prefix", Text),
+    # The cache breakpoints its line keeps when fewer than its prompt has (NULL: all): a prefix
+    # that nobody would read within the TTL is not written (`batching/priming.py`).
+    Column("cache_breakpoints", SmallInteger),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # When the request was first held; kept by a trigger while it stays held (migration 0006).
@@ -301,10 +315,29 @@ request_lines = Table(
     Column("prefix_key", Text, nullable=False),
     Column("nbytes", Integer, nullable=False),
     Column("embedding_inputs", Integer, nullable=False, server_default="0"),
+    # Prompt caching (`batching/priming.py`): the line's cacheable prefix keys, shortest first, and
+    # its prompt's cache breakpoints; the submit run decides priming from them over the group.
+    Column("cache_keys", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("breakpoints", SmallInteger, nullable=False, server_default="0"),
     Column("line", LargeBinary, nullable=False),
     # When it was queued: the batch window of its group runs from its oldest line.
     Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("nbytes = octet_length(line)", name="nbytes_of_line"),
+)
+
+# Each cache prefix requests were planned with: its chain of prefixes from the shortest (the most
+# widely shared: a workflow's instructions) to itself, with the estimated tokens of each (4 bytes a
+# token). Written once when first planned; read by the ledger's cost bound and the report.
+prompt_prefixes = Table(
+    "prompt_prefixes",
+    metadata,
+    Column("prefix_key", Text, primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("keys", ARRAY(Text), nullable=False),
+    Column("tokens", ARRAY(Integer), nullable=False),
+    _created_at(),
+    CheckConstraint("cardinality(keys) = cardinality(tokens)", name="levels"),
 )
 
 # The answers of a self-hosted server, one row per request line in the OpenAI batch output shape:
@@ -518,5 +551,11 @@ tenant_cost_reports = Table(
     Column("mtd_cache_read_savings_micro_usd", MICRO_USD, nullable=False),
     Column("mtd_cache_write_premium_micro_usd", MICRO_USD, nullable=False),
     Column("items_held", Integer, nullable=False, server_default="0"),
+    # Migration 0010: the lowest cost the price lists allow for the same tokens and prompt
+    # structure (`ledger/cache_bound.py`), and the prompt tokens read from cache.
+    Column("day_bound_cost_micro_usd", MICRO_USD, nullable=False, server_default="0"),
+    Column("mtd_bound_cost_micro_usd", MICRO_USD, nullable=False, server_default="0"),
+    Column("mtd_prompt_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("mtd_cached_input_tokens", BigInteger, nullable=False, server_default="0"),
     Column("generated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -16,7 +16,9 @@ SELECT t.tenant_id,
        sum(c.sync_cost_micro_usd) AS mtd_sync_cost_micro_usd,
        sum(c.batch_discount_micro_usd) AS mtd_batch_discount_micro_usd,
        sum(c.cache_read_savings_micro_usd) AS mtd_cache_read_savings_micro_usd,
-       sum(c.cache_write_premium_micro_usd) AS mtd_cache_write_premium_micro_usd
+       sum(c.cache_write_premium_micro_usd) AS mtd_cache_write_premium_micro_usd,
+       sum(c.input_tokens + c.cached_input_tokens + c.cache_write_tokens) AS mtd_prompt_tokens,
+       sum(c.cached_input_tokens) AS mtd_cached_input_tokens
   FROM cost_ledger c
   JOIN tenants t USING (tenant_id)
  WHERE c.ledger_date >= :start AND c.ledger_date <= :day

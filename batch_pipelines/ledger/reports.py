@@ -5,7 +5,9 @@ A `TenantCostReport` holds pandas DataFrames built from one query (``report_rows
 - `workflows`: one row per (tenant, workflow): the day's and the month-to-date spend, what the
   same tokens would have cost as synchronous, uncached calls, the month's savings split into batch
   discount, cache-read savings and cache-write premium (``saved = discount + cache savings -
-  premium``), and the requests held by budget *now* (holds have no history);
+  premium``), the cost bound (`cache_bound`: the lowest cost the price lists allow for the same
+  tokens and prompt structure) and what it would save, the share of prompt tokens read from
+  cache, and the requests held by budget *now* (holds have no history);
 - `tenants`: per tenant over its workflows, with the gross margin: its monthly tier price against
   its month-to-date cost;
 - `by_workflow`: per workflow over all tenants; `totals`: the whole report.
@@ -28,6 +30,7 @@ import argparse
 import datetime as dt
 import html
 import io
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -44,6 +47,7 @@ from sqlalchemy import Connection, delete, insert, select, text
 from batch_pipelines.core.workflows import workflow_label
 from batch_pipelines.db.tables import tenant_cost_reports, tenants
 from batch_pipelines.ledger.budgets import held_counts, month_bounds
+from batch_pipelines.ledger.cache_bound import CacheEngagement, cache_bound
 from batch_pipelines.ledger.charts import Series, bar_chart_svg
 from batch_pipelines.ledger.ledger import transaction
 
@@ -52,6 +56,7 @@ __all__ = [
     "add_report_arguments",
     "build_month_report",
     "build_tenant_cost_report",
+    "cache_lines",
     "format_usd",
     "percent",
     "render_markdown",
@@ -91,6 +96,11 @@ def _with_savings(frame: pd.DataFrame) -> pd.DataFrame:
     out["mtd_saved_micro_usd"] = out["mtd_sync_cost_micro_usd"] - out["mtd_cost_micro_usd"]
     out["day_saved_pct"] = _ratio(out, "day_saved_micro_usd", "day_sync_cost_micro_usd")
     out["mtd_saved_pct"] = _ratio(out, "mtd_saved_micro_usd", "mtd_sync_cost_micro_usd")
+    out["mtd_bound_saved_micro_usd"] = (
+        out["mtd_sync_cost_micro_usd"] - out["mtd_bound_cost_micro_usd"]
+    )
+    out["mtd_bound_saved_pct"] = _ratio(out, "mtd_bound_saved_micro_usd", "mtd_sync_cost_micro_usd")
+    out["mtd_cache_read_pct"] = _ratio(out, "mtd_cached_input_tokens", "mtd_prompt_tokens")
     return out
 
 
@@ -103,7 +113,9 @@ def _with_margin(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ratio(frame: pd.DataFrame, part: str, whole: str) -> pd.Series:
-    values = [percent(p, w) for p, w in zip(frame[part], frame[whole], strict=True)]
+    values = [
+        percent(Decimal(p), Decimal(w)) for p, w in zip(frame[part], frame[whole], strict=True)
+    ]
     return pd.Series(values, index=frame.index, dtype=object)
 
 
@@ -125,6 +137,8 @@ class TenantCostReport:
     """The day reported (a month report: the month's last day); month to date ends here."""
     source: pd.DataFrame
     """The query's rows (KEYS, TENANT_FACTS, summed columns), sorted by KEYS."""
+    cache_notes: tuple[CacheEngagement, ...] = ()
+    """Per workflow and model: whether its prompt cache engages, and why."""
 
     def __len__(self) -> int:
         return len(self.source)
@@ -167,12 +181,24 @@ class TenantCostReport:
         return self.source.groupby(by, sort=True).agg(**named).reset_index()
 
 
-def _source(conn: Connection, day: dt.date) -> pd.DataFrame:
-    """The report's rows as of `day`, with the requests held now (also for tenants and workflows
-    with no spend this month)."""
+def _source(conn: Connection, day: dt.date) -> tuple[pd.DataFrame, tuple[CacheEngagement, ...]]:
+    """The report's rows as of `day`, with the cost bound of the month to date and the requests
+    held now (also for tenants and workflows with no spend this month), and the cache notes."""
     start, _ = month_bounds(day)
     result = conn.execute(text(_SQL.read_text(encoding="utf-8")), {"day": day, "start": start})
     frame = pd.DataFrame(result.mappings().all(), columns=list(result.keys()))
+    bound = cache_bound(conn, start, day)
+    bounds = defaultdict(lambda: [ZERO, ZERO])  # (tenant, workflow) → [day, month to date]
+    for (tenant_id, workflow, ledger_date), cost in bound.by_partition.items():
+        totals = bounds[tenant_id, workflow]
+        totals[1] += cost
+        if ledger_date == day:
+            totals[0] += cost
+    bound_frame = pd.DataFrame(
+        [(*key, day_cost, mtd_cost) for key, (day_cost, mtd_cost) in bounds.items()],
+        columns=[*KEYS, "day_bound_cost_micro_usd", "mtd_bound_cost_micro_usd"],
+    )
+    frame = frame.merge(bound_frame, on=list(KEYS), how="left")
     held = pd.DataFrame(
         [(*key, count) for key, count in held_counts(conn).items()],
         columns=[*KEYS, "items_held"],
@@ -197,14 +223,14 @@ def _source(conn: Connection, day: dt.date) -> pd.DataFrame:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), ZERO)
         else:
             frame[column] = frame[column].fillna(0).astype("int64")
-    return frame.sort_values(list(KEYS), ignore_index=True)
+    return frame.sort_values(list(KEYS), ignore_index=True), tuple(bound.engagement)
 
 
 def build_tenant_cost_report(conn: Connection, report_date: dt.date) -> TenantCostReport:
     """The report of `report_date`, stored in `tenant_cost_reports` (that date's rows replaced, in
     the caller's transaction if one is open)."""
     with transaction(conn):
-        report = TenantCostReport("day", report_date, _source(conn, report_date))
+        report = TenantCostReport("day", report_date, *_source(conn, report_date))
         store_report(conn, report)
     return report
 
@@ -220,7 +246,7 @@ def build_month_report(conn: Connection, month: str | dt.date) -> TenantCostRepo
         first = month.replace(day=1)
     _, next_month = month_bounds(first)
     last = next_month - dt.timedelta(days=1)
-    return TenantCostReport("month", last, _source(conn, last))
+    return TenantCostReport("month", last, *_source(conn, last))
 
 
 def store_report(conn: Connection, report: TenantCostReport) -> None:
@@ -271,6 +297,9 @@ _WORKFLOW_TABLE = [
     ("mtd_sync_cost_micro_usd", "MTD sync cost"),
     ("mtd_saved_micro_usd", "Saved"),
     ("mtd_saved_pct", "Saved %"),
+    ("mtd_bound_cost_micro_usd", "Bound"),
+    ("mtd_bound_saved_pct", "Bound %"),
+    ("mtd_cache_read_pct", "Cache-read share"),
     ("mtd_batch_discount_micro_usd", "Batch discount"),
     ("mtd_cache_read_savings_micro_usd", "Cache-read savings"),
     ("mtd_cache_write_premium_micro_usd", "Cache-write premium"),
@@ -296,8 +325,17 @@ _LABEL_COLUMNS = {"tenant_id", "workflow", "vertical", "tier"}
 _NOTE = (
     "Saved = synchronous, uncached list price of the same tokens - spend "
     "= batch discount + cache-read savings - cache-write premium. "
+    "Bound = the lowest cost the price lists allow for the same tokens and prompt structure (the "
+    "batch rate, every shared prefix token past the model's minimum read from cache, one write "
+    "per prefix per TTL); Bound % = what it would save. Cache-read share = prompt tokens read "
+    "from cache. "
     "Gross margin = tier price - month-to-date model cost. Held = requests waiting for budget now."
 )
+
+
+def cache_lines(report: TenantCostReport) -> list[str]:
+    """One line per workflow and model: its label, then whether its cache engages and why."""
+    return [f"{_cell('workflow', e.workflow)}: {e.note}" for e in report.cache_notes]
 
 
 def _columns(report: TenantCostReport, table: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -377,6 +415,8 @@ def render_markdown(report: TenantCostReport) -> str:
             table(report.workflows, _WORKFLOW_TABLE),
             "#### Margin per tenant",
             table(report.tenants, _TENANT_TABLE),
+            "#### Prompt cache per workflow",
+            "\n".join(f"- {line}" for line in cache_lines(report)),
             f"_{_NOTE}_",
         ]
     )
@@ -403,6 +443,9 @@ def render_terminal(report: TenantCostReport) -> str:
     console.print(report.title)
     console.print(table("Per tenant", report.tenants, _TENANT_TABLE))
     console.print(table("Per workflow", report.by_workflow, _BY_WORKFLOW_TABLE))
+    console.print("Prompt cache per workflow:")
+    for line in cache_lines(report):
+        console.print(f"  {line}", width=400, soft_wrap=True)
     console.print(_NOTE, width=100)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
@@ -531,6 +574,8 @@ def _html(report: TenantCostReport) -> str:
             _html_table(report, report.by_workflow, _BY_WORKFLOW_TABLE),
             "<h2>Per tenant and workflow</h2>",
             _html_table(report, report.workflows, _WORKFLOW_TABLE),
+            "<h2>Prompt cache per workflow</h2>",
+            "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in cache_lines(report)) + "</ul>",
             f'<p class="note">{html.escape(_NOTE)}</p>',
         ]
     return (

@@ -48,6 +48,7 @@ __all__ = [
     "figure_sql",
     "line_figures",
     "price_columns_sql",
+    "price_of",
 ]
 
 CacheEffect = Literal["none", "read", "write"]
@@ -96,6 +97,14 @@ TOKEN_CLASSES: tuple[TokenClass, ...] = (
 )
 
 PRICE_NAMES: tuple[str, ...] = tuple(c.price for c in TOKEN_CLASSES)
+_PRICE_BY_ATTRIBUTE = {c.usage_attribute: c.price for c in TOKEN_CLASSES}
+
+
+def price_of(usage_attribute: str) -> str:
+    """The price name of the class whose tokens are `usage_attribute` of a `TokenUsage`."""
+    return _PRICE_BY_ATTRIBUTE[usage_attribute]
+
+
 REFERENCE_NAMES: tuple[str, ...] = tuple(dict.fromkeys(c.reference for c in TOKEN_CLASSES))
 """The classes others are variants of (input, output): the prices every entry is built around."""
 REQUIRED_PRICE = "input"

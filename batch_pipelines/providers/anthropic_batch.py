@@ -10,6 +10,7 @@ import anthropic
 import orjson
 from anthropic.types.messages import MessageBatch
 
+from batch_pipelines.core.caching import PROMPT_CACHES, CachePrefix
 from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer, Prompt
 from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.providers import wire
@@ -22,6 +23,8 @@ from batch_pipelines.providers.base import (
     RequestLines,
     ResultLine,
     ShardLimits,
+    cache_key,
+    estimated_tokens,
     http_failure_kind,
     jsonl_lines,
     provider_error,
@@ -30,8 +33,15 @@ from batch_pipelines.providers.base import (
 MESSAGES = "/v1/messages"
 # Documented: 100,000 requests or 256 MB per batch. Keep headroom.
 _LIMITS = ShardLimits(max_lines=90_000, max_bytes=230_000_000)
-# A batch can take longer than 5 minutes, so the static prefix is cached for an hour.
-_CACHE_1H = {"type": "ephemeral", "ttl": "1h"}
+# A batch can take longer than 5 minutes, so the static prefix is cached for an hour (the write
+# class `core.caching.PROMPT_CACHES` declares for Anthropic).
+_CACHE_CONTROL = {
+    "type": "ephemeral",
+    "ttl": {"cache_write_1h_tokens": "1h", "cache_write_5m_tokens": "5m"}[
+        PROMPT_CACHES["anthropic"].write_class
+    ],
+}
+_MAX_BREAKPOINTS = 4
 # Anthropic has no batch metadata: a batch created between our create attempt and its end, with
 # the same request count, is a candidate when healing a create whose answer was lost. The slack
 # covers the difference between the provider's clock and ours.
@@ -87,28 +97,55 @@ def _requests_body(lines: RequestLines) -> tuple[int, Iterator[bytes]]:
     return length, chunks()
 
 
+def _breakpoints(count: int) -> tuple[int, ...]:
+    """Which static blocks end with a cache breakpoint: each of them, most widely shared first (the
+    instructions, a vertical's rubric, a tenant's context), at most Anthropic's 4 (then the
+    first three and the last)."""
+    if count <= _MAX_BREAKPOINTS:
+        return tuple(range(count))
+    return (*range(_MAX_BREAKPOINTS - 1), count - 1)
+
+
+def _tool(prompt: ChatPrompt) -> dict[str, Any]:
+    return {
+        "name": prompt.schema_name,
+        "description": "Record the answer. Always call this tool exactly once.",
+        "input_schema": dict(prompt.json_schema),
+    }
+
+
 def message_params(model: str, prompt: Prompt) -> dict[str, Any]:
     if not isinstance(prompt, ChatPrompt):
         raise ValueError(f"Anthropic Messages cannot send a {type(prompt).__name__}")
     system = [{"type": "text", "text": block} for block in prompt.static_blocks]
-    if system:
-        # Breakpoints on the most widely shared block and on the end of the static prefix.
-        system[0]["cache_control"] = dict(_CACHE_1H)
-        system[-1]["cache_control"] = dict(_CACHE_1H)
+    for index in _breakpoints(len(system)):
+        system[index]["cache_control"] = dict(_CACHE_CONTROL)
     return {
         "model": model,
         "max_tokens": prompt.max_output_tokens,
         "system": system,
         "messages": [{"role": "user", "content": prompt.user}],
-        "tools": [
-            {
-                "name": prompt.schema_name,
-                "description": "Record the answer. Always call this tool exactly once.",
-                "input_schema": dict(prompt.json_schema),
-            }
-        ],
+        "tools": [_tool(prompt)],
         "tool_choice": {"type": "tool", "name": prompt.schema_name},
     }
+
+
+def cache_prefixes(model: str, prompt: Prompt) -> tuple[CachePrefix, ...]:
+    """The prompt up to each breakpoint of `message_params`: Anthropic caches tools, then system
+    blocks, in that order, so the tool's schema is part of every prefix."""
+    if not isinstance(prompt, ChatPrompt) or not prompt.static_blocks:
+        return ()
+    tool = orjson.dumps(_tool(prompt), option=orjson.OPT_SORT_KEYS)
+    parts: list[str | bytes] = ["anthropic", model, tool]
+    tokens = estimated_tokens(tool)
+    ends = set(_breakpoints(len(prompt.static_blocks)))
+    prefixes = []
+    for index, block in enumerate(prompt.static_blocks):
+        parts.append(block)
+        tokens += estimated_tokens(block)
+        if index in ends:
+            prefixes.append(CachePrefix(cache_key(*parts), tokens))
+    return tuple(prefixes)
 
 
 def parse_usage(usage: Mapping[str, Any]) -> TokenUsage:
@@ -184,6 +221,16 @@ class AnthropicBatchProvider(BatchProvider):
         return (
             orjson.dumps({"custom_id": custom_id, "params": message_params(model, prompt)}) + b"\n"
         )
+
+    def cache_prefixes(self, model: str, endpoint: str, prompt: Prompt) -> tuple[CachePrefix, ...]:
+        return cache_prefixes(model, prompt)
+
+    def with_cache_breakpoints(self, line: bytes, keep: int) -> bytes:
+        request = orjson.loads(line)
+        marked = [b for b in request["params"].get("system") or () if "cache_control" in b]
+        for block in marked[keep:]:
+            del block["cache_control"]
+        return orjson.dumps(request) + b"\n"
 
     def upload(self, batch_job_id: str, lines: RequestLines) -> str | None:
         return None

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from batch_pipelines.core.caching import CachePrefix
 from batch_pipelines.core.prompts import ModelAnswer, Prompt
 from batch_pipelines.core.usage import TokenUsage
 
@@ -227,6 +228,22 @@ def jsonl_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield rest
 
 
+def estimated_tokens(data: bytes | str) -> int:
+    """The documented estimate of a text's tokens, ceil(UTF-8 bytes / 4) (what
+    `text_cleaning.estimate_tokens` counts; real tokenizers differ by a few per cent)."""
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8"))
+    return -(-size // 4)
+
+
+def cache_key(*parts: str | bytes) -> str:
+    """A short stable key for the exact text of a cacheable prefix (its parts in prompt order)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else part.encode("utf-8"))
+        digest.update(b"\x1e")
+    return digest.hexdigest()[:32]
+
+
 def prefix_key(prompt: Prompt) -> str:
     """A short stable key for a prompt's static prefix: equal keys can share a prompt cache."""
     return _prefix_key(tuple(getattr(prompt, "static_blocks", ())))
@@ -251,6 +268,18 @@ class BatchProvider(ABC):
     @abstractmethod
     def encode_line(self, custom_id: str, model: str, endpoint: str, prompt: Prompt) -> bytes:
         """One request as a JSONL line (ending in a newline), exactly as it will be sent."""
+
+    def cache_prefixes(self, model: str, endpoint: str, prompt: Prompt) -> tuple[CachePrefix, ...]:
+        """The prompt's cacheable prefixes as this provider lays the request out, shortest first
+        (each ends at a cache breakpoint). Empty by default: a provider whose prices no cache
+        changes (a self-hosted server bills GPU time)."""
+        return ()
+
+    def with_cache_breakpoints(self, line: bytes, keep: int) -> bytes:
+        """An encoded line (`encode_line`) keeping only its first `keep` cache breakpoints, so that
+        it writes no prefix past them. The same line where the provider caches without explicit
+        breakpoints (OpenAI: automatic; writes bill as uncached input)."""
+        return line
 
     @abstractmethod
     def upload(self, batch_job_id: str, lines: RequestLines) -> str | None:

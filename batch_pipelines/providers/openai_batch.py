@@ -10,6 +10,7 @@ from typing import Any
 import openai
 import orjson
 
+from batch_pipelines.core.caching import CachePrefix
 from batch_pipelines.core.prompts import ChatPrompt, EmbeddingInput, ModelAnswer, Prompt
 from batch_pipelines.core.usage import TokenUsage
 from batch_pipelines.providers import wire
@@ -23,6 +24,8 @@ from batch_pipelines.providers.base import (
     RequestLines,
     ResultLine,
     ShardLimits,
+    cache_key,
+    estimated_tokens,
     http_failure_kind,
     jsonl_lines,
     prefix_key,
@@ -63,6 +66,17 @@ _PERMANENT_BATCH_ERRORS = frozenset(
 _NOT_RUN_CODES = {"batch_expired": LineOutcome.EXPIRED, "batch_cancelled": LineOutcome.CANCELED}
 
 
+def _response_format(prompt: ChatPrompt) -> dict[str, Any]:
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": prompt.schema_name,
+            "schema": dict(prompt.json_schema),
+            "strict": True,
+        },
+    }
+
+
 def chat_body(model: str, prompt: ChatPrompt) -> dict[str, Any]:
     return {
         "model": model,
@@ -70,18 +84,24 @@ def chat_body(model: str, prompt: ChatPrompt) -> dict[str, Any]:
             {"role": "system", "content": "\n\n".join(prompt.static_blocks)},
             {"role": "user", "content": prompt.user},
         ],
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {
-                "name": prompt.schema_name,
-                "schema": dict(prompt.json_schema),
-                "strict": True,
-            },
-        },
+        "response_format": _response_format(prompt),
         "max_completion_tokens": prompt.max_output_tokens,
         # Routes requests sharing a static prefix to the same cache.
         "prompt_cache_key": prefix_key(prompt),
     }
+
+
+def chat_cache_prefixes(model: str, prompt: Prompt) -> tuple[CachePrefix, ...]:
+    """OpenAI caches at message boundaries, after the tools and response format; the static
+    blocks are one system message, so a chat request has one cacheable prefix: the response
+    format and the system message (under its `prompt_cache_key`)."""
+    if not isinstance(prompt, ChatPrompt) or not prompt.static_blocks:
+        return ()
+    head = orjson.dumps(_response_format(prompt), option=orjson.OPT_SORT_KEYS)
+    system = "\n\n".join(prompt.static_blocks)
+    key = cache_key("openai", model, prefix_key(prompt), head, system)
+    # Each message adds a few tokens of its own (role and separators).
+    return (CachePrefix(key, estimated_tokens(head) + estimated_tokens(system) + 4),)
 
 
 def embedding_body(model: str, prompt: EmbeddingInput) -> dict[str, Any]:
@@ -237,6 +257,9 @@ class OpenAIBatchProvider(BatchProvider):
             "body": request_body(model, endpoint, prompt),
         }
         return orjson.dumps(line) + b"\n"
+
+    def cache_prefixes(self, model: str, endpoint: str, prompt: Prompt) -> tuple[CachePrefix, ...]:
+        return chat_cache_prefixes(model, prompt) if endpoint == CHAT else ()
 
     @property
     def _once(self) -> openai.OpenAI:

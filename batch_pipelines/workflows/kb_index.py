@@ -564,13 +564,13 @@ class KnowledgeBaseIndex:
         caller's transaction.
 
         Documents are selected by tenant only: an index has no history, so `partition_dates` does
-        not select anything; the items carry the latest of them as their partition date (the day
-        of the work, for the ledger), or the upload date when none is given.
+        not select anything. Each item carries its document's upload date (UTC) as its partition
+        date: its usage is booked to the day of the upload it serves, so a day's cost report
+        holds the embedding of that day's uploads, whenever the index ran.
         """
         if tenant_ids is not None and not tenant_ids:
             return
         flight = self._in_flight(conn, tenant_ids)
-        work_date = max(partition_dates) if partition_dates else None
         states = _scan(
             conn,
             tenant_ids,
@@ -593,7 +593,7 @@ class KnowledgeBaseIndex:
                     continue  # already requested; `store` fills every index with this text
                 taken.add(c.sha256)
                 due.append(c)
-            date = work_date or state.uploaded_at.astimezone(dt.UTC).date()
+            date = state.uploaded_at.astimezone(dt.UTC).date()
             for at in range(0, len(due), self.max_inputs_per_request):
                 part = due[at : at + self.max_inputs_per_request]
                 yield WorkItem(

@@ -25,7 +25,10 @@ The prompt: static blocks (the cacheable prefix, most widely shared first) are t
 vertical) and one line naming the business; the user message is the transcript between
 `<transcript>` tags, declared as data whose instructions must not be followed. Tags inside the
 transcript are neutralised so it cannot close its own block. Together the static blocks are about
-1,250 tokens by the estimate, above the 1,024-token minimum prefix OpenAI caches.
+1,250 tokens by the estimate, above the 1,024-token minimum prefix OpenAI caches (but gpt-4o-mini's
+batch price has no cached-input discount). `tenant_context=True` puts the tenant's whole context
+block (`tenant_context`: profile and knowledge base) in place of its name, for a model whose price
+list rewards a long shared prefix.
 
 Storing: the answer is validated strictly (`validate_answer`); anything wrong raises `InvalidAnswer`
 (the engine retries the line, then dead-letters it). The row's tenant comes from the manifest row,
@@ -57,12 +60,13 @@ from batch_pipelines.batching.workflow import (
     StoreItem,
     WorkItem,
 )
+from batch_pipelines.core.caching import Priming
 from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
 from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.core.workflows import POST_CALL
 from batch_pipelines.db.bulk import copy_rows
 from batch_pipelines.db.tables import batch_requests, call_analytics, calls
-from batch_pipelines.workflows import reidentification
+from batch_pipelines.workflows import reidentification, tenant_context
 from batch_pipelines.workflows.redaction import (
     COUNT_KEYS,
     MAPPING_NOTE,
@@ -490,6 +494,8 @@ class PostCallAnalytics:
         hard_cap_tokens: int = DEFAULT_HARD_CAP_TOKENS,
         head_share: float = 0.6,
         max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+        tenant_context: bool = False,
+        priming: Priming = POST_CALL.priming,
     ) -> None:
         if not 0 < transcript_budget_tokens <= hard_cap_tokens:
             raise ValueError("need 0 < transcript_budget_tokens <= hard_cap_tokens")
@@ -504,6 +510,10 @@ class PostCallAnalytics:
         self.hard_cap_tokens = hard_cap_tokens
         self.head_share = head_share
         self.max_output_tokens = max_output_tokens
+        # The tenant's knowledge base in place of its one-line block: off by default, since on
+        # gpt-4o-mini (no cached-input discount in batch) its tokens would only add to the bill.
+        self.tenant_context = tenant_context
+        self.priming = priming
 
     def __repr__(self) -> str:
         return f"PostCallAnalytics(provider={self.provider!r}, model={self.model!r})"
@@ -547,9 +557,13 @@ class PostCallAnalytics:
 
     # --- render ---------------------------------------------------------------------------------
 
-    def static_blocks(self, tenant: TenantContext) -> tuple[str, ...]:
-        """Instructions (all tenants), the vertical's rubric (all tenants of it), the business name."""
-        return (INSTRUCTIONS, VERTICAL_RUBRICS[tenant.vertical], tenant_block(tenant))
+    def static_blocks(
+        self, tenant: TenantContext, knowledge: tenant_context.TenantKnowledge | None = None
+    ) -> tuple[str, ...]:
+        """Instructions (all tenants), the vertical's rubric (all tenants of it), then the business:
+        its name, or its whole context block (`tenant_context`) when the workflow uses it."""
+        block = knowledge.text if knowledge is not None else tenant_block(tenant)
+        return (INSTRUCTIONS, VERTICAL_RUBRICS[tenant.vertical], block)
 
     def _load_transcripts(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
@@ -577,6 +591,13 @@ class PostCallAnalytics:
         # A tenant's static blocks once per call, not once per item: the same tuple of the same
         # strings, which is also what lets the prefix key and size be cached downstream.
         blocks: dict[str, tuple[str, ...]] = {}
+        if self.tenant_context:
+            known = {i.tenant_id for i in items if i.tenant_id in tenants}
+            for tenant_id, knowledge in tenant_context.load_tenant_knowledge(
+                conn, tenants, sorted(known)
+            ).items():
+                if tenants[tenant_id].vertical in VERTICAL_RUBRICS:
+                    blocks[tenant_id] = self.static_blocks(tenants[tenant_id], knowledge)
         return [
             self.render_one(
                 item, loaded.get(item.item_id), tenants, blocks, identities.get(item.item_id)

@@ -1,7 +1,9 @@
 """Tenant isolation, as a property: whatever the tenants (how many, pooled or isolated, redacting
 or not, on which provider) and whatever their transcripts, no request body that reached the
 provider holds data of a tenant other than its manifest row's, an isolated tenant's requests
-travel in batches of its own, and a redacting tenant's e-mail addresses never leave.
+travel in batches of its own, and a redacting tenant's e-mail addresses never leave. The same for
+lead scoring, whose prompts carry each tenant's context (its profile and knowledge base, a cached
+prefix, primed): no tenant's knowledge base reaches another tenant's request.
 
 Each tenant's data carries a distinctive token (in its business name and in every transcript);
 filler text is drawn from an alphabet the tokens cannot be formed from. Bodies are read from what
@@ -25,6 +27,7 @@ from batch_pipelines.batching.lifecycle import run_to_completion
 from batch_pipelines.db.seed import add_tenant
 from batch_pipelines.db.tables import VERTICALS
 from batch_pipelines.providers.registry import ProviderRegistry
+from batch_pipelines.workflows.lead_scoring import LeadScoring
 
 from .conftest import DAY, PROVIDERS, post_call
 
@@ -171,3 +174,90 @@ def test_one_tenants_missing_key_does_not_stop_the_other_tenants(
     (parked,) = outcome.blocked  # the tenant's job, with the variable to set
     assert parked.tenants == ("vault",) and "VAULT_KEY_NOT_SET" in parked.reason
     assert outcome.open_requests == 0
+
+
+@st.composite
+def tenants_with_knowledge(draw):
+    count = draw(st.integers(min_value=2, max_value=3))
+    tokens = draw(st.lists(_TOKEN, min_size=count, max_size=count, unique=True))
+    return [
+        {
+            "tenant_id": f"k{i}-{token[1:].lower()}",
+            "token": token,
+            "vertical": draw(st.sampled_from(VERTICALS)),
+            "isolated": draw(st.booleans()),
+            "documents": draw(st.lists(_FILLER, min_size=1, max_size=2)),
+            "leads": draw(st.integers(min_value=1, max_value=4)),
+        }
+        for i, token in enumerate(tokens)
+    ]
+
+
+def _seed_knowledge(engine, drawn) -> None:
+    created = dt.datetime.combine(DAY, dt.time(11), tzinfo=dt.UTC)
+    for t in drawn:
+        add_tenant(engine, t["tenant_id"], f"Biz {t['token']} Ltd", t["vertical"], "scale",
+                   {"isolated": t["isolated"]})  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO agents (agent_id, tenant_id, name) VALUES (:a, :t, 'Ava')"),
+                {"a": f"agent-{t['tenant_id']}", "t": t["tenant_id"]},
+            )
+            for n, filler in enumerate(t["documents"]):
+                # Long enough for Haiku 4.5's 4,096-token minimum: the context is cached, primed.
+                content = f"{filler} Our price list {t['token']}. " + "Opening hours daily. " * 230
+                conn.execute(
+                    text(
+                        "INSERT INTO kb_documents (doc_id, tenant_id, title, content,"
+                        " content_sha256) VALUES (:d, :t, :title, :c, encode(sha256("
+                        "convert_to(:c, 'UTF8')), 'hex'))"
+                    ),
+                    {"d": f"doc-{t['tenant_id']}-{n}", "t": t["tenant_id"],
+                     "title": f"Doc {t['token']} {n}", "c": content},
+                )  # fmt: skip
+            for n in range(t["leads"]):
+                conn.execute(
+                    text(
+                        "INSERT INTO leads (lead_id, tenant_id, agent_id, created_at, name, email,"
+                        " phone, notes) VALUES (:l, :t, :a, :c, 'Ann Lee', 'ann@example.com',"
+                        " '07700 900123', :notes)"
+                    ),
+                    {"l": f"lead-{t['tenant_id']}-{n}", "t": t["tenant_id"],
+                     "a": f"agent-{t['tenant_id']}", "c": created,
+                     "notes": f"asked about {t['token']}"},
+                )  # fmt: skip
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(drawn=tenants_with_knowledge(), provider=st.sampled_from(PROVIDERS))
+def test_no_request_holds_another_tenants_context(engine, emulator, drawn, provider) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE tenants, batch_jobs, prompt_prefixes CASCADE"))
+    _seed_knowledge(engine, drawn)
+    workflow = (
+        LeadScoring()
+        if provider == "anthropic"
+        else LeadScoring(provider="openai", model="gpt-4o-mini", endpoint="/v1/chat/completions")
+    )
+    outcome = run_to_completion(
+        engine, workflow, ProviderRegistry(max_retries=0, timeout=30), [DAY], poll_interval=0.01
+    )
+    assert outcome.open_requests == 0
+    with engine.connect() as conn:
+        owner = dict(conn.execute(text("SELECT custom_id, tenant_id FROM batch_requests")).all())
+    by_tenant = {t["tenant_id"]: t for t in drawn}
+    sent = [r for r in emulator.received_requests(provider) if r.custom_id in owner]
+    assert len(sent) == sum(t["leads"] for t in drawn)
+    for request in sent:
+        tenant = by_tenant[owner[request.custom_id]]
+        body = json.dumps(request.body, ensure_ascii=False)
+        assert f"Our price list {tenant['token']}" in body  # its own knowledge base is there
+        for other in drawn:
+            if other is not tenant:
+                assert other["token"] not in body, (tenant["tenant_id"], other["tenant_id"])

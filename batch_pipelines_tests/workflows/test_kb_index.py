@@ -260,6 +260,18 @@ def test_first_index_embeds_every_chunk_in_requests_of_one_document_each(
     assert due(kb, small, ["clinic-a"]) == []
 
 
+def test_kb_work_is_booked_to_the_upload_date_whatever_day_the_index_runs(
+    kb: Engine, wf: KnowledgeBaseIndex
+) -> None:
+    """The usage of embedding a document is booked to the day it was uploaded (a day's report
+    then holds all three workflows), not to the day the index happened to run."""
+    uploaded = dt.datetime.combine(DAY, dt.time(9, 30), tzinfo=dt.UTC)
+    with kb.begin() as conn:
+        conn.execute(update(kb_documents).values(uploaded_at=uploaded))
+        items = list(wf.due_items(conn, [DAY + dt.timedelta(days=3)], None))
+    assert items and {item.partition_date for item in items} == {DAY}
+
+
 def test_the_same_work_is_never_queued_twice(kb: Engine, wf: KnowledgeBaseIndex) -> None:
     first = [i.item_id for i in due(kb, wf, ["clinic-a"])]
     assert first == [i.item_id for i in due(kb, wf, ["clinic-a"])]  # same ids: the engine dedupes

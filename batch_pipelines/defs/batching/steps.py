@@ -81,7 +81,8 @@ def queue_requests(
     skipped and dead-lettered items."""
     partitions = run_partitions(context, declared.by_date)
     tenants = sorted({tenant for _, tenant in partitions.values()})
-    # A tenant-partitioned workflow's work is booked to the day it is done.
+    # A tenant-partitioned workflow's items carry their own dates (KB: the upload date); the
+    # run's day only says that due items are wanted.
     dates = (
         sorted({day for day, _ in partitions.values() if day is not None})
         if declared.by_date

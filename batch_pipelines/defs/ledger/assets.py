@@ -150,6 +150,8 @@ def tenant_cost_report(
         "mtd_batch_discount_usd": "mtd_batch_discount_micro_usd",
         "mtd_cache_read_savings_usd": "mtd_cache_read_savings_micro_usd",
         "mtd_cache_write_premium_usd": "mtd_cache_write_premium_micro_usd",
+        "bound_usd": "day_bound_cost_micro_usd",
+        "mtd_bound_usd": "mtd_bound_cost_micro_usd",
     }
     return dg.MaterializeResult(
         metadata={

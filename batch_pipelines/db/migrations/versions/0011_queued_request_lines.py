@@ -5,21 +5,23 @@
   `batch_submit_sensor` reads every tick.
 - request_lines: each queued request's rendered line and the group it pools in (workflow,
   provider, credentials, model, endpoint), so a submit run on any machine sends exactly what was
-  queued, without a local spool file.
+  queued, without a local spool file; with the line's cacheable prefix keys and cache breakpoints
+  (migration 0010's prompt caching), from which the submit run decides priming for the group.
 
 Downgrading sends queued requests back to `pending` (the older planner renders them again), so
 nothing queued is lost.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -63,6 +65,13 @@ def upgrade() -> None:
         sa.Column("prefix_key", sa.Text(), nullable=False),
         sa.Column("nbytes", sa.Integer(), nullable=False),
         sa.Column("embedding_inputs", sa.Integer(), server_default="0", nullable=False),
+        sa.Column(
+            "cache_keys",
+            postgresql.ARRAY(sa.Text()),
+            server_default=sa.text("'{}'::text[]"),
+            nullable=False,
+        ),
+        sa.Column("breakpoints", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("line", sa.LargeBinary(), nullable=False),
         sa.Column(
             "queued_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
