@@ -27,8 +27,8 @@ RANGE_END = "dagster/asset_partition_range_end"
 
 
 def date_range_tags(instance: dg.DagsterInstance, day: dt.date) -> dict[str, str]:
-    """A run over every tenant's partition of `day`: one contiguous range of the date × tenant
-    keys (date-major, then tenants in the order they were added). What a trigger launches for a
+    """A run over every tenant's partition of `day` (a date x tenant range is the rectangle of its
+    two dimensions' ranges; tenants in the order they were added). What a trigger launches for a
     date's work (a post-call window, the day's lead scoring): one run, not one per tenant."""
     tenants = instance.get_dynamic_partitions(tenant_partitions.name)
     if not tenants:
@@ -47,20 +47,16 @@ def tenant_order(instance: dg.DagsterInstance) -> dict[str, int]:
 def covering_range_tags(
     instance: dg.DagsterInstance, partitions: Iterable[Mapping[str, str]], *, by_date: bool
 ) -> dict[str, str]:
-    """A run over the range from the first to the last of `partitions` ({"date", "tenant"} each;
-    only the tenant without `by_date`) in Dagster's order: the ingest of a pooled batch
-    materializes the results of every partition it serves in one run. Partitions in between are
-    covered too (their figures are reported as they are; nothing is done twice). Tenants not yet
-    in the partitions (added in the same tick, in sorted order) go last."""
+    """A run over the smallest range holding every one of `partitions` ({"date", "tenant"} each;
+    only the tenant without `by_date`): the ingest of a pooled batch materializes the results of
+    every partition it serves in one run. A date x tenant range is a rectangle (its first to last
+    date, times its first to last tenant in partition order), so partitions inside it that the
+    batch does not serve are covered too (their figures are reported as they are; nothing is done
+    twice). Tenants not yet in the partitions (added in the same tick, in sorted order) go last."""
     rows = list(partitions)
     order = tenant_order(instance)
-
-    def position(tenant: str) -> tuple[int, str]:
-        return order.get(tenant, len(order)), tenant
-
-    tenants = sorted({p["tenant"] for p in rows}, key=position)
+    tenants = sorted({p["tenant"] for p in rows}, key=lambda t: (order.get(t, len(order)), t))
     if not by_date:
         return {RANGE_START: tenants[0], RANGE_END: tenants[-1]}
-    keys = sorted(((p["date"], p["tenant"]) for p in rows), key=lambda k: (k[0], position(k[1])))
-    (first_day, first), (last_day, last) = keys[0], keys[-1]
-    return {RANGE_START: f"{first_day}|{first}", RANGE_END: f"{last_day}|{last}"}
+    dates = sorted({p["date"] for p in rows})
+    return {RANGE_START: f"{dates[0]}|{tenants[0]}", RANGE_END: f"{dates[-1]}|{tenants[-1]}"}
