@@ -6,7 +6,7 @@ days of 4 tenants. Headless Chromium (Debian's package, installed here when miss
 checks the asset graph shows the three workflows and the ledger, and launches a backfill of
 `post_call_requests` over more dates than tenants (5 × 4) through the launch dialog, as a user
 does. Dagster cuts such a backfill along its smaller dimension: one run per tenant, over every
-date. The daemon runs those runs, which only queue; once the batch window has passed (20 s here,
+date. The daemon runs those runs, which only queue; once the batch window has passed (60 s here,
 set as a user would), `batch_submit_sensor` launches a submit run per group, and the test checks
 the work pooled across tenants whatever the runs were: one shared provider batch for the pooled
 tenants' calls of every date, plus one per isolated tenant, holding exactly the dates' finished
@@ -52,7 +52,7 @@ WORKFLOW_ASSETS = {
 }
 TENANTS = 4
 DATES = 5  # more dates than tenants: Dagster makes one run per tenant
-BATCH_WINDOW_SECONDS = 20
+BATCH_WINDOW_SECONDS = 60  # longer than the backfill runs take to queue, so they all pool
 FIRST_PARTITION_DATE = dt.date(2026, 11, 1)
 VIEWPORT = {"width": 1920, "height": 1300}  # big enough for the expanded graph with full names
 # Providers and database come from the dev command itself: nothing from the caller's environment.
