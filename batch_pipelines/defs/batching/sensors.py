@@ -187,7 +187,9 @@ def poll_batches(
                 "batch_job_id": p.batch_job_id,
                 "provider": p.provider,
                 "provider_status": p.provider_status,
-                "status": p.status,
+                # The value, not the enum: Dagster's serdes would store our `JobStatus` under the
+                # old storage name of its own InstigatorStatus, and fail reading it back.
+                "status": str(p.status),
                 **progress_metadata(p.provider, p.request_counts),
             },
         )
