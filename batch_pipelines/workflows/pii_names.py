@@ -33,12 +33,15 @@ mention (or a spelling) joins the first person that has that word. Each person i
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import TypeVar
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -115,7 +118,11 @@ _STREET_WORD = re.compile(
 )
 # A word: a letter, then letters, digits, and apostrophes or hyphens between letters; a final "'s"
 # is not part of it ("Connor's notes": the name is "Connor").
-_WORD = re.compile(r"([^\W\d_](?:[^\W_]|['’](?![sS]\b)(?=[^\W\d_])|-(?=[^\W\d_]))*)(?:['’][sS]\b)?")
+# Split by it, a text gives [gap, word, "'s" or "", gap, …]. Possessive quantifiers: the same words
+# as trying each character in turn, without the backtracking.
+_WORD_PARTS = re.compile(
+    r"([^\W\d_][^\W_]*+(?:(?:['’](?![sS]\b)|-)[^\W\d_][^\W_]*+)*+)((?:['’][sS]\b)?)"
+)
 _SPEAKER = re.compile(r"^[ \t]*([A-Za-z][\w ]{0,24}):[ \t]*", re.MULTILINE)
 # Cues before a name. Strong cues take the following words in any case; weak ones only capitalised.
 _STRONG_CUE = re.compile(
@@ -163,17 +170,23 @@ _SPELLED_SPACED = re.compile(
 
 # Which cues can start at a word: each is tried only at its own first words, not everywhere.
 _CUE_STARTS: dict[str, tuple[re.Pattern[str], ...]] = {}
-for _cue, _starts in (
-    (_STRONG_CUE, "my name the call under in names named surname first last full"),
-    (_RELATION_CUE, "my our his her their"),
+# With each cue but the strong one, the most words it has ("my late office manager"): the name it
+# introduces starts a capitalised word within that many words after the first.
+_CUE_REACH: dict[str, int] = {}
+for _cue, _starts, _words in (
+    (_STRONG_CUE, "my name the call under in names named surname first last full", None),
+    (_RELATION_CUE, "my our his her their", 4),
     (
         _WEAK_CUE,
         "it this i'm i speaking speak ask asked booked under hi hello thanks thank bye dear",
+        2,
     ),
-    (_LEXICON_CUE, "with see saw and for from to tell told ask asked"),
+    (_LEXICON_CUE, "with see saw and for from to tell told ask asked", 1),
 ):
     for _start in _starts.split():
         _CUE_STARTS[_start] = (*_CUE_STARTS.get(_start, ()), _cue)
+        reach = _CUE_REACH.get(_start, 0)
+        _CUE_REACH[_start] = -1 if _words is None or reach < 0 else max(reach, _words)
 _SPELLING_CUES = word_set("spelled spelt spelling that")
 
 
@@ -194,67 +207,115 @@ class Person:
     value: str
 
 
-class Word:
-    """A word of the text: where it is, and its lower-case key (made once: read very often)."""
+_Fact = TypeVar("_Fact")
 
-    __slots__ = ("capitalised", "end", "key", "start", "text")
 
-    def __init__(self, start: int, end: int, text: str) -> None:
-        self.start = start
-        self.end = end
-        self.text = text
-        self.key = text.casefold()
-        self.capitalised = text[0].isupper()
+class WordFacts(dict[str, _Fact]):
+    """One fact of each distinct word, worked out the first time the word is seen (a fact of the
+    word alone, never of its text): `select` then finds the words of a text that have it in one
+    pass in C (`itertools.compress` over dictionary look-ups) rather than a Python test per word.
+    Bounded: emptied when it holds `limit` words."""
 
-    @property
-    def folded(self) -> str:
-        """The word without accents, lower case: what the lexicon is looked up with."""
-        return _fold(self.text)
+    def __init__(self, fact: Callable[[str], _Fact], limit: int = 100_000) -> None:
+        super().__init__()
+        self._fact = fact
+        self._limit = limit
+
+    def __missing__(self, word: str) -> _Fact:
+        if len(self) >= self._limit:
+            self.clear()
+        value = self[word] = self._fact(word)
+        return value
+
+    def select(self, words: Sequence[str]) -> list[int]:
+        """The indexes of the `words` whose fact is true, in order."""
+        return list(itertools.compress(range(len(words)), map(self.__getitem__, words)))
+
+
+class Words:
+    """The words of a text (`split_words`) as parallel lists, index by index: `texts`, `starts`,
+    `ends`, lower-case `keys` (casefolded) and whether each is `capitalised`. Lists rather than an
+    object per word: they are made with a few passes in C, and the finders only look at the few
+    words that can matter to them."""
+
+    __slots__ = ("capitalised", "ends", "keys", "starts", "texts")
+
+    def __init__(
+        self,
+        texts: list[str],
+        starts: list[int],
+        ends: list[int],
+        keys: list[str] | None = None,
+        capitalised: list[bool] | None = None,
+    ) -> None:
+        self.texts = texts
+        self.starts = starts
+        self.ends = ends
+        # Looked up rather than made: a word's key and case are worked out once per distinct
+        # word, and a key from the table has its hash already, for the finders' set look-ups.
+        self.keys = list(map(_KEY.__getitem__, texts)) if keys is None else keys
+        self.capitalised = (
+            list(map(_CAPITALISED.__getitem__, texts)) if capitalised is None else capitalised
+        )
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def outside(self, taken: Sequence[tuple[int, int]]) -> Words:
+        """The words not overlapping a `taken` span (sorted, non-overlapping)."""
+        if not taken:
+            return self
+        starts, ends = self.starts, self.ends
+        removed: list[tuple[int, int]] = []
+        lo = 0
+        for start, end in taken:
+            lo = bisect_right(ends, start, lo)  # the first word ending after the span starts
+            hi = bisect_left(starts, end, lo)  # the first word starting at or after its end
+            if hi > lo:
+                removed.append((lo, hi))
+                lo = hi
+        if not removed:
+            return self
+        lists = [self.texts[:], starts[:], ends[:], self.keys[:], self.capitalised[:]]
+        for lo, hi in reversed(removed):
+            for values in lists:
+                del values[lo:hi]
+        return Words(*lists)
 
 
 @functools.lru_cache(maxsize=65536)
 def _fold(word: str) -> str:
+    """The word without accents, lower case: what the lexicon is looked up with."""
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def split_words(text: str, taken: Sequence[tuple[int, int]] = ()) -> list[Word]:
-    """The words of `text` (letters, then letters, digits, inner apostrophes and hyphens; a final
-    "'s" left out) outside the `taken` spans (sorted, non-overlapping)."""
-    tokens = []
-    spans = iter(taken)
-    span = next(spans, None)
-    if span is None:
-        return [Word(m.start(), m.end(1), m.group(1)) for m in _WORD.finditer(text)]
-    for match in _WORD.finditer(text):
-        start, end = match.span(1)
-        while span is not None and span[1] <= start:
-            span = next(spans, None)
-        if span is not None and span[0] < end:
-            continue
-        tokens.append(Word(start, end, match.group(1)))
-    return tokens
+_KEY: WordFacts[str] = WordFacts(str.casefold)
+_CAPITALISED: WordFacts[bool] = WordFacts(lambda word: word[0].isupper())
+# A word where spelling can start: one letter ("N.G.U.Y.E.N"), letters joined by hyphens
+# ("C-H-E-N"), or a word that says a spelling follows.
+_MAY_SPELL = WordFacts(
+    lambda word: len(word) == 1 or word[1] == "-" or word.casefold() in _SPELLING_CUES
+)
+# A capitalised given name of the lexicon (step 6 starts from these; `NameFinder.lexicon` is
+# `given_names()`).
+_CAPITALISED_GIVEN_NAME = WordFacts(lambda word: word[0].isupper() and _fold(word) in given_names())
+
+
+def split_words(text: str) -> Words:
+    """The words of `text`: letters, then letters, digits, inner apostrophes and hyphens; a final
+    "'s" left out."""
+    # `_WORD_PARTS.split` gives [gap, word, "'s" or "", gap, word, …, gap]: the offsets are the
+    # running sum of the parts' lengths.
+    parts = _WORD_PARTS.split(text)
+    offsets = list(itertools.accumulate(map(len, parts)))
+    return Words(parts[1::3], offsets[0:-1:3], offsets[1::3])
 
 
 @functools.lru_cache(maxsize=4096)
 def _keys_of(names: tuple[str, ...]) -> frozenset[str]:
     """The words of a tenant's own names (cached: every text of the tenant has the same)."""
-    return frozenset(word.key for name in names for word in split_words(name))
-
-
-def _outside(words: Sequence[Word], taken: Sequence[tuple[int, int]]) -> list[Word]:
-    """The words not overlapping a `taken` span (both sorted)."""
-    if not taken:
-        return list(words)
-    kept = []
-    spans = iter(taken)
-    span = next(spans, None)
-    for word in words:
-        while span is not None and span[1] <= word.start:
-            span = next(spans, None)
-        if span is None or span[0] >= word.end:
-            kept.append(word)
-    return kept
+    return frozenset(key for name in names for key in split_words(name).keys)
 
 
 def _sentence_start(text: str, start: int) -> bool:
@@ -265,14 +326,18 @@ def _sentence_start(text: str, start: int) -> bool:
     return i < 0 or text[i] in ".!?:\n—–…"
 
 
-def _name_like(token: Word, *, any_case: bool, lexicon: frozenset[str]) -> bool:
-    key = token.key
-    if len(key) < 2:
-        return False
-    if key in STOPWORDS:
-        # "it's Will Baxter": a capitalised given name that is also a common word.
-        return not any_case and token.capitalised and token.folded in lexicon
-    return any_case or token.capitalised
+def _may_ask_name(lowered: str) -> bool:
+    """False when `_NAME_QUESTION` cannot match in a text whose `lower()` is `lowered` (of the
+    same length): each of its phrases holds "name", "who", "spell", or "and", "you" and "are";
+    ignoring case, no character matches one of their letters but the letter itself and its
+    capital, and 'ſ' for 's' (`test_redaction_equivalence` checks it)."""
+    return (
+        "name" in lowered
+        or "who" in lowered
+        or "spell" in lowered
+        or "ſpell" in lowered
+        or ("you" in lowered and "are" in lowered and "and" in lowered)
+    )
 
 
 class NameFinder:
@@ -285,14 +350,14 @@ class NameFinder:
         self._by_word: dict[str, Person] = {}
         self._not_names = _keys_of(tuple(business_names))
         for name in known_names:
-            words = [t for t in split_words(name) if t.key not in TITLES and len(t.key) > 1]
-            if words:
-                self._person(words, " ".join(name.split()))
+            keys = [k for k in split_words(name).keys if k not in TITLES and len(k) > 1]
+            if keys:
+                self._person(keys, " ".join(name.split()))
 
     # --- people ---------------------------------------------------------------------------------
 
-    def _person(self, words: Sequence[Word], value: str) -> Person:
-        keys = [w.key for w in words if w.key not in TITLES and w.key not in PARTICLES]
+    def _person(self, word_keys: Sequence[str], value: str) -> Person:
+        keys = [k for k in word_keys if k not in TITLES and k not in PARTICLES]
         if len(keys) >= 2:
             for person in self.people:
                 if set(keys) <= person.words:
@@ -315,193 +380,218 @@ class NameFinder:
         self,
         text: str,
         taken: Sequence[tuple[int, int]] = (),
-        all_words: Sequence[Word] | None = None,
+        all_words: Words | None = None,
     ) -> list[tuple[int, int, Person]]:
         """The name mentions of `text` as (start, end, person), in order, none overlapping `taken`
         (spans other detectors claimed; sorted). `all_words`: `split_words(text)`, when the caller
         has it already."""
-        tokens = split_words(text, taken) if all_words is None else _outside(all_words, taken)
-        if not tokens:
+        words = (split_words(text) if all_words is None else all_words).outside(taken)
+        count = len(words)
+        if not count:
             return []
-        index = {t.start: n for n, t in enumerate(tokens)}
-        found: list[tuple[int, int]] = []  # token index ranges [i, j)
+        texts, starts, ends, keys, capitalised = (
+            words.texts,
+            words.starts,
+            words.ends,
+            words.keys,
+            words.capitalised,
+        )
+        lexicon = self.lexicon
+        not_names = self._not_names
+        present = set(keys)
+        found: list[tuple[int, int]] = []  # word index ranges [i, j)
+
+        def name_like(n: int, any_case: bool) -> bool:
+            key = keys[n]
+            if len(key) < 2:
+                return False
+            if key in STOPWORDS:
+                # "it's Will Baxter": a capitalised given name that is also a common word.
+                return not any_case and capitalised[n] and _fold(texts[n]) in lexicon
+            return any_case or capitalised[n]
 
         def run_from(i: int, *, any_case: bool, limit: int = 4, periods: bool = False) -> int:
-            """The end of the run of name-like words starting at token i (i when none). A month
+            """The end of the run of name-like words starting at word i (i when none). A month
             or a day ("June") only starts a run with a surname after it ("June Carter")."""
             j = i
-            while j < len(tokens) and j - i < limit:
-                token = tokens[j]
+            stop = min(count, i + limit)
+            while j < stop:
                 if j > i:
-                    gap = text[tokens[j - 1].end : token.start]
+                    gap = text[ends[j - 1] : starts[j]]
                     # "Oliver. Nguyen, that's N-G-U-Y-E-N" in answer to a name question.
-                    if gap not in (" ", "-") and not (
-                        periods and gap == ". " and token.capitalised
+                    if (
+                        gap != " "
+                        and gap != "-"
+                        and not (periods and gap == ". " and capitalised[j])
                     ):
                         break
-                if token.key in PARTICLES and j > i:
-                    j += 1
-                    continue
-                if not _name_like(token, any_case=any_case, lexicon=self.lexicon):
+                    if keys[j] in PARTICLES:
+                        j += 1
+                        continue
+                if not name_like(j, any_case):
                     break
-                if token.key in NOT_NAMES and not any_case and j > i:
-                    break
-                if j > i and _STREET_WORD.fullmatch(token.text):
+                if j > i and (
+                    keys[j] in NOT_NAMES and not any_case or _STREET_WORD.fullmatch(texts[j])
+                ):
                     break  # "Queen Street": the caller's street is an address, not a name
                 j += 1
-            while j > i and tokens[j - 1].key in PARTICLES:
+            while j > i and keys[j - 1] in PARTICLES:
                 j -= 1
-            if j - i == 1 and tokens[i].key in NOT_NAMES and not any_case:
+            if j == i:
                 return i
-            if all(t.key in self._not_names for t in tokens[i:j]):
+            if j - i == 1 and keys[i] in NOT_NAMES and not any_case:
+                return i
+            if not_names and all(keys[n] in not_names for n in range(i, j)):
                 return i  # "this is Esme", the business's own name; "Esme Clarke" is a caller
             return j
 
         # 2. cues
         # Each cue is tried only at the words it can start with (a look-up per word, not a scan).
-        matches = (
-            match
-            for token in tokens
-            for cue in _CUE_STARTS.get(token.key, ())
-            if (match := cue.match(text, token.start)) is not None
-        )
-        for match in matches:
-            cue = match.re
-            any_case = cue is _STRONG_CUE
-            i = index.get(match.end())
-            if i is None:
-                continue
-            j = run_from(i, any_case=any_case)
-            if j == i:
-                continue
-            words = tokens[i:j]
-            if _STREET_WORD.fullmatch(tokens[j].text if j < len(tokens) else ""):
-                continue  # "Queen Street", "Albert Road"
-            given = words[0].folded in self.lexicon and (
-                words[0].key not in AMBIGUOUS or len(words) > 1
-            )
-            if cue is _WEAK_CUE and not (given or len(words) > 1 or words[0].key in self._by_word):
-                continue  # a weak cue needs a given name, two words, or a known word
-            if cue is _LEXICON_CUE and not given:
-                continue
-            found.append((i, j))
+        for n in [n for n, key in enumerate(keys) if key in _CUE_STARTS]:
+            reach = _CUE_REACH[keys[n]]
+            if reach > 0 and not any(capitalised[n + 1 : n + 1 + reach]):
+                continue  # no capitalised word where a name could start (-1: a strong cue)
+            for cue in _CUE_STARTS[keys[n]]:
+                match = cue.match(text, starts[n])
+                if match is None:
+                    continue
+                # The word the cue ends at, if one starts there (looked up: a dict of every word's
+                # start cost more than the few cues that match).
+                i = bisect_left(starts, match.end())
+                if i == count or starts[i] != match.end():
+                    continue
+                strong = cue is _STRONG_CUE
+                # Only a strong cue takes a word that is not capitalised, only a given name of the
+                # lexicon follows a lexicon cue: the checks below would reject the others.
+                if not strong and not capitalised[i]:
+                    continue
+                given = _fold(texts[i]) in lexicon
+                if cue is _LEXICON_CUE and not given:
+                    continue
+                j = run_from(i, any_case=strong)
+                if j == i:
+                    continue
+                if j < count and _STREET_WORD.fullmatch(texts[j]):
+                    continue  # "Queen Street", "Albert Road"
+                given = given and (keys[i] not in AMBIGUOUS or j - i > 1)
+                if cue is _WEAK_CUE and not (given or j - i > 1 or keys[i] in self._by_word):
+                    continue  # a weak cue needs a given name, two words, or a known word
+                if cue is _LEXICON_CUE and not given:
+                    continue
+                found.append((i, j))
         # 3. answers to a name question
         turns = list(_SPEAKER.finditer(text))
-        for previous, turn in zip(turns, turns[1:], strict=False):
-            if not _NAME_QUESTION.search(text, previous.end(), turn.start()):
-                continue
-            i = index.get(turn.end())
-            if i is None:
-                i = next((n for n, t in enumerate(tokens) if t.start >= turn.end()), None)
-                if i is None:
+        if len(turns) > 1:
+            lowered = text.lower()
+            # Where lower() keeps every offset (nearly always), a cheap test skips most turns.
+            aligned = len(lowered) == len(text)
+            for previous, turn in zip(turns, turns[1:], strict=False):
+                asked_from, asked_to = previous.end(), turn.start()
+                if aligned and not _may_ask_name(lowered[asked_from:asked_to]):
                     continue
-            lowercase = not any(t.capitalised for t in tokens[i : i + 6])
-            while i < len(tokens) and tokens[i].key in _REPLY_FILLERS:
-                i += 1
-            if i < len(tokens):
-                j = run_from(i, any_case=lowercase, periods=True)
-                if j > i:
-                    found.append((i, j))
+                if not _NAME_QUESTION.search(text, asked_from, asked_to):
+                    continue
+                i = bisect_left(starts, turn.end())  # the turn's first word
+                if i == count:
+                    continue
+                lowercase = not any(capitalised[i : i + 6])
+                while i < count and keys[i] in _REPLY_FILLERS:
+                    i += 1
+                if i < count:
+                    j = run_from(i, any_case=lowercase, periods=True)
+                    if j > i:
+                        found.append((i, j))
         # 4. titles
-        for n, token in enumerate(tokens[:-1]):
-            if token.key in TITLES and token.capitalised:
+        if not present.isdisjoint(TITLES):
+            for n in [n for n, key in enumerate(keys) if key in TITLES]:
+                if n == count - 1 or not capitalised[n]:
+                    continue
                 k = n + 1
-                while k < len(tokens) - 1 and tokens[k].key in PARTICLES:
+                while k < count - 1 and keys[k] in PARTICLES:
                     k += 1
-                nxt = tokens[k]
-                if text[token.end : tokens[n + 1].start] in (" ", ". ") and nxt.capitalised:
+                if text[ends[n] : starts[n + 1]] in (" ", ". ") and capitalised[k]:
                     j = run_from(k, any_case=False, limit=2)
                     if j > k:
                         found.append((n, j))
         # 5. spelling
         spelled: list[tuple[int, int, str]] = []
         last_spelled = -1
-        for token in tokens:
+        for n in _MAY_SPELL.select(texts):
+            word, start = texts[n], starts[n]
             # "C-H-E-N" is one word, "N.G.U.Y.E.N" starts with a word of one letter.
-            if token.start > last_spelled and (
-                len(token.text) == 1 or len(token.text) >= 5 and token.text[1] == "-"
-            ):
-                match = _SPELLED.match(text, token.start)
+            if start > last_spelled and (len(word) == 1 or len(word) >= 5 and word[1] == "-"):
+                match = _SPELLED.match(text, start)
                 if match is not None and not _inside(taken, match.start(), match.end()):
                     letters = re.sub(r"[^A-Za-z]", "", match.group())
                     spelled.append((match.start(), match.end(), letters.casefold()))
                     last_spelled = match.end()
-            elif token.key in _SPELLING_CUES:
-                match = _SPELLED_SPACED.match(text, token.start)
+            elif keys[n] in _SPELLING_CUES:
+                match = _SPELLED_SPACED.match(text, start)
                 if match is not None and not _inside(taken, match.start(1), match.end(1)):
                     letters = match.group(1).replace(" ", "")
                     spelled.append((match.start(1), match.end(1), letters.casefold()))
         spelled_words = {letters for _s, _e, letters in spelled}
         # 6. the lexicon
-        for n, token in enumerate(tokens):
-            if not token.capitalised:
-                continue
-            key = token.key
-            if token.folded not in self.lexicon:
-                continue
+        for n in _CAPITALISED_GIVEN_NAME.select(texts):
+            word = texts[n]
+            key = keys[n]
             if key in STOPWORDS and (
-                _sentence_start(text, token.start)
-                or not (n + 1 < len(tokens) and tokens[n + 1].capitalised)
+                _sentence_start(text, starts[n]) or not (n + 1 < count and capitalised[n + 1])
             ):
                 continue  # "My NHS number", "Will I …?"
-            if _STREET_WORD.fullmatch(token.text):
+            if _STREET_WORD.fullmatch(word):
                 continue  # "Mill Lane"
             if key in NOT_NAMES:
                 continue
             j = run_from(n, any_case=False)
-            if j == n and key in self._not_names:
+            if j == n and key in not_names:
                 continue  # the business's own name alone: its agent's persona
-            if j < len(tokens) and _STREET_WORD.fullmatch(tokens[j].text):
+            if j < count and _STREET_WORD.fullmatch(texts[j]):
                 continue  # "Queen Street"
             if j > n + 1 or (
                 len(key) > 2
-                and not token.text.isupper()
-                and not (key in AMBIGUOUS and _sentence_start(text, token.start))
+                and not word.isupper()
+                and not (key in AMBIGUOUS and _sentence_start(text, starts[n]))
             ):
                 found.append((n, max(j, n + 1)))
 
         # Words of names found: every occurrence of them is a mention too.
         mentions: dict[int, tuple[int, Person]] = {}
-        covered = [False] * len(tokens)
+        covered = [False] * count
         for i, j in sorted(found, key=lambda r: (r[0], -r[1])):
-            words = tokens[i:j]
-            person = self._person(words, " ".join(w.text for w in words))
+            person = self._person(keys[i:j], " ".join(texts[i:j]))
             if covered[i]:
                 continue
             mentions[i] = (j, person)
             covered[i:j] = [True] * (j - i)
         by_word = self._by_word
-        for n, token in enumerate(tokens):
-            key = token.key
-            if covered[n] or (key not in by_word and key not in spelled_words):
+        named = present.intersection(by_word.keys() | spelled_words)
+        for n in [n for n, key in enumerate(keys) if key in named] if named else ():
+            key = keys[n]
+            if covered[n]:
                 continue
-            if key in spelled_words and key not in self._by_word and len(key) > 2:
-                self._person([token], token.text)
-            person = self._by_word.get(key)
-            if person is None or key in self._not_names:
+            if key in spelled_words and key not in by_word and len(key) > 2:
+                self._person([key], texts[n])
+            person = by_word.get(key)
+            if person is None or key in not_names:
                 continue
-            if key in NOT_NAMES and not (
-                n + 1 < len(tokens)
-                and tokens[n + 1].key in person.words
-                and tokens[n + 1].key != key
-            ):
+            following = keys[n + 1] if n + 1 < count else None
+            if key in NOT_NAMES and not (following in person.words and following != key):
                 continue  # "June" the month, once "June Carter" was found
             # "Will you be there?", "I hope so": such a word names the person only when
             # capitalised and not starting a sentence, or next to another of their words.
             if (key in AMBIGUOUS or key in STOPWORDS) and (
-                not token.capitalised
-                or _sentence_start(text, token.start)
-                and not (n + 1 < len(tokens) and tokens[n + 1].key in person.words)
+                not capitalised[n]
+                or _sentence_start(text, starts[n])
+                and following not in person.words
             ):
                 continue
             mentions[n] = (n + 1, person)
-        out: list[tuple[int, int, Person]] = []
-        for i, (j, person) in sorted(mentions.items()):
-            out.append((tokens[i].start, tokens[j - 1].end, person))
+        out = [(starts[i], ends[j - 1], person) for i, (j, person) in sorted(mentions.items())]
         for start, end, letters in spelled:
-            person = self._by_word.get(letters)
+            person = by_word.get(letters)
             if person is None:
-                person = self._person([Word(start, end, letters)], text[start:end])
+                person = self._person([letters], text[start:end])
             out.append((start, end, person))
         out.sort(key=lambda m: (m[0], -m[1]))
         merged: list[tuple[int, int, Person]] = []

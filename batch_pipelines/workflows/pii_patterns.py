@@ -48,7 +48,7 @@ import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum import luhn as stdnum_luhn
 
-from batch_pipelines.workflows.pii_names import Word, split_words, word_set
+from batch_pipelines.workflows.pii_names import WordFacts, Words, split_words, word_set
 
 EMAIL = "EMAIL"
 IBAN = "IBAN"
@@ -336,7 +336,6 @@ def number_spans(text: str, digit_runs: list[tuple[int, int]]) -> list[Span]:
 # skipping those inside a previous match: that is exactly the sequence of matches `finditer` and
 # `sub` find, because no other position can start a match. Lookbehinds still see the whole text.
 
-_DIGITS = re.compile(r"\d+")
 _LOCAL_BACKWARDS = re.compile(r"[\w.%+'-]*")  # the local-part characters of `_EMAIL`, reversed
 # The end of a spoken e-mail: the spoken dot and top-level domain that `_SPOKEN_EMAIL` ends with.
 _SPOKEN_TAIL = re.compile(rf"{_SPOKEN_DOT}(?:{_TLDS})(?![\w-])", re.IGNORECASE | re.UNICODE)
@@ -344,9 +343,8 @@ _SPOKEN_TAIL = re.compile(rf"{_SPOKEN_DOT}(?:{_TLDS})(?![\w-])", re.IGNORECASE |
 # can be. The pattern starts with a character set, which makes the scan quick.
 _LANDMARKS = re.compile(r"[\d.](?:(?<=\d)\d*+|(?<=\.)(?=[^\W\d_]))")
 # The other place one can be: "dot" in any case (no other character matches d, o or t ignoring
-# case), looked for only in text that has one.
+# case).
 _DOT_WORD = re.compile(r"[dD][oO][tT]")
-_DOT_SPELLINGS = tuple(a + b + c for a in "dD" for b in "oO" for c in "tT")
 _OPENING = "(["
 # A spoken e-mail holds at most 40 runs of white space (5 joins and 4 dots of up to 4 runs each,
 # an 'at' of up to 4), so it starts within the 41 words before its end. Read backwards.
@@ -482,7 +480,8 @@ def _spoken_tail_ends(text: str, hints: list[int]) -> list[int]:
 
 
 def _landmarks(text: str) -> tuple[list[tuple[int, int]], list[int]]:
-    """The runs of digits (start, end), and where `_SPOKEN_TAIL` hints are ('.' or 'dot')."""
+    """The runs of digits (start, end), each of `\\d+`, and where `_SPOKEN_TAIL` hints are ('.' or
+    'dot')."""
     runs: list[tuple[int, int]] = []
     hints: list[int] = []
     for match in _LANDMARKS.finditer(text):
@@ -490,14 +489,11 @@ def _landmarks(text: str) -> tuple[list[tuple[int, int]], list[int]]:
             hints.append(match.start())
         else:
             runs.append(match.span())
-    if any(spelling in text for spelling in _DOT_SPELLINGS):
-        hints.extend(m.start() for m in _DOT_WORD.finditer(text))
+    first_dot = _DOT_WORD.search(text)  # one scan (quicker than a search for each spelling)
+    if first_dot is not None:
+        hints.extend(m.start() for m in _DOT_WORD.finditer(text, first_dot.start()))
         hints.sort()
     return runs, hints
-
-
-def _digit_runs(text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _DIGITS.finditer(text)]
 
 
 def _ni_starts(text: str, runs: list[tuple[int, int]]) -> list[int]:
@@ -1072,46 +1068,47 @@ _ANCHOR_WORDS: dict[str, int] = {
 }
 
 
-def _anchors(words: Iterable[Word]) -> tuple[list, ...]:
+# A word that is an anchor, holds one ("twenty-one") or may be a street ("Kingsway").
+_MAY_ANCHOR = WordFacts(lambda key: key in _ANCHOR_WORDS or "-" in key or key[-3:] == "way")
+
+
+def _anchors(words: Words) -> tuple[list, ...]:
     """Per anchor kind, where its words are: starts (ends for date-of-birth words; (start, end,
     word) for number words, hyphenated ones split: "twenty-one")."""
     found: tuple[list, ...] = ([], [], [], [], [], [], [])
-    for word in words:
-        key = word.key
-        kind = _ANCHOR_WORDS.get(key)
+    keys, starts = words.keys, words.starts
+    get = _ANCHOR_WORDS.get
+    for n in _MAY_ANCHOR.select(keys):
+        key = keys[n]
+        kind = get(key)
         if kind is None:
             if "-" in key and any(part in _ANCHOR_WORDS for part in key.split("-")):
-                at = word.start
+                at = starts[n]
                 for part in key.split("-"):
-                    if _ANCHOR_WORDS.get(part) == _NUMBER:
+                    if get(part) == _NUMBER:
                         found[_NUMBER].append((at, at + len(part), part))
                     at += len(part) + 1
-            elif key.endswith("way") and len(key) > 4 and word.capitalised:
-                found[_STREET].append(word.start)  # "Kingsway", "Broadway"
+            elif key.endswith("way") and len(key) > 4 and words.capitalised[n]:
+                found[_STREET].append(starts[n])  # "Kingsway", "Broadway"
             continue
         if kind == _NUMBER:
-            found[_NUMBER].append((word.start, word.end, key))
+            found[_NUMBER].append((starts[n], words.ends[n], key))
         elif kind == _DOB_WORD:
-            found[_DOB_WORD].append(word.end)
+            found[_DOB_WORD].append(words.ends[n])
         else:
-            found[kind].append(word.start)
+            found[kind].append(starts[n])
     return found
 
 
-def pattern_spans(
-    text: str, reference_year: int, words: Iterable[Word] | None = None
-) -> list[Span]:
+def pattern_spans(text: str, reference_year: int, words: Words | None = None) -> list[Span]:
     """Every span of every kind but `NAME` (overlapping; `redaction` resolves them). `words`: the
-    text's words (`pii_names.words`), when the caller has them already."""
+    text's words (`pii_names.split_words`), when the caller has them already."""
     spans: list[Span] = []
     if "@" in text:
         spans += _spans_at(_EMAIL, EMAIL, text, _email_starts(text), key=str.casefold)
     runs, hints = _landmarks(text)
     if hints:
-        before = len(spans)
         spans += _spoken_email_spans(text, hints)
-        if len(spans) != before:
-            runs = _digit_runs(text)
     anchors = _anchors(words if words is not None else split_words(text))
     if runs:
         spans += _spans_at(_UK_NI, NATIONAL_ID, text, _ni_starts(text, runs))

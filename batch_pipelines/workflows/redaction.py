@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batch_pipelines.core.tenants import TenantContext
-from batch_pipelines.workflows.pii_names import NameFinder, Person, Word, split_words
+from batch_pipelines.workflows.pii_names import NameFinder, Person, Words, split_words
 from batch_pipelines.workflows.pii_patterns import (
     ADDRESS,
     CARD,
@@ -135,10 +135,6 @@ class Redactor:
         self._known_phones = {
             _digits(p)[-9:] for p in self.identities.phones if len(_digits(p)) >= 7
         }
-        self._known_phone_patterns = [
-            re.compile(r"(?<!\d)(?:\+?\d[\s().-]*){0,4}" + r"[\s().-]*".join(digits) + r"(?!\d)")
-            for digits in self._known_phones
-        ]
         self._known_emails = {e.strip().casefold() for e in self.identities.emails if "@" in e}
 
     def redact(self, text: str) -> str:
@@ -177,13 +173,14 @@ class Redactor:
 
     # --- spans ----------------------------------------------------------------------------------
 
-    def _candidates(self, text: str, words: list[Word]) -> list[Span]:
+    def _candidates(self, text: str, words: Words) -> list[Span]:
         spans = pattern_spans(text, self.reference_year, words)
         for email in self._known_emails:
             spans += _occurrences(text, email, EMAIL, email)
-        for pattern in self._known_phone_patterns:
+        for digits in self._known_phones:
             spans += [
-                Span(m.start(), m.end(), PHONE, _digits(m.group())) for m in pattern.finditer(text)
+                Span(start, end, PHONE, _digits(text[start:end]))
+                for start, end in known_phone_matches(text, digits)
             ]
         if self._known_phones:
             spans = [
@@ -227,6 +224,68 @@ def _normalise(kind: str, key: object) -> object:
     if kind == EMAIL and isinstance(key, str):
         return email_key(key)
     return key
+
+
+# Where a number can start: a digit, or a "+" before one, that does not follow a digit.
+_PHONE_START = re.compile(r"(?<!\d)(?:\+(?=\d)|\d)")
+_PHONE_SEPARATORS = "().-"  # and white space: `[\s().-]`
+
+
+def _skip_separators(text: str, at: int) -> int:
+    while at < len(text) and (text[at] in _PHONE_SEPARATORS or text[at].isspace()):
+        at += 1
+    return at
+
+
+def _known_phone_regex(digits: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\d)(?:\+?\d[\s().-]*){0,4}" + r"[\s().-]*".join(digits) + r"(?!\d)")
+
+
+def known_phone_matches(text: str, digits: str) -> list[tuple[int, int]]:
+    """The (start, end) of each match of `_known_phone_regex(digits)` in `text`, as `finditer`
+    gives them: a known phone's last digits, at most four prefix digits before them, whatever the
+    separators. Walked by hand rather than compiled per phone: compiling took longer than redacting
+    the transcript. Each step of that regex is forced (a separator is never a digit nor "+"), so
+    its one choice is how many prefix digits to take: the most that let the digits follow, as the
+    greedy `{0,4}` does. Its digit class is `str.isdecimal`, its white space `str.isspace`
+    (`test_redaction_equivalence` checks the walk against the regex)."""
+    if not digits.isdecimal():  # "²": a digit the walk's `_PHONE_START` would not see
+        return [match.span() for match in _known_phone_regex(digits).finditer(text)]
+    matches: list[tuple[int, int]] = []
+    size = len(text)
+    last = len(digits) - 1
+    at = 0
+    while (candidate := _PHONE_START.search(text, at)) is not None:
+        start = candidate.start()
+        # Where the digits may begin after 0, 1, … 4 prefix digits ("+44 ", "0").
+        begins = [start]
+        unit = start
+        for _prefix in range(4):
+            if unit < size and text[unit] == "+":
+                unit += 1
+            if unit >= size or not text[unit].isdecimal():
+                break
+            unit = _skip_separators(text, unit + 1)
+            begins.append(unit)
+        end = None
+        for begin in reversed(begins):
+            position = begin
+            for number, digit in enumerate(digits):
+                if position >= size or text[position] != digit:
+                    break
+                position += 1
+                if number < last:
+                    position = _skip_separators(text, position)
+            else:
+                if position >= size or not text[position].isdecimal():
+                    end = position
+                    break
+        if end is None:
+            at = start + 1
+        else:
+            matches.append((start, end))
+            at = end
+    return matches
 
 
 def _occurrences(text: str, value: str, kind: str, key: object) -> list[Span]:
