@@ -43,7 +43,7 @@ def test_run_day_finishes_everyone_else_and_exits_2_on_a_tenants_missing_key(
         DAY,
         instance=dagster_instance,
         interval=0.1,
-        report=lambda line: None,
+        on_progress=lambda state: None,
         timeout=dt.timedelta(minutes=5),
     )
     code = report_result(result)
