@@ -1,10 +1,17 @@
 """`batch-pipelines run-day`: every declared workflow for one date, through Dagster.
 
-A Dagster instance on the project's Postgres; the schedule and sensors evaluated as the daemon
-evaluates them (`DaemonLoop`); every run executed by Dagster and recorded on the instance (visible in
-the UI afterwards). It loops until every batch is ingested and priced, then builds the day's report.
-Running it again for the same date submits nothing, bills nothing and changes no total: planning
-finds nothing due, and run keys already launched are skipped.
+A Dagster instance on the project's Postgres; the sensors evaluated, and their ticks recorded, as
+the daemon does (`DaemonLoop`); every run executed by Dagster once the instance's run queue has
+room, and recorded on the instance (visible in the UI afterwards). First the day's request runs
+queue its work (one run over the date's tenants per date-partitioned workflow; the KB's upload
+sensor for the KB); then, with a batch window of 0 (nothing else will be queued to wait for),
+`batch_submit_sensor` launches the submit runs, and `batch_poll_sensor` the ingest runs, until
+every batch is ingested and priced; then the day's report. Running it again for the same date
+submits nothing, bills nothing and changes no total: queueing finds nothing due, and run keys
+already launched are skipped.
+
+Progress goes to `on_progress` (a `Progress` each time it changes; by default its line is
+printed), so a terminal display can show it; Dagster's event stream is not printed.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy import Engine, func, select
 
+from batch_pipelines.batching.groups import BATCH_WINDOW_ENV
 from batch_pipelines.batching.jobs import BlockedJob, blocked_jobs, open_requests
 from batch_pipelines.core.workflows import declarations
 from batch_pipelines.daemon_loop import DaemonLoop
@@ -28,7 +36,7 @@ from batch_pipelines.db import dagster_storage_url, database_url, get_engine
 from batch_pipelines.db.settings import DAGSTER_STORAGE_URL_ENV, DATABASE_URL_ENV, home_dir
 from batch_pipelines.db.statuses import LIVE_JOB_STATUSES, Attention, RequestStatus
 from batch_pipelines.db.tables import batch_jobs, batch_requests, cost_ledger
-from batch_pipelines.defs.batching.partition_ranges import date_tenant_range_tags
+from batch_pipelines.defs.tenants.partitions import date_range_tags
 
 # The instance configuration of `run-day` and `dev` (Postgres storage, the run queue, pools). Not at
 # the repo root: any `dagster`/`dg` command run there would read it, and need its variables.
@@ -82,6 +90,8 @@ class Progress:
     cost_micro_usd: Decimal = Decimal(0)
     failed_runs: list[str] = field(default_factory=list)
     blocked: list[BlockedJob] = field(default_factory=list)  # parked jobs, with why
+    runs: int = 0  # Dagster runs launched so far
+    ticks: int = 0  # sensor and schedule ticks evaluated so far
 
     @property
     def done(self) -> bool:
@@ -182,45 +192,57 @@ def run_day(
     instance = instance or open_instance()
     loop = DaemonLoop(defs(), instance)
     loop.tick_sensor("tenant_registry_sensor")
-    tenants = instance.get_dynamic_partitions("tenants")
-    if not tenants:
+    if not instance.get_dynamic_partitions("tenants"):
         raise RuntimeError("no tenants in the database: run `batch-pipelines seed` first")
 
     location = loop.defs
     for declared in declarations():
         if declared.by_date:
-            # The whole day, pooled across tenants (as a UI backfill does).
-            loop.launch(
-                declared.submit_job,
-                dg.RunRequest(tags=date_tenant_range_tags(instance, [day], tenants)),
-            )
+            # The whole day: one run over its every tenant (a UI backfill may cut it otherwise;
+            # either way the work only queues, and pools at submit time).
+            loop.launch(declared.request_job, dg.RunRequest(tags=date_range_tags(instance, day)))
         else:
             # A tenant-partitioned workflow's trigger sees its work (the KB's upload sensor).
             for sensor in location.sensors or ():
-                if declared.submit_job in {t.job_name for t in sensor.targets}:
+                if declared.request_job in {t.job_name for t in sensor.targets}:
                     loop.tick_sensor(sensor.name)
 
     deadline = time.monotonic() + timeout.total_seconds()
     last = ""
     state = progress(engine, day)
-    while time.monotonic() < deadline:
-        loop.tick_sensor("batch_poll_sensor")
-        loop.tick_sensor("kb_ledger_sensor")
-        state = progress(engine, day)
-        if state.line() != last:
-            on_progress(state)
-            last = state.line()
-        if state.done:
-            break
-        time.sleep(interval)
-    loop.launch("tenant_cost_report_job", dg.RunRequest(partition_key=day.isoformat()))
+    # Every request run has finished: nothing more will be queued to pool with.
+    previous_window = os.environ.get(BATCH_WINDOW_ENV)
+    os.environ[BATCH_WINDOW_ENV] = "0"
+    try:
+        while time.monotonic() < deadline:
+            for sensor in ("batch_submit_sensor", "batch_poll_sensor", "kb_ledger_sensor"):
+                loop.tick_sensor(sensor)
+            state = _with_loop(progress(engine, day), loop)
+            if state.line() != last:
+                on_progress(state)
+                last = state.line()
+            if state.done:
+                break
+            time.sleep(interval)
+        loop.launch("tenant_cost_report_job", dg.RunRequest(partition_key=day.isoformat()))
+    finally:
+        if previous_window is None:
+            os.environ.pop(BATCH_WINDOW_ENV, None)
+        else:
+            os.environ[BATCH_WINDOW_ENV] = previous_window
     from batch_pipelines.ledger.reports import reports_dir
 
     path = reports_dir() / f"{day.isoformat()}.html"
     failed = [f"{r.dagster_run.job_name} ({r.run_id})" for r in loop.runs if not r.success]
     return RunDayResult(
-        progress=progress(engine, day),
+        progress=_with_loop(progress(engine, day), loop),
         report_path=path if path.exists() else None,
         runs=len(loop.runs),
         failed_runs=failed,
     )
+
+
+def _with_loop(state: Progress, loop: DaemonLoop) -> Progress:
+    state.runs, state.ticks = len(loop.runs), loop.ticks
+    state.failed_runs = [r.dagster_run.job_name for r in loop.runs if not r.success]
+    return state

@@ -147,6 +147,9 @@ class DayDisplay:
                 state = self.poll()
             except Exception:  # a missed refresh: run_day reports anyway
                 continue
+            if self.state is not None:  # what only run_day knows: its runs and ticks
+                state.runs, state.ticks = self.state.runs, self.state.ticks
+                state.failed_runs = self.state.failed_runs
             self(state)
 
     def _elapsed(self, now: float | None = None) -> str:
@@ -161,7 +164,8 @@ class DayDisplay:
         self._printed, self._printed_at = line, now
 
     def render(self) -> RenderableType:
-        """The live panel: a title with a spinner and the time taken, then batches, lines, cost."""
+        """The live panel: a title with a spinner and the time taken, then batches, lines, cost,
+        Dagster's runs and ticks."""
         state = self.state or Progress()
         title = Text(f"run-day {self.day.isoformat()} · {self._elapsed()}")
         grid = Table.grid(padding=(0, 1))
@@ -186,6 +190,8 @@ class DayDisplay:
             "",
         )
         grid.add_row("cost", f"${state.cost_micro_usd / 1_000_000:.6f} so far", "")
+        failed = f" · {len(state.failed_runs)} failed" if state.failed_runs else ""
+        grid.add_row("dagster", f"{state.runs} runs{failed} · {state.ticks} sensor ticks", "")
         if state.blocked:
             parked = sum(job.requests for job in state.blocked)
             grid.add_row("parked", f"{len(state.blocked)} batches, {parked} lines", "see below")

@@ -18,6 +18,7 @@ import hypothesis
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from batch_pipelines.batching.groups import BATCH_WINDOW_ENV
 from batch_pipelines.daemon_loop import DaemonLoop
 from batch_pipelines.db import dagster_storage_url
 from batch_pipelines.db import engine as db_engine
@@ -151,6 +152,10 @@ def dagster_instance(fresh_database_url: str) -> Iterator[dg.DagsterInstance]:
 
 
 @pytest.fixture
-def daemon(dagster_instance: dg.DagsterInstance, engine, emulator) -> DaemonLoop:
-    """The code location, driven as the daemon drives it, on Postgres and the emulator."""
+def daemon(
+    dagster_instance: dg.DagsterInstance, engine, emulator, monkeypatch: pytest.MonkeyPatch
+) -> DaemonLoop:
+    """The code location, driven as the daemon drives it, on Postgres and the emulator; a batch
+    window of 0 (queued work is submitted at the submit sensor's next tick), as in `run-day`."""
+    monkeypatch.setenv(BATCH_WINDOW_ENV, "0")
     return DaemonLoop(defs(), dagster_instance)

@@ -72,6 +72,8 @@ def test_the_live_panel_shows_batches_lines_and_cost() -> None:
             lines_dead_letter=1,
             lines_held=2,
             cost_micro_usd=Decimal("46812.5"),
+            runs=12,
+            ticks=30,
         )
     )
     console = Console(file=io.StringIO(), width=120, record=True)
@@ -81,6 +83,7 @@ def test_the_live_panel_shows_batches_lines_and_cost() -> None:
     assert "8/10 finished · 9 submitted" in text
     assert "140 ok · 19 open · 1 dead-lettered · 2 held" in text
     assert "$0.046812 so far" in text or "$0.046813 so far" in text
+    assert "12 runs · 30 sensor ticks" in text
 
 
 def test_without_a_terminal_a_line_at_most_every_interval_and_the_last_state() -> None:

@@ -1,13 +1,16 @@
 """`make dev` in a real browser (issue 9).
 
 `batch-pipelines dev` is started exactly as `make dev` starts it (embedded Postgres under a fresh
-BATCH_PIPELINES_HOME, the bundled emulator, `dagster dev` with webserver and daemon), over two seeded
+BATCH_PIPELINES_HOME, the bundled emulator, `dagster dev` with webserver and daemon), over five seeded
 days of 4 tenants. Headless Chromium (Debian's package, installed here when missing) opens the UI,
 checks the asset graph shows the three workflows and the ledger, and launches a backfill of
-`post_call_requests` over the two dates × all tenants through the launch dialog, as a user does.
-The daemon then runs it; the test checks the work pooled per date: one run per date covering every
-tenant, and per date one shared provider batch for the pooled tenants plus one per isolated tenant,
-holding exactly that date's finished calls.
+`post_call_requests` over more dates than tenants (5 × 4) through the launch dialog, as a user
+does. Dagster cuts such a backfill along its smaller dimension: one run per tenant, over every
+date. The daemon runs those runs, which only queue; once the batch window has passed (60 s here,
+set as a user would), `batch_submit_sensor` launches a submit run per group, and the test checks
+the work pooled across tenants whatever the runs were: one shared provider batch for the pooled
+tenants' calls of every date, plus one per isolated tenant, holding exactly the dates' finished
+calls; then every call of those dates ends analysed or dead-lettered.
 
 Screenshots go to `$UI_SCREENSHOTS_DIR` (e.g. `docs/screenshots` to refresh the README's), else to the
 test's tmp dir. Set `UI_TEST_KEEP_HOME=1` to keep the temporary home (database, logs) for debugging.
@@ -27,9 +30,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from batch_pipelines.batching.groups import BATCH_WINDOW_ENV
 from batch_pipelines.db.engine import with_driver
 from batch_pipelines.db.settings import DATABASE_URL_ENV, HOME_ENV
-from batch_pipelines.defs.batching.partition_ranges import RANGE_END, RANGE_START
+from batch_pipelines.defs.tenants.partitions import RANGE_END, RANGE_START
 from batch_pipelines_tests.ui_dev_server import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -47,6 +51,8 @@ WORKFLOW_ASSETS = {
     "ledger": ["cost_ledger", "tenant_cost_report"],
 }
 TENANTS = 4
+DATES = 5  # more dates than tenants: Dagster makes one run per tenant
+BATCH_WINDOW_SECONDS = 60  # longer than the backfill runs take to queue, so they all pool
 FIRST_PARTITION_DATE = dt.date(2026, 11, 1)
 VIEWPORT = {"width": 1920, "height": 1300}  # big enough for the expanded graph with full names
 # Providers and database come from the dev command itself: nothing from the caller's environment.
@@ -71,10 +77,10 @@ FAILED_RUN = {"FAILURE", "CANCELED", "CANCELING"}
 
 
 def backfill_dates() -> list[dt.date]:
-    """Two recent days, but not yesterday or today: `post_call_window_sensor` (running in dev)
-    submits those days' calls by itself every 5 minutes, which would race the backfill."""
-    first = max(dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3), FIRST_PARTITION_DATE)
-    return [first, first + dt.timedelta(days=1)]
+    """Recent days, but not yesterday or today: `post_call_window_sensor` (running in dev)
+    queues those days' calls by itself every 5 minutes, which would race the backfill."""
+    first = max(dt.datetime.now(dt.UTC).date() - dt.timedelta(days=DATES + 1), FIRST_PARTITION_DATE)
+    return [first + dt.timedelta(days=n) for n in range(DATES)]
 
 
 @pytest.fixture
@@ -102,6 +108,7 @@ def dev_env() -> Iterator[dict[str, str]]:
     home = Path(tempfile.mkdtemp(prefix="bp-ui-")) / "home"
     env = {k: v for k, v in os.environ.items() if k not in CALLER_ENV_TO_DROP}
     env[HOME_ENV] = str(home)
+    env[BATCH_WINDOW_ENV] = str(BATCH_WINDOW_SECONDS)
     yield env
     cli(env, "db", "stop", timeout=60)
     if os.environ.get("UI_TEST_KEEP_HOME"):
@@ -120,7 +127,7 @@ class Timer:
         self.last = now
 
 
-def test_make_dev_ui_shows_workflows_and_pools_a_date_tenant_backfill_per_date(
+def test_make_dev_ui_shows_workflows_and_pools_a_backfill_of_more_dates_than_tenants(
     chromium: str, dev_env: dict[str, str], screenshots: Path
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
@@ -135,7 +142,7 @@ def test_make_dev_ui_shows_workflows_and_pools_a_date_tenant_backfill_per_date(
     isolated = sorted(t for t, p in policies.items() if p.get("isolated"))
     pooled = sorted(t for t, p in policies.items() if not p.get("isolated"))
     assert len(policies) == TENANTS and isolated and pooled, policies
-    timer.lap(f"seeded {TENANTS} tenants on {dates[0]} and {dates[1]} (isolated: {isolated})")
+    timer.lap(f"seeded {TENANTS} tenants on {dates[0]}..{dates[-1]} (isolated: {isolated})")
 
     try:
         with dev_server(dev_env, Path(dev_env[HOME_ENV]).parent / "dev.log") as server:
@@ -183,7 +190,7 @@ def test_make_dev_ui_shows_workflows_and_pools_a_date_tenant_backfill_per_date(
                     dialog.get_by_text("Launch runs to materialize post_call_requests")
                 ).to_be_visible()
                 date_range = dialog.get_by_placeholder("ex: 2026-11-01", exact=False)
-                date_range.fill(f"[{dates[0].isoformat()}...{dates[1].isoformat()}]")
+                date_range.fill(f"[{dates[0].isoformat()}...{dates[-1].isoformat()}]")
                 date_range.press("Enter")
                 # The second "All": every key of the tenant dimension.
                 dialog.get_by_role("button", name="All", exact=True).nth(1).click()
@@ -210,21 +217,23 @@ def test_make_dev_ui_shows_workflows_and_pools_a_date_tenant_backfill_per_date(
                 }
                 timer.lap(f"backfill {backfill_id} launched from the UI")
 
-                # -- the daemon runs it: one run per date, covering every tenant
+                # -- the daemon runs it: one run per tenant (Dagster's cut), each only queueing
                 targeted = {f"{d.isoformat()}|{t}" for d in dates for t in policies}
                 runs = wait_for_backfill(server, backfill_id, targeted, tenant_order, timeout=480)
                 timer.lap(f"backfill runs finished: {len(runs)}")
-                check_one_run_per_date(runs, dates, tenant_order)
+                check_one_run_per_tenant(runs, dates, tenant_order)
 
-                # -- the batches: pooled per date, isolated tenants apart
-                check_batches_pooled_per_date(engine, dates, pooled, isolated)
+                # -- the submit sensor pools them across tenants, once the window has passed
+                wait_for_post_call_done(server, engine, dates, timeout=480)
+                timer.lap("every call of the dates analysed or dead-lettered")
+                check_batches_pooled_across_tenants(engine, dates, pooled, isolated)
                 timer.lap("batches checked")
 
                 # Every run: the backfill's and those the sensors launched since (ingest, KB).
                 page.set_viewport_size({"width": VIEWPORT["width"], "height": 1000})
                 page.goto(f"{server.url}/runs")
                 page.get_by_text("Show runs within backfills").click()
-                expect(page.get_by_text(f"Backfill: {backfill_id}")).to_have_count(len(dates))
+                expect(page.get_by_text(f"Backfill: {backfill_id}")).to_have_count(len(runs))
                 page.screenshot(path=screenshots / "runs.png")
                 page.set_viewport_size(VIEWPORT)
                 show_asset_graph(page, server)
@@ -233,7 +242,7 @@ def test_make_dev_ui_shows_workflows_and_pools_a_date_tenant_backfill_per_date(
                 page.set_viewport_size({"width": VIEWPORT["width"], "height": 700})
                 page.goto(f"{server.url}/runs/b/{backfill_id}?tab=runs")
                 expect(page.get_by_text("Succeeded", exact=True)).to_be_visible(timeout=90_000)
-                expect(page.get_by_text("Success", exact=True)).to_have_count(len(dates))
+                expect(page.get_by_text("Success", exact=True)).to_have_count(len(runs))
                 page.screenshot(path=screenshots / "backfill-runs.png")
                 timer.lap(f"screenshots in {screenshots}")
                 browser.close()
@@ -315,8 +324,8 @@ def wait_for_backfill(
 
 
 def run_partitions(run: dict, tenant_order: list[str]) -> set[str]:
-    """The date|tenant keys a run materializes: its range (date-major, tenants in partition order)
-    or its single partition."""
+    """The date|tenant keys a run materializes: its range (Dagster's multi-partition range is the
+    rectangle of its dates' range and its tenants' range, in partition order) or its partition."""
     tags = {t["key"]: t["value"] for t in run["tags"]}
     if RANGE_START not in tags:
         return {tags["dagster/partition"]} if "dagster/partition" in tags else set()
@@ -324,18 +333,20 @@ def run_partitions(run: dict, tenant_order: list[str]) -> set[str]:
         tags[RANGE_START].split("|"),
         tags[RANGE_END].split("|"),
     )
+    start, end = tenant_order.index(first_tenant), tenant_order.index(last_tenant)
     keys, day = set(), dt.date.fromisoformat(first_day)
-    order = {t: n for n, t in enumerate(tenant_order)}
-    start, end = (day, order[first_tenant]), (dt.date.fromisoformat(last_day), order[last_tenant])
-    while day <= end[0]:
-        keys |= {f"{day.isoformat()}|{t}" for t in tenant_order if start <= (day, order[t]) <= end}
+    while day <= dt.date.fromisoformat(last_day):
+        keys |= {f"{day.isoformat()}|{t}" for t in tenant_order[start : end + 1]}
         day += dt.timedelta(days=1)
     return keys
 
 
-def check_one_run_per_date(runs: list[dict], dates: list[dt.date], tenant_order: list[str]) -> None:
-    """The single-run backfill policy turns dates × tenants into one ranged run per date, from the
-    first to the last tenant partition: every tenant of a date in one run, so their work pools."""
+def check_one_run_per_tenant(
+    runs: list[dict], dates: list[dt.date], tenant_order: list[str]
+) -> None:
+    """The single-run backfill policy cuts dates x tenants along the smaller dimension: with more
+    dates than tenants, one ranged run per tenant over every date. (Were each run to submit its
+    own partitions, no batch would hold two tenants.)"""
     ranges = []
     for run in runs:
         tags = {t["key"]: t["value"] for t in run["tags"]}
@@ -344,17 +355,47 @@ def check_one_run_per_date(runs: list[dict], dates: list[dt.date], tenant_order:
         )
         ranges.append((tags[RANGE_START], tags[RANGE_END]))
     expected = [
-        (f"{day.isoformat()}|{tenant_order[0]}", f"{day.isoformat()}|{tenant_order[-1]}")
-        for day in dates
+        (f"{dates[0].isoformat()}|{tenant}", f"{dates[-1].isoformat()}|{tenant}")
+        for tenant in tenant_order
     ]
-    assert sorted(ranges) == expected, f"runs per date: {sorted(ranges)}, expected {expected}"
+    assert sorted(ranges) == sorted(expected), f"runs: {sorted(ranges)}, expected {expected}"
 
 
-def check_batches_pooled_per_date(
+def wait_for_post_call_done(
+    server: DevServer, engine, dates: list[dt.date], timeout: float
+) -> None:
+    """Until every finished call of `dates` has its request ended: analysed (succeeded) or
+    dead-lettered (or skipped, with a reason), nothing queued or in flight."""
+
+    def done() -> bool:
+        server.check_alive()
+        with engine.connect() as conn:
+            open_calls = conn.execute(
+                text(
+                    "SELECT count(*) FROM calls c LEFT JOIN batch_requests r"
+                    " ON r.workflow = 'post_call' AND r.item_id = c.call_id"
+                    " AND r.status IN ('succeeded', 'dead_letter', 'skipped')"
+                    " WHERE c.ended_at IS NOT NULL"
+                    " AND (c.ended_at AT TIME ZONE 'UTC')::date = ANY(:dates)"
+                    " AND r.custom_id IS NULL"
+                ),
+                {"dates": dates},
+            ).scalar_one()
+        return open_calls == 0
+
+    try:
+        wait_for("every call of the backfill's dates to end", done, timeout=timeout, every=5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- dev log ---\n{server.log_tail()}") from None
+
+
+def check_batches_pooled_across_tenants(
     engine, dates: list[dt.date], pooled: list[str], isolated: list[str]
 ) -> None:
-    """Per date: one shared batch with the pooled tenants' calls, one per isolated tenant with its
-    own credentials; together exactly that date's finished calls, each once; all submitted."""
+    """The first attempts' batches: the shared credentials' ones hold only pooled tenants, the
+    widest of them at least half of the pooled tenants and several dates (the issue's measure:
+    priming may send a line per new cache prefix ahead); an isolated tenant's hold only its own
+    calls; together exactly the dates' finished calls, each once; all submitted."""
     with engine.connect() as conn:
         jobs = conn.execute(
             text(
@@ -365,37 +406,34 @@ def check_batches_pooled_per_date(
         requests = conn.execute(
             text(
                 "SELECT batch_job_id, tenant_id, item_id, partition_date FROM batch_requests"
-                " WHERE workflow = 'post_call'"
+                " WHERE workflow = 'post_call' AND attempt = 1"
             )
         ).all()
         finished_calls = conn.execute(
             text(
-                "SELECT call_id, tenant_id, (ended_at AT TIME ZONE 'UTC')::date FROM calls"
-                " WHERE ended_at IS NOT NULL"
-            )
+                "SELECT call_id FROM calls WHERE ended_at IS NOT NULL"
+                " AND (ended_at AT TIME ZONE 'UTC')::date = ANY(:dates)"
+            ),
+            {"dates": dates},
         ).all()
-
-    by_date: dict[dt.date, list] = {}
-    for job in jobs:
-        job_dates = {p["date"] for p in job.partitions}
-        assert len(job_dates) == 1, f"batch {job.batch_job_id} mixes dates: {job.partitions}"
-        by_date.setdefault(dt.date.fromisoformat(job_dates.pop()), []).append(job)
-    assert sorted(by_date) == dates, f"post_call batches for dates {sorted(by_date)}"
-
-    for day in dates:
-        summary = {
-            j.credentials_ref: sorted(p["tenant"] for p in j.partitions) for j in by_date[day]
-        }
-        expected = {"default": pooled, **{f"tenant:{t}": [t] for t in isolated}}
-        assert summary == expected, f"{day}: batches by credentials {summary}, expected {expected}"
-        for job in by_date[day]:
-            assert job.provider_batch_id and job.status in ("submitted", "ended", "ingested"), (
-                f"{day}: batch {job.batch_job_id} not submitted: {job.status}"
-            )
-            tenants = {p["tenant"] for p in job.partitions}
-            lines = [r for r in requests if r.batch_job_id == job.batch_job_id]
-            assert len(lines) == job.request_count, job
-            assert {r.tenant_id for r in lines} == tenants, f"{job.batch_job_id}: foreign lines"
-        sent = sorted(r.item_id for r in requests if r.partition_date == day)
-        due = sorted(c.call_id for c in finished_calls if c[2] == day)
-        assert sent == due, f"{day}: {len(sent)} calls sent, {len(due)} finished that day"
+    first = {r.batch_job_id for r in requests if r.batch_job_id}
+    lines_of: dict[str, list] = {}
+    for r in requests:
+        lines_of.setdefault(r.batch_job_id, []).append(r)
+    shared = []
+    for job in (j for j in jobs if j.batch_job_id in first):
+        tenants = {r.tenant_id for r in lines_of[job.batch_job_id]}
+        assert job.provider_batch_id and job.status in ("submitted", "ended", "ingested"), (
+            f"batch {job.batch_job_id} not submitted: {job.status}"
+        )
+        if job.credentials_ref == "default":
+            assert tenants <= set(pooled), f"{job.batch_job_id} holds isolated tenants {tenants}"
+            shared.append((len(tenants), {r.partition_date for r in lines_of[job.batch_job_id]}))
+        else:
+            assert tenants == {job.credentials_ref.removeprefix("tenant:")}, job
+            assert job.credentials_ref.removeprefix("tenant:") in isolated
+    widest, widest_dates = max(shared, key=lambda entry: entry[0])
+    assert widest >= len(pooled) / 2, f"the widest shared batch serves {widest} of {pooled}"
+    assert len(widest_dates) > 1, f"the widest shared batch holds one date: {widest_dates}"
+    sent = sorted(r.item_id for r in requests if r.partition_date in dates)
+    assert sent == sorted(c.call_id for c in finished_calls), "calls sent != calls finished"

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, text
 
 import batch_pipelines.workflows
 from batch_pipelines.batching import custom_ids
+from batch_pipelines.batching.groups import BATCH_WINDOW_ENV
 from batch_pipelines.batching.workflow import InvalidAnswer, ManifestRow, Rendered, WorkItem
 from batch_pipelines.core import workflows as declared_workflows
 from batch_pipelines.core.prompts import ChatPrompt, ModelAnswer
@@ -41,11 +42,14 @@ from batch_pipelines.core.workflows import (
 from batch_pipelines.daemon_loop import DaemonLoop
 from batch_pipelines.db.seed import seed_demo
 from batch_pipelines.definitions import defs
-from batch_pipelines.defs.batching.partition_ranges import date_tenant_range_tags
-from batch_pipelines.defs.batching.sensors import build_batch_poll_sensor
+from batch_pipelines.defs.batching.sensors import (
+    build_batch_poll_sensor,
+    build_batch_submit_sensor,
+)
 from batch_pipelines.defs.batching.workflow_assets import build_workflow_defs
 from batch_pipelines.defs.ledger.assets import build_cost_ledger
 from batch_pipelines.defs.ledger.checks import cost_ledger_checks
+from batch_pipelines.defs.tenants.partitions import date_range_tags
 from batch_pipelines.defs.tenants.sensors import tenant_registry_sensor
 from batch_pipelines.ledger.estimate import add_estimate_arguments, monthly_units
 from batch_pipelines.workflows.registry import build_workflow
@@ -76,13 +80,15 @@ def declaration_problems(
         for asset in (declared.request_asset, *declared.result_asset_names):
             if dg.AssetKey(asset) not in keys:
                 problems.append(f"{name}: no asset {asset} in the code location")
-        for job in (declared.submit_job, declared.ingest_job):
+        for job in (declared.request_job, declared.submit_job, declared.ingest_job):
             try:
                 location.resolve_job_def(job)
             except Exception:
                 problems.append(f"{name}: no job {job} in the code location")
+        if not any(declared.request_job in _targets(trigger) for trigger in triggers):
+            problems.append(f"{name}: no sensor or schedule launches {declared.request_job}")
         if not any(declared.submit_job in _targets(trigger) for trigger in triggers):
-            problems.append(f"{name}: no sensor or schedule launches {declared.submit_job}")
+            problems.append(f"{name}: batch_submit_sensor does not launch {declared.submit_job}")
         if not (DEFS_DIR / name).is_dir():
             problems.append(f"{name}: no trigger folder batch_pipelines/defs/{name}/")
         ledger_deps = graph.get(dg.AssetKey("cost_ledger")).parent_keys
@@ -156,6 +162,8 @@ def test_a_declared_workflow_missing_elsewhere_is_named(dagster_instance) -> Non
         "missing_parts: no asset missing_parts_requests in the code location",
         "missing_parts: no job missing_parts_job in the code location",
         "missing_parts: no sensor or schedule launches missing_parts_job",
+        "missing_parts: no job missing_parts_submit_job in the code location",
+        "missing_parts: batch_submit_sensor does not launch missing_parts_submit_job",
         "missing_parts: no trigger folder batch_pipelines/defs/missing_parts/",
         "missing_parts: cost_ledger does not depend on missing_parts",
         "missing_parts: the README's workflow table does not name it",
@@ -281,8 +289,9 @@ class _registered:
 
 
 def test_a_toy_workflow_added_by_the_recipe_runs_through_dagster_and_the_ledger(
-    dagster_instance, engine, emulator
+    dagster_instance, engine, emulator, monkeypatch
 ) -> None:
+    monkeypatch.setenv(BATCH_WINDOW_ENV, "0")
     day = dt.date(2026, 11, 20)
     seed_demo(
         engine, tenants=3, date=day, calls_per_tenant=3, leads_per_tenant=0, docs_per_tenant=0
@@ -299,10 +308,9 @@ def test_a_toy_workflow_added_by_the_recipe_runs_through_dagster_and_the_ledger(
         # The wiring is built from the declaration; step 4 is its trigger.
         wiring = build_workflow_defs(toy)
 
-        @dg.sensor(job=wiring.submit_job, name="ticket_triage_sensor")
+        @dg.sensor(job=wiring.request_job, name="ticket_triage_sensor")
         def ticket_triage_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest:
-            tenants = context.instance.get_dynamic_partitions("tenants")
-            return dg.RunRequest(tags=date_tenant_range_tags(context.instance, [day], tenants))
+            return dg.RunRequest(tags=date_range_tags(context.instance, day))
 
         location = dg.Definitions(
             assets=[
@@ -311,10 +319,11 @@ def test_a_toy_workflow_added_by_the_recipe_runs_through_dagster_and_the_ledger(
                 build_cost_ledger([wiring]),
                 cost_ledger_checks,
             ],
-            jobs=[wiring.submit_job, wiring.ingest_job],
+            jobs=[wiring.request_job, wiring.submit_job, wiring.ingest_job],
             sensors=[
                 tenant_registry_sensor,
                 ticket_triage_sensor,
+                build_batch_submit_sensor({toy.name: wiring}),
                 build_batch_poll_sensor({toy.name: wiring}),
             ],
             resources=defs().resources,
@@ -328,9 +337,7 @@ def test_a_toy_workflow_added_by_the_recipe_runs_through_dagster_and_the_ledger(
         daemon.tick_sensor("tenant_registry_sensor")
         (queued,) = daemon.tick_sensor("ticket_triage_sensor")
         assert queued.success
-        for _ in range(6):
-            if not daemon.tick_sensor("batch_poll_sensor"):
-                break
+        daemon.settle(rounds=6)
         ingests = [r for r in daemon.runs if r.dagster_run.job_name == "ticket_triage_ingest_job"]
         assert ingests and all(r.success for r in ingests)
 

@@ -2,9 +2,10 @@
 
 Profile A, scaled: 100 tenants, 10,000 calls whose prompts are about 8,000 input tokens each
 (realistic demo transcripts repeated to size), 10 leads and 3 knowledge-base documents per tenant.
-Measured: `batch_pipelines.run_day.run_day` (the tenant sensor, the pooled post-call run, the
-lead-scoring schedule tick, the KB upload sensor, then poll-sensor ticks launching ingest and ledger
-runs until every batch is ingested and priced, then the cost report), every run executed by Dagster
+Measured: `batch_pipelines.run_day.run_day` (the tenant sensor, the request runs that queue the
+day's work — post-call and lead scoring over the date's tenants, the KB upload sensor's — then, with
+a batch window of 0, submit- and poll-sensor ticks launching submit, ingest and ledger runs until
+every batch is ingested and priced, then the cost report), every run executed by Dagster
 on an instance stored in the same Postgres, the emulator in this process with `complete_after=0`.
 Figures: wall time, and the peak resident memory of the process running the day and its children,
 sampled every 50 ms (the Postgres server is a separate, shared process and is not counted). Each

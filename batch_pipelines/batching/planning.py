@@ -1,10 +1,23 @@
-"""Plan: choose due items, render them, pool across tenants, shard, and commit the plan.
+"""Queue, then plan: choose due items, render them, queue them; later, per group, pool and shard.
 
-Everything is written in one transaction before any network call: `batch_requests` rows (the
-manifest) and `batch_jobs` rows in status `planned`. Rendered request lines are spooled to
-`$BATCH_PIPELINES_HOME/spool/<batch_job_id>.jsonl` so submission sends exactly what was planned;
-if the spool is missing (another machine, a cleaned disk) submission renders the rows again.
-Rendering streams through a temporary file: only ids, sizes and prefix keys stay in memory.
+Two steps, each one transaction written before any network call:
+
+1. `queue` (a request asset's run, for whatever partitions Dagster gave it; an ingest run for its
+   retries): the due items are rendered (cleaning, PII redaction, truncation), checked against the
+   tenants' budgets, and written to the manifest (`batch_requests`) as `queued`, each with its
+   rendered line and the group it pools in in `request_lines`. Nothing is sent, so how Dagster cut
+   a backfill into runs never decides what pools.
+2. `plan_queued` (a submit run, launched by `batch_submit_sensor` for one group (workflow,
+   provider, credentials, model, endpoint) once the group's oldest line has waited the batch window
+   or the group fills a shard): every queued line of the group, whatever run queued it, ordered so
+   that requests sharing a prompt prefix are adjacent, sharded at the provider's limits into
+   `batch_jobs` rows `planned`.
+
+Everything the second step and the submission after it need is in Postgres, so they may run on
+another machine than the first; a spool file (`$BATCH_PIPELINES_HOME/spool/<batch_job_id>.jsonl`)
+is only a cache of a job's lines there. `plan` does both at once (scripts, tests, benchmarks: a
+window of 0). Rendering streams through a temporary file: only ids, sizes and prefix keys stay in
+memory.
 """
 
 from __future__ import annotations
@@ -16,14 +29,15 @@ import os
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from batch_pipelines.batching import manifest, transitions
+from batch_pipelines.batching.groups import SubmitGroup, estimated_tokens, shard_limits
 from batch_pipelines.batching.jobs import BATCH
 from batch_pipelines.batching.priming import (
     PrimingBatch,
@@ -34,29 +48,25 @@ from batch_pipelines.batching.priming import (
     write_threshold,
 )
 from batch_pipelines.batching.sharding import Sized, shard
-from batch_pipelines.batching.transitions import NewJob, NewRequest, RequestState
+from batch_pipelines.batching.transitions import NewJob, NewRequest, QueuedLine, RequestState
 from batch_pipelines.batching.workflow import ManifestRow, Rejected, Rendered, Skipped, Workflow
 from batch_pipelines.core.caching import CachePrefix, Priming
 from batch_pipelines.core.prompts import ChatPrompt, EmbeddingInput, Prompt
 from batch_pipelines.core.tenants import TenantContext
 from batch_pipelines.db.settings import home_dir
 from batch_pipelines.db.statuses import JobStatus, RequestStatus
-from batch_pipelines.db.tables import batch_jobs, batch_requests
+from batch_pipelines.db.tables import batch_jobs, batch_requests, request_lines
 from batch_pipelines.ledger import budgets
 from batch_pipelines.ledger.pricing import estimate_cost_micro_usd
-from batch_pipelines.providers.base import BatchProvider, ShardLimits, prefix_key
+from batch_pipelines.providers.base import BatchProvider, prefix_key
 from batch_pipelines.providers.registry import ProviderRegistry, tenant_credentials_ref
 
 RENDER_CHUNK = 1000
-# A spool file no job will read is removed once it is this old: younger, it may belong to a plan
-# whose transaction has not committed yet.
+# A spool file no job will read is removed once it is this old: younger, it may belong to a
+# submission under way.
 ORPHAN_SPOOL_AGE = dt.timedelta(hours=1)
 # Jobs whose spool is never read again (an ingested job's is removed by the ingest itself).
 _SPOOL_DONE_STATUSES = (JobStatus.INGESTED, JobStatus.FAILED)
-# The planner's estimate of a line's input tokens, for admission control: one per 4 bytes of the
-# line's whole JSON (its markup, schema and ids too), above the ~4 characters a token of English
-# prose the providers' tokenizers count. Text of denser scripts may count more.
-BYTES_PER_TOKEN = 4
 _SCRATCH_BUFFER = 1 << 20
 Checkpoint = Callable[[str], None]
 
@@ -68,7 +78,21 @@ def spool_dir() -> Path:
 
 
 @dataclass
+class QueueResult:
+    """What a queue step wrote: lines queued, and items that went no further, by why."""
+
+    queued: int = 0
+    skipped: int = 0
+    rejected: int = 0  # dead-lettered at once (too big, refused by the workflow)
+    held: int = 0  # kept back by the tenant's budget
+    retries: int = 0  # retries among them (attempt > 1)
+    queued_by_tenant: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass
 class PlanResult:
+    """What a plan step wrote; `plan` (queue and plan at once) adds what its queue step found."""
+
     batch_job_ids: list[str] = field(default_factory=list)
     priming_job_ids: list[str] = field(default_factory=list)  # also in batch_job_ids
     planned: int = 0
@@ -81,8 +105,11 @@ class PlanResult:
 
 @dataclass(frozen=True)
 class _Line:
+    """A rendered request line: in the queue step, at `offset` of its scratch file; in the plan
+    step, read from `request_lines` (`offset` None)."""
+
     request: ManifestRow
-    offset: int
+    offset: int | None
     nbytes: int
     embedding_inputs: int
     prefix: str
@@ -96,7 +123,7 @@ class _Line:
     @property
     def input_tokens(self) -> int:
         """What the line takes of its model's enqueued-token limit, estimated from its size."""
-        return -(-self.nbytes // BYTES_PER_TOKEN)
+        return estimated_tokens(self.nbytes)
 
 
 def _estimate_tokens(prompt) -> tuple[int, int]:
@@ -161,16 +188,42 @@ def plan(
     now: dt.datetime | None = None,
     checkpoint: Checkpoint | None = None,
 ) -> PlanResult:
-    """Plan the due items of `partition_dates` (None: only queued retries and held items) for
-    `tenant_ids` (None: every tenant). Returns the planned jobs; nothing is sent yet."""
+    """Queue the due items of `partition_dates` (None: only retries and held items) for
+    `tenant_ids` (None: every tenant), then plan every queued line of the workflow, whatever its
+    group and however short it has waited (a batch window of 0). Nothing is sent yet."""
+    queued = queue(
+        engine, workflow, providers, partition_dates, tenant_ids, now=now, checkpoint=checkpoint
+    )
+    result = plan_queued(engine, workflow, providers, now=now, checkpoint=checkpoint)
+    result.skipped, result.rejected = queued.skipped, queued.rejected
+    result.held, result.retries = queued.held, queued.retries
+    return result
+
+
+# --- queue -------------------------------------------------------------------------------------
+
+
+def queue(
+    engine: Engine,
+    workflow: Workflow,
+    providers: ProviderRegistry,
+    partition_dates: Sequence[dt.date] | None,
+    tenant_ids: Sequence[str] | None = None,
+    *,
+    now: dt.datetime | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> QueueResult:
+    """Render the due items of `partition_dates` (None: only retries, requeues and held items,
+    whatever their date) for `tenant_ids` (None: every tenant), and queue them: manifest rows
+    `queued` with their lines in `request_lines`, skipped and rejected items settled with their
+    reasons, items past their tenant's budget held. One transaction; nothing is planned or sent."""
     now = now or manifest.utcnow()
-    result = PlanResult()
+    result = QueueResult()
     with engine.begin() as conn:
         manifest.lock_workflow(conn, workflow.name)
-        remove_orphan_spools(conn)
         tenants = manifest.load_tenants(conn, tenant_ids)
-        queued = _queued_requests(conn, workflow, partition_dates, tenant_ids, now)
-        result.retries = sum(1 for r in queued if r.attempt > 1)
+        waiting = _waiting_requests(conn, workflow, partition_dates, tenant_ids, now)
+        result.retries = sum(1 for r in waiting if r.attempt > 1)
         new_rows: list[ManifestRow] = []
         if partition_dates:
             due = [
@@ -190,7 +243,7 @@ def plan(
                 ],
             )
         fresh = {r.custom_id: RequestState(r) for r in new_rows}
-        candidates = queued + new_rows
+        candidates = waiting + new_rows
         if not candidates:
             return result
         all_tenants = tenants | manifest.load_tenants(
@@ -210,23 +263,22 @@ def plan(
                 fresh,
             )
             lines = _hold_over_budget(conn, lines, result, fresh)
-            _write_jobs(conn, workflow, providers, scratch, lines, now, result, fresh)
-        transitions.insert_requests(conn, fresh.values())
+            _queue_lines(conn, workflow, scratch, lines, now, result, fresh)
         if checkpoint:
-            checkpoint("after_plan_written")
+            checkpoint("after_queue_written")
     if checkpoint:
-        checkpoint("after_plan_commit")
+        checkpoint("after_queue_commit")
     return result
 
 
-def _queued_requests(
+def _waiting_requests(
     conn,
     workflow: Workflow,
     partition_dates: Sequence[dt.date] | None,
     tenant_ids: Sequence[str] | None,
     now: dt.datetime,
 ) -> list[ManifestRow]:
-    """Retries, requeues and held items waiting for a batch (whatever their date when
+    """Retries, requeues and held items waiting to be rendered again (whatever their date when
     `partition_dates` is None), once their backoff has passed."""
     query = select(batch_requests).where(
         batch_requests.c.workflow == workflow.name,
@@ -402,92 +454,235 @@ def _hold_over_budget(
     return keep
 
 
+def _queue_lines(
+    conn,
+    workflow: Workflow,
+    scratch,
+    lines: list[_Line],
+    now: dt.datetime,
+    result: QueueResult,
+    fresh: dict[str, RequestState],
+) -> None:
+    """The rendered lines queued: new rows written in their final state, written ones (retries,
+    requeues, released holds) moved to `queued`, each line copied from the scratch file into
+    `request_lines` with its group."""
+    written = []
+    for ln in lines:
+        state = fresh.get(ln.request.custom_id)
+        if state is None:
+            written.append((ln.request.custom_id, ln.notes, ln.estimated_cost, ln.cache_prefix))
+        else:
+            state.status, state.notes = RequestStatus.QUEUED, ln.notes
+            state.estimated_cost_micro_usd = ln.estimated_cost
+            state.cache_prefix = ln.cache_prefix
+        result.queued_by_tenant[ln.request.tenant_id] += 1
+    transitions.insert_requests(conn, fresh.values())
+    transitions.queue_written_requests(conn, written)
+    source = scratch.fileno()
+    transitions.insert_request_lines(
+        conn,
+        (
+            QueuedLine(
+                custom_id=ln.request.custom_id,
+                workflow=workflow.name,
+                provider=workflow.provider,
+                credentials_ref=ln.credentials_ref,
+                model=workflow.model,
+                endpoint=workflow.endpoint,
+                prefix_key=ln.prefix,
+                embedding_inputs=ln.embedding_inputs,
+                cache_keys=ln.cache_keys,
+                breakpoints=ln.breakpoints,
+                line=os.pread(source, ln.nbytes, ln.offset),
+            )
+            for ln in lines
+            if ln.offset is not None
+        ),
+        now,
+        replacing=[custom_id for custom_id, *_ in written],
+    )
+    result.queued += len(lines)
+
+
+# --- plan --------------------------------------------------------------------------------------
+
+
+def plan_queued(
+    engine: Engine,
+    workflow: Workflow,
+    providers: ProviderRegistry,
+    *,
+    credentials_ref: str | None = None,
+    now: dt.datetime | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> PlanResult:
+    """Plan every queued line of `workflow` (of one credentials' group, if given) into pooled,
+    sharded jobs, whatever runs queued them: `batch_jobs` rows `planned` and their requests with
+    them, in one transaction. Nothing is sent yet."""
+    now = now or manifest.utcnow()
+    result = PlanResult()
+    with engine.begin() as conn:
+        manifest.lock_workflow(conn, workflow.name)
+        remove_orphan_spools(conn)
+        transitions.drop_finished_lines(conn)
+        groups = _queued_lines(conn, workflow.name, credentials_ref)
+        for group, lines in sorted(groups.items()):
+            _write_jobs(conn, workflow, providers, group, lines, now, result)
+        if checkpoint:
+            checkpoint("after_plan_written")
+    if checkpoint:
+        checkpoint("after_plan_commit")
+    return result
+
+
+def _queued_lines(
+    conn: Connection, workflow: str, credentials_ref: str | None
+) -> dict[SubmitGroup, list[_Line]]:
+    """The workflow's queued lines (their sizes and prefixes, not their bytes) by group."""
+    query = (
+        select(
+            batch_requests,
+            request_lines.c.provider,
+            request_lines.c.credentials_ref,
+            request_lines.c.model,
+            request_lines.c.endpoint,
+            request_lines.c.prefix_key,
+            request_lines.c.nbytes,
+            request_lines.c.embedding_inputs,
+            request_lines.c.cache_keys,
+            request_lines.c.breakpoints,
+        )
+        .select_from(batch_requests.join(request_lines))
+        .where(
+            batch_requests.c.workflow == workflow,
+            batch_requests.c.status == RequestStatus.QUEUED,
+        )
+    )
+    if credentials_ref is not None:
+        query = query.where(request_lines.c.credentials_ref == credentials_ref)
+    groups: dict[SubmitGroup, list[_Line]] = defaultdict(list)
+    for row in conn.execute(query):
+        group = SubmitGroup(workflow, row.provider, row.credentials_ref, row.model, row.endpoint)
+        groups[group].append(
+            _Line(
+                request=manifest.manifest_row(row),
+                offset=None,
+                nbytes=row.nbytes,
+                embedding_inputs=row.embedding_inputs,
+                prefix=row.prefix_key,
+                credentials_ref=row.credentials_ref,
+                estimated_cost=row.estimated_cost_micro_usd,
+                notes=dict(row.notes or {}),
+                cache_prefix=row.cache_prefix,
+                cache_keys=tuple(row.cache_keys),
+                breakpoints=row.breakpoints,
+            )
+        )
+    return groups
+
+
 def _write_jobs(
     conn,
     workflow: Workflow,
     providers: ProviderRegistry,
-    scratch,
+    group: SubmitGroup,
     lines: list[_Line],
     now: dt.datetime,
     result: PlanResult,
-    fresh: dict[str, RequestState],
 ) -> None:
-    groups: dict[str, list[_Line]] = defaultdict(list)
-    for line in lines:
-        groups[line.credentials_ref].append(line)
+    """One group's lines into jobs: ordered so that requests sharing a static prefix sit next to
+    each other (they share the cache), cut at the provider's limits."""
     deadline_at = now + workflow.deadline if workflow.deadline else None
-    mode = "self_hosted" if workflow.provider == "self_hosted" else BATCH
-    limits = _shard_limits(workflow, providers)
+    mode = "self_hosted" if group.provider == "self_hosted" else BATCH
+    limits = shard_limits(providers, group.provider, group.model, group.endpoint)
     policy: Priming = getattr(workflow, "priming", None) or Priming()
-    primes = priming_pays(workflow.provider, workflow.model, policy, now)
-    threshold = write_threshold(workflow.provider, workflow.model, now)
-    provider = providers.get(workflow.provider)
-    for credentials_ref, group in sorted(groups.items()):
-        # Requests sharing a static prefix sit next to each other, so they share the cache.
-        group.sort(key=lambda ln: (ln.prefix, ln.request.tenant_id, ln.request.item_id))
-        buckets: list[tuple[list[_Line], bool, Waits]] = [(group, False, None)]
-        kept: dict[str, int] = {}  # custom id → cache breakpoints kept, for those that drop some
-        if primes or threshold is not None:
-            split = plan_priming(
-                conn,
-                [(ln, ln.cache_keys, ln.breakpoints) for ln in group],
-                provider=workflow.provider,
-                credentials_ref=credentials_ref,
-                model=workflow.model,
-                policy=policy,
-                primes=primes,
-                threshold=threshold,
-                now=now,
-            )
-            kept = {
-                ln.request.custom_id: split.breakpoints[id(ln)]
-                for ln in group
-                if id(ln) in split.breakpoints
-            }
-            # Priming batches first, each after the one it waits for (ids exist before use).
-            priming = sorted(split.priming.items(), key=lambda item: _stage(item[0]))
-            buckets = [(lines, True, batch) for batch, lines in priming]
-            buckets += [(lines, False, waits) for waits, lines in split.waiting.items()]
-            if kept:
-                buckets = [
-                    (_with_breakpoints(scratch, provider, lines, kept), is_priming, waits)
-                    for lines, is_priming, waits in buckets
-                ]
-        for lines, is_priming, waits in buckets:
-            sized = [Sized(ln, ln.nbytes, ln.embedding_inputs, ln.input_tokens) for ln in lines]
-            for shard_lines in shard(sized, limits):
-                batch_job_id = manifest.new_batch_job_id()
-                if is_priming and isinstance(waits, PrimingBatch) and waits.batch_job_id is None:
-                    # A priming batch is a handful of lines: one job (were it ever cut in more,
-                    # its first job is the one waited for).
-                    waits.batch_job_id = batch_job_id
-                transitions.insert_planned_job(
-                    conn,
-                    NewJob(
-                        batch_job_id=batch_job_id,
-                        workflow=workflow.name,
-                        provider=workflow.provider,
-                        mode=mode,
-                        model=workflow.model,
-                        endpoint=workflow.endpoint,
-                        credentials_ref=credentials_ref,
-                        request_count=len(shard_lines),
-                        estimated_input_tokens=sum(ln.input_tokens for ln in shard_lines),
-                        partitions=manifest.partitions_of(ln.request for ln in shard_lines),
-                        deadline_at=deadline_at,
-                        priming=is_priming,
-                        primed_by=_waited_job(waits.waits_for if is_priming else waits),
-                        cache_prefixes=sorted({k for ln in shard_lines for k in ln.cache_keys}),
-                    ),
+    primes = priming_pays(group.provider, group.model, policy, now)
+    threshold = write_threshold(group.provider, group.model, now)
+    lines.sort(key=job_line_order)
+    buckets: list[tuple[list[_Line], bool, Waits]] = [(lines, False, None)]
+    kept: dict[str, int] = {}  # custom id → cache breakpoints kept, for those that drop some
+    if primes or threshold is not None:
+        # The group's queued lines, whatever runs queued them, decide what is primed: a prefix
+        # shared across the window's runs is primed once for all of them.
+        split = plan_priming(
+            conn,
+            [(ln, ln.cache_keys, ln.breakpoints) for ln in lines],
+            provider=group.provider,
+            credentials_ref=group.credentials_ref,
+            model=group.model,
+            policy=policy,
+            primes=primes,
+            threshold=threshold,
+            now=now,
+        )
+        kept = {
+            ln.request.custom_id: split.breakpoints[id(ln)]
+            for ln in lines
+            if id(ln) in split.breakpoints
+        }
+        # Priming batches first, each after the one it waits for (ids exist before use).
+        priming = sorted(split.priming.items(), key=lambda item: _stage(item[0]))
+        buckets = [(members, True, batch) for batch, members in priming]
+        buckets += [(members, False, waits) for waits, members in split.waiting.items()]
+        if kept:
+            sizes = _with_breakpoints(conn, providers.get(group.provider), kept)
+            buckets = [
+                (
+                    [
+                        dataclasses.replace(ln, nbytes=sizes[ln.request.custom_id])
+                        if ln.request.custom_id in sizes
+                        else ln
+                        for ln in members
+                    ],
+                    is_priming,
+                    waits,
                 )
-                _assign(conn, batch_job_id, shard_lines, now, fresh, kept)
-                _spool(scratch, batch_job_id, shard_lines)
-                result.batch_job_ids.append(batch_job_id)
-                if is_priming:
-                    result.priming_job_ids.append(batch_job_id)
-                result.planned += len(shard_lines)
-                for ln in shard_lines:
-                    result.requests_by_tenant[ln.request.tenant_id] += 1
+                for members, is_priming, waits in buckets
+            ]
+    for members, is_priming, waits in buckets:
+        sized = [Sized(ln, ln.nbytes, ln.embedding_inputs, ln.input_tokens) for ln in members]
+        for shard_lines in shard(sized, limits):
+            batch_job_id = manifest.new_batch_job_id()
+            if is_priming and isinstance(waits, PrimingBatch) and waits.batch_job_id is None:
+                # A priming batch is a handful of lines: one job (were it ever cut in more, its
+                # first job is the one waited for).
+                waits.batch_job_id = batch_job_id
+            transitions.insert_planned_job(
+                conn,
+                NewJob(
+                    batch_job_id=batch_job_id,
+                    workflow=group.workflow,
+                    provider=group.provider,
+                    mode=mode,
+                    model=group.model,
+                    endpoint=group.endpoint,
+                    credentials_ref=group.credentials_ref,
+                    request_count=len(shard_lines),
+                    estimated_input_tokens=sum(ln.input_tokens for ln in shard_lines),
+                    partitions=manifest.partitions_of(ln.request for ln in shard_lines),
+                    deadline_at=deadline_at,
+                    priming=is_priming,
+                    primed_by=_waited_job(waits.waits_for if is_priming else waits),
+                    cache_prefixes=sorted({k for ln in shard_lines for k in ln.cache_keys}),
+                ),
+            )
+            transitions.plan_into_job(
+                conn,
+                batch_job_id,
+                [ln.request.custom_id for ln in shard_lines],
+                now,
+                breakpoints={
+                    ln.request.custom_id: kept[ln.request.custom_id]
+                    for ln in shard_lines
+                    if ln.request.custom_id in kept
+                },
+            )
+            result.batch_job_ids.append(batch_job_id)
+            if is_priming:
+                result.priming_job_ids.append(batch_job_id)
+            result.planned += len(shard_lines)
+            for ln in shard_lines:
+                result.requests_by_tenant[ln.request.tenant_id] += 1
 
 
 def _stage(batch: PrimingBatch) -> int:
@@ -508,98 +703,31 @@ def _waited_job(waits: Waits) -> str | None:
 
 
 def _with_breakpoints(
-    scratch, provider: BatchProvider, lines: list[_Line], kept: dict[str, int]
-) -> list[_Line]:
-    """`lines`, those in `kept` re-encoded with fewer cache breakpoints (appended to the scratch
-    file, from which the spool is copied)."""
-    out = []
-    for ln in lines:
-        keep = kept.get(ln.request.custom_id)
-        if keep is None:
-            out.append(ln)
-            continue
-        encoded = provider.with_cache_breakpoints(
-            os.pread(scratch.fileno(), ln.nbytes, ln.offset), keep
-        )
-        scratch.seek(0, os.SEEK_END)
-        offset = scratch.tell()
-        scratch.write(encoded)
-        out.append(dataclasses.replace(ln, offset=offset, nbytes=len(encoded)))
-    scratch.flush()
-    return out
-
-
-def _assign(
-    conn,
-    batch_job_id: str,
-    lines: Sequence[_Line],
-    now: dt.datetime,
-    fresh: dict[str, RequestState],
-    kept: dict[str, int],
-) -> None:
-    """The shard's requests planned into its job: new rows in memory, written ones by one
-    statement."""
-    written = []
-    for ln in lines:
-        state = fresh.get(ln.request.custom_id)
-        breakpoints = kept.get(ln.request.custom_id)
-        if state is None:
-            written.append(
-                (ln.request.custom_id, ln.notes, ln.estimated_cost, ln.cache_prefix, breakpoints)
+    conn: Connection, provider: BatchProvider, kept: dict[str, int]
+) -> dict[str, int]:
+    """The queued lines of `kept` re-encoded with fewer cache breakpoints, stored in place of
+    their lines in `request_lines` (what submission sends), a chunk at a time; their new sizes
+    by custom id."""
+    sizes: dict[str, int] = {}
+    ids = sorted(kept)
+    for start in range(0, len(ids), RENDER_CHUNK):
+        rows = conn.execute(
+            select(request_lines.c.custom_id, request_lines.c.line).where(
+                request_lines.c.custom_id.in_(ids[start : start + RENDER_CHUNK])
             )
-        else:
-            state.status, state.batch_job_id = RequestStatus.PLANNED, batch_job_id
-            state.notes, state.estimated_cost_micro_usd = ln.notes, ln.estimated_cost
-            state.planned_at, state.cache_prefix = now, ln.cache_prefix
-            state.cache_breakpoints = breakpoints
-    transitions.assign_to_job(conn, batch_job_id, written, now)
+        )
+        encoded = {
+            custom_id: provider.with_cache_breakpoints(bytes(line), kept[custom_id])
+            for custom_id, line in rows
+        }
+        transitions.replace_request_lines(conn, encoded)
+        sizes |= {custom_id: len(line) for custom_id, line in encoded.items()}
+    return sizes
 
 
-def _shard_limits(workflow: Workflow, providers: ProviderRegistry) -> ShardLimits:
-    """The provider's per-batch limits, and the model's queue limit: a shard never takes more
-    than the whole queue alone (it could never be admitted)."""
-    limits = providers.get(workflow.provider).limits(workflow.endpoint)
-    queue = providers.queue_limit(workflow.provider, workflow.model)
-    if queue is None:
-        return limits
-    if queue.unit == "requests":
-        return dataclasses.replace(limits, max_lines=min(limits.max_lines, queue.limit))
-    return dataclasses.replace(limits, max_input_tokens=queue.limit)
-
-
-def _spool(scratch, batch_job_id: str, lines: Iterable[_Line]) -> None:
-    """Copy the lines from the scratch file into the job's spool file, each run of lines that lie
-    next to each other in the scratch file in one copy."""
-    runs: list[tuple[int, int]] = []
-    for line in lines:
-        if runs and runs[-1][0] + runs[-1][1] == line.offset:
-            runs[-1] = (runs[-1][0], runs[-1][1] + line.nbytes)
-        else:
-            runs.append((line.offset, line.nbytes))
-    path = spool_dir() / f"{batch_job_id}.jsonl"
-    partial = path.with_suffix(".partial")
-    source = scratch.fileno()
-    with open(partial, "wb") as out:
-        target = out.fileno()
-        for offset, nbytes in runs:
-            _copy_range(source, target, offset, nbytes)
-    os.replace(partial, path)
-
-
-def _copy_range(source: int, target: int, offset: int, nbytes: int) -> None:
-    """Append `nbytes` of `source` from `offset` to `target` (in the kernel where it can)."""
-    while nbytes > 0:
-        try:
-            copied = os.copy_file_range(source, target, nbytes, offset)
-        except OSError:
-            copied = 0
-        if copied <= 0:  # not supported here (or nothing copied): read and write instead
-            data = os.pread(source, nbytes, offset)
-            if not data:
-                raise OSError(f"scratch file ended {nbytes} bytes early")
-            copied = os.write(target, data)
-        offset += copied
-        nbytes -= copied
+def job_line_order(line: _Line) -> tuple[str, str, str]:
+    """The order of a job's lines (submission streams them from `request_lines` the same way)."""
+    return (line.prefix, line.request.tenant_id, line.request.item_id)
 
 
 def remove_orphan_spools(conn, *, min_age: dt.timedelta = ORPHAN_SPOOL_AGE) -> int:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from batch_pipelines.batching import manifest, transitions
 from batch_pipelines.batching.admission import admit
@@ -44,7 +44,7 @@ from batch_pipelines.batching.jobs import SYNC, JobRecord, due, load_job, select
 from batch_pipelines.batching.planning import RENDER_CHUNK, Checkpoint, spool_dir
 from batch_pipelines.batching.workflow import Rendered, Workflow
 from batch_pipelines.db.statuses import Attention, JobStatus
-from batch_pipelines.db.tables import batch_jobs
+from batch_pipelines.db.tables import batch_jobs, batch_requests, request_lines
 from batch_pipelines.providers.base import (
     BatchProvider,
     BatchStatus,
@@ -58,6 +58,8 @@ from batch_pipelines.providers.registry import ProviderRegistry
 
 # A 429 without a Retry-After: the job waits this long.
 DEFAULT_RATE_LIMIT_WAIT = dt.timedelta(seconds=60)
+# Queued lines read from Postgres at a time while a job's file is written.
+LINES_PER_FETCH = 500
 
 
 class Outcome(StrEnum):
@@ -104,12 +106,14 @@ def submit_planned(
     providers: ProviderRegistry,
     batch_job_ids: Sequence[str] | None = None,
     *,
+    credentials_ref: str | None = None,
     checkpoint: Checkpoint | None = None,
     now: dt.datetime | None = None,
 ) -> SubmitResult:
-    """Submit every planned job of `workflow` (or just `batch_job_ids`) that is due and admitted,
-    reconciling any job a dead process left in `submitting` first; then finish the synchronous
-    calls of any missed deadline a crash interrupted."""
+    """Submit every planned job of `workflow` (of one credentials' group, or just
+    `batch_job_ids`) that is due and admitted, reconciling any job a dead process left in
+    `submitting` first; then finish the synchronous calls of any missed deadline a crash
+    interrupted."""
     from batch_pipelines.batching.deadline import run_sync_jobs
 
     now = now or manifest.utcnow()
@@ -124,6 +128,8 @@ def submit_planned(
         ]
         if batch_job_ids is not None:
             where.append(batch_jobs.c.batch_job_id.in_(list(batch_job_ids)))
+        if credentials_ref is not None:
+            where.append(batch_jobs.c.credentials_ref == credentials_ref)
         jobs = select_jobs(conn, *where, order_by=batch_jobs.c.created_at)
     for job in jobs:
         if job.status is JobStatus.SUBMITTING:
@@ -291,11 +297,16 @@ def record_submitted(engine: Engine, batch_job_id: str, status: BatchStatus) -> 
 def _request_lines(
     engine: Engine, workflow: Workflow, provider: BatchProvider, job: JobRecord
 ) -> Iterator[RequestLines]:
-    """The planned lines as a file: the spool when it is whole, or else the lines rendered again
-    from the manifest with the same ids into a scratch file (removed afterwards). Streamed both
-    ways: a shard is never held in memory whole."""
+    """The planned lines as a file. The spool is a cache of them on this machine: when it is not
+    whole, the lines queued in Postgres (`request_lines`) are written to it, so a submit run on any
+    machine sends exactly what was queued; lines missing there too (a job planned before they
+    were kept) are rendered again from the manifest, with the same ids, into a scratch file
+    (removed afterwards). Streamed every way: a shard is never held in memory whole."""
     path = spool_dir() / f"{job.batch_job_id}.jsonl"
     if path.exists() and _count_lines(path) == job.request_count:
+        yield RequestLines(path)
+        return
+    if _spool_queued_lines(engine, job, path):
         yield RequestLines(path)
         return
     fd, name = tempfile.mkstemp(dir=spool_dir(), prefix=f"{job.batch_job_id}.", suffix=".render")
@@ -306,6 +317,36 @@ def _request_lines(
         yield RequestLines(scratch)
     finally:
         scratch.unlink(missing_ok=True)
+
+
+def _spool_queued_lines(engine: Engine, job: JobRecord, path: Path) -> bool:
+    """Write the job's queued lines from Postgres to its spool file, in the order it was planned
+    in; False (nothing written) unless every line of the job is there."""
+    owned = (
+        select(batch_requests.c.custom_id)
+        .where(batch_requests.c.batch_job_id == job.batch_job_id)
+        .scalar_subquery()
+    )
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(func.count()).where(request_lines.c.custom_id.in_(owned))
+        ).scalar_one()
+        if stored != job.request_count:
+            return False
+        rows = conn.execution_options(yield_per=LINES_PER_FETCH).execute(
+            select(request_lines.c.line)
+            .select_from(request_lines.join(batch_requests))
+            .where(batch_requests.c.batch_job_id == job.batch_job_id)
+            .order_by(
+                request_lines.c.prefix_key, batch_requests.c.tenant_id, batch_requests.c.item_id
+            )
+        )
+        partial = path.with_suffix(".partial")
+        with open(partial, "wb") as out:
+            for (line,) in rows:
+                out.write(line)
+    os.replace(partial, path)
+    return True
 
 
 def _count_lines(path: Path) -> int:

@@ -1,5 +1,5 @@
-"""Every change of a job's or a request's state, by name: the only module that writes `batch_jobs`
-and the statuses of `batch_requests`.
+"""Every change of a job's or a request's state, by name: the only module that writes `batch_jobs`,
+the statuses of `batch_requests` and the queued lines of `request_lines`.
 
 Each transition runs in the caller's transaction. Conditional ones (`mark_submitting`,
 `mark_ended` …) say whether they moved the row: two workers racing on one job both call them, one
@@ -30,6 +30,7 @@ from sqlalchemy import (
     Integer,
     bindparam,
     cast,
+    delete,
     func,
     select,
     text,
@@ -41,7 +42,7 @@ from batch_pipelines.batching.jobs import SYNC, JobRecord
 from batch_pipelines.batching.manifest import any_of
 from batch_pipelines.batching.workflow import ManifestRow, WorkItem
 from batch_pipelines.db.statuses import Attention, JobStatus, RequestStatus
-from batch_pipelines.db.tables import batch_jobs, batch_requests
+from batch_pipelines.db.tables import batch_jobs, batch_requests, request_lines
 from batch_pipelines.providers.base import BatchStatus, FailureKind
 
 MAX_REQUEUES = 5
@@ -274,34 +275,23 @@ _HOLD = text(
 )
 
 
-def assign_to_job(
-    conn: Connection,
-    batch_job_id: str,
-    assigned: Sequence[tuple[str, Mapping[str, Any], Decimal, str | None, int | None]],
-    now: dt.datetime,
+def queue_written_requests(
+    conn: Connection, queued: Sequence[tuple[str, Mapping[str, Any], Decimal, str | None]]
 ) -> None:
-    """Written requests (retries, requeues, released holds) planned into a job: (custom id,
-    rendering notes, cost estimate, cache prefix, cache breakpoints kept) each, in one
-    statement."""
-    if not assigned:
+    """Written requests (retries, requeues, released holds) rendered again and queued: (custom
+    id, rendering notes, cost estimate, cache prefix) each, in one statement. Their lines go to
+    `request_lines` (`insert_request_lines`)."""
+    if not queued:
         return
     conn.execute(
-        _MARK_PLANNED,
+        _MARK_QUEUED,
         {
-            "status": RequestStatus.PLANNED.value,
-            "batch_job_id": batch_job_id,
-            "now": now,
+            "status": RequestStatus.QUEUED.value,
             # The notes serialised as a JSONB parameter would be.
             "rows": orjson.dumps(
                 [
-                    {
-                        "custom_id": custom_id,
-                        "notes": notes,
-                        "cost": str(cost),
-                        "prefix": prefix,
-                        "breakpoints": breakpoints,
-                    }
-                    for custom_id, notes, cost, prefix, breakpoints in assigned
+                    {"custom_id": custom_id, "notes": notes, "cost": str(cost), "prefix": prefix}
+                    for custom_id, notes, cost, prefix in queued
                 ]
             ).decode(),
         },
@@ -310,18 +300,186 @@ def assign_to_job(
 
 # Set-based updates of many manifest rows, each with its own values: the rows travel as one JSON
 # document, so a shard of 45,000 requests is one statement, not 45,000.
-_MARK_PLANNED = text(
+_MARK_QUEUED = text(
     """
     UPDATE batch_requests AS b
-    SET status = :status, batch_job_id = :batch_job_id, notes = r.notes,
-        estimated_cost_micro_usd = r.cost, error = NULL, not_before = NULL,
-        first_planned_at = coalesce(b.first_planned_at, :now), updated_at = now(),
-        cache_prefix = r.prefix, cache_breakpoints = r.breakpoints
+    SET status = :status, batch_job_id = NULL, notes = r.notes, estimated_cost_micro_usd = r.cost,
+        error = NULL, not_before = NULL, cache_prefix = r.prefix, cache_breakpoints = NULL,
+        updated_at = now()
     FROM json_to_recordset(CAST(:rows AS json)) AS r (
-        custom_id text, notes jsonb, cost numeric, prefix text, breakpoints smallint)
+        custom_id text, notes jsonb, cost numeric, prefix text)
     WHERE b.custom_id = r.custom_id
     """
 )
+
+
+@dataclass(frozen=True)
+class QueuedLine:
+    """A queued request's rendered line and the group it pools in (`request_lines`)."""
+
+    custom_id: str
+    workflow: str
+    provider: str
+    credentials_ref: str
+    model: str
+    endpoint: str
+    prefix_key: str
+    embedding_inputs: int
+    cache_keys: Sequence[str]
+    breakpoints: int
+    line: bytes
+
+
+_LINE_COLUMNS = (
+    "custom_id",
+    "workflow",
+    "provider",
+    "credentials_ref",
+    "model",
+    "endpoint",
+    "prefix_key",
+    "embedding_inputs",
+    "cache_keys",
+    "breakpoints",
+    "nbytes",
+    "line",
+    "queued_at",
+)
+_LINE_TYPES = ("text",) * 7 + ("int4", "text[]", "int2", "int4", "bytea", "timestamptz")
+_COPY_LINES = f"COPY request_lines ({', '.join(_LINE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+
+
+def insert_request_lines(
+    conn: Connection,
+    lines: Iterable[QueuedLine],
+    queued_at: dt.datetime,
+    *,
+    replacing: Sequence[str] = (),
+) -> int:
+    """Store queued lines (their requests' rows already written in this transaction), streamed
+    in one binary COPY; the lines of `replacing` (requests queued again with the same id, after a
+    batch that failed as a whole) are deleted first. Returns the number of lines."""
+    if replacing:
+        conn.execute(delete(request_lines).where(request_lines.c.custom_id == any_of(replacing)))
+
+    def values(ln: QueuedLine) -> tuple:
+        return (
+            ln.custom_id,
+            ln.workflow,
+            ln.provider,
+            ln.credentials_ref,
+            ln.model,
+            ln.endpoint,
+            ln.prefix_key,
+            ln.embedding_inputs,
+            list(ln.cache_keys),
+            ln.breakpoints,
+            len(ln.line),
+            ln.line,
+            queued_at,
+        )
+
+    raw = conn.connection.driver_connection
+    count = 0
+    if isinstance(raw, psycopg.Connection):
+        with raw.cursor() as cursor, cursor.copy(_COPY_LINES) as copy:
+            copy.set_types(list(_LINE_TYPES))
+            for line in lines:
+                copy.write_row(values(line))
+                count += 1
+        return count
+    for line in lines:
+        conn.execute(
+            request_lines.insert().values(dict(zip(_LINE_COLUMNS, values(line), strict=True)))
+        )
+        count += 1
+    return count
+
+
+def plan_into_job(
+    conn: Connection,
+    batch_job_id: str,
+    custom_ids: Sequence[str],
+    now: dt.datetime,
+    *,
+    breakpoints: Mapping[str, int] | None = None,
+) -> None:
+    """Queued requests planned into a job, in one statement (and one per number of cache
+    breakpoints kept, for the requests of `breakpoints` that drop some: `priming.py`)."""
+    if not custom_ids:
+        return
+    planned = (
+        batch_requests.c.custom_id == any_of(custom_ids),
+        batch_requests.c.status == RequestStatus.QUEUED,
+    )
+    conn.execute(
+        update(batch_requests)
+        .where(*planned)
+        .values(
+            status=RequestStatus.PLANNED,
+            batch_job_id=batch_job_id,
+            first_planned_at=func.coalesce(batch_requests.c.first_planned_at, now),
+            cache_breakpoints=None,
+            updated_at=func.now(),
+        )
+    )
+    by_count: dict[int, list[str]] = {}
+    for custom_id, kept in (breakpoints or {}).items():
+        by_count.setdefault(kept, []).append(custom_id)
+    for kept, ids in sorted(by_count.items()):
+        conn.execute(
+            update(batch_requests)
+            .where(
+                batch_requests.c.custom_id == any_of(ids),
+                batch_requests.c.batch_job_id == batch_job_id,
+            )
+            .values(cache_breakpoints=kept)
+        )
+
+
+def replace_request_lines(conn: Connection, lines: Mapping[str, bytes]) -> None:
+    """Queued lines re-encoded (fewer cache breakpoints), in place, by custom id: one statement."""
+    if not lines:
+        return
+    conn.execute(
+        text(
+            """
+            UPDATE request_lines AS l SET line = r.line, nbytes = octet_length(r.line)
+            FROM unnest(CAST(:ids AS text[]), CAST(:lines AS bytea[])) AS r (custom_id, line)
+            WHERE l.custom_id = r.custom_id
+            """
+        ),
+        {"ids": list(lines), "lines": list(lines.values())},
+    )
+
+
+def drop_job_lines(conn: Connection, batch_job_id: str) -> None:
+    """A job's lines are no longer needed (it is ingested): they hold tenant data."""
+    conn.execute(
+        delete(request_lines).where(
+            request_lines.c.custom_id.in_(
+                select(batch_requests.c.custom_id).where(
+                    batch_requests.c.batch_job_id == batch_job_id
+                )
+            )
+        )
+    )
+
+
+# A line is still needed while its request waits to be sent or is at the provider (a batch that
+# failed on the token limit is sent again with the very same lines).
+_LINE_NEEDED = (RequestStatus.QUEUED, RequestStatus.PLANNED, RequestStatus.SUBMITTED)
+
+
+def drop_finished_lines(conn: Connection) -> int:
+    """Lines whose request went on without them (dead-lettered or failed with its batch, held,
+    pending a new rendering): a sweep over `request_lines`, which only holds work in progress."""
+    return conn.execute(
+        delete(request_lines).where(
+            request_lines.c.custom_id == batch_requests.c.custom_id,
+            batch_requests.c.status.not_in(_LINE_NEEDED),
+        )
+    ).rowcount
 
 
 @dataclass(frozen=True)
@@ -870,8 +1028,8 @@ def begin_ingest(conn: Connection, job: JobRecord, now: dt.datetime) -> None:
 def mark_ingested(
     conn: Connection, batch_job_id: str, provider_usage: Mapping[str, Any] | None
 ) -> bool:
-    """ended → ingested: every line is accounted for."""
-    return _move(
+    """ended → ingested: every line is accounted for (and its rendered line dropped)."""
+    moved = _move(
         conn,
         batch_job_id,
         (JobStatus.ENDED,),
@@ -880,6 +1038,9 @@ def mark_ingested(
         ingest_started_at=None,
         provider_usage=provider_usage,
     )
+    if moved:
+        drop_job_lines(conn, batch_job_id)
+    return moved
 
 
 def record_ingest_failure(conn: Connection, batch_job_id: str, error: str) -> None:

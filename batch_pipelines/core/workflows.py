@@ -122,8 +122,14 @@ class WorkflowDeclaration:
         return tuple(asset.name for asset in self.result_assets)
 
     @property
-    def submit_job(self) -> str:
+    def request_job(self) -> str:
+        """What its trigger launches: the request asset's run, which queues the due work."""
         return f"{self.name}_job"
+
+    @property
+    def submit_job(self) -> str:
+        """What `batch_submit_sensor` launches per group of queued work: plan, shard, submit."""
+        return f"{self.name}_submit_job"
 
     @property
     def ingest_job(self) -> str:
@@ -137,7 +143,7 @@ POST_CALL = WorkflowDeclaration(
     unit="call",
     volume=EstimateVolume("calls_per_day", "Calls per day", "day", 1_000_000),
     cadence=Cadence(
-        "every 5 minutes: one run for every tenant with newly finished calls",
+        "every 5 minutes: one run per date with newly finished calls, covering its tenants",
         every=dt.timedelta(minutes=5),
     ),
     partitioning=Partitioning.DATE_TENANT,
@@ -147,8 +153,9 @@ POST_CALL = WorkflowDeclaration(
     implementation="batch_pipelines.workflows.post_call:PostCallAnalytics",
     request_asset="post_call_requests",
     request_description=(
-        "The finished calls of each (date, tenant), redacted per tenant policy and queued into "
-        "provider batches pooled across every tenant of the run; one manifest row per call."
+        "The finished calls of each (date, tenant), redacted per tenant policy and queued (one "
+        "manifest row per call); batch_submit_sensor pools the queued calls of every tenant, "
+        "whatever run queued them, into provider batches."
     ),
     result_assets=(
         ResultAsset(
@@ -173,8 +180,8 @@ LEAD_SCORING = WorkflowDeclaration(
     implementation="batch_pipelines.workflows.lead_scoring:LeadScoring",
     request_asset="lead_score_requests",
     request_description=(
-        "The leads created on each date, with their call's analytics, queued into one Message "
-        "Batch pooled across every tenant of the run (sharded only at the provider's limits)."
+        "The leads created on each date, with their call's analytics, queued; batch_submit_sensor "
+        "pools them across tenants into Message Batches (sharded only at the provider's limits)."
     ),
     result_assets=(
         ResultAsset(
@@ -203,8 +210,8 @@ KB_INDEX = WorkflowDeclaration(
     request_asset="kb_embedding_requests",
     request_description=(
         "New or changed chunks of each tenant's knowledge-base documents, queued as embedding "
-        "requests (many chunks per request) in one batch pooled across the run's tenants. Chunks "
-        "of deleted or replaced text are removed first; unchanged documents cost nothing."
+        "requests (many chunks per request), pooled across tenants by batch_submit_sensor. "
+        "Chunks of deleted or replaced text are removed first; unchanged documents cost nothing."
     ),
     result_assets=(
         ResultAsset(

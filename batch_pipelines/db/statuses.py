@@ -21,7 +21,8 @@ class JobStatus(StrEnum):
 
 
 class RequestStatus(StrEnum):
-    PENDING = "pending"  # waiting for a plan (a retry, a requeue, a backed-off batch failure)
+    PENDING = "pending"  # waiting to be rendered (a retry, a requeue, a backed-off batch failure)
+    QUEUED = "queued"  # rendered, its line in `request_lines`: waiting for its group's submit run
     PLANNED = "planned"  # in a planned job
     SUBMITTED = "submitted"  # in a job the provider has
     SUCCEEDED = "succeeded"
@@ -51,12 +52,18 @@ QUEUED_JOB_STATUSES = (JobStatus.SUBMITTING, JobStatus.SUBMITTED)
 # An item may be in at most one of these at a time (the `uq_batch_requests_live_item` index).
 LIVE_REQUEST_STATUSES = (
     RequestStatus.PENDING,
+    RequestStatus.QUEUED,
     RequestStatus.PLANNED,
     RequestStatus.SUBMITTED,
     RequestStatus.HELD,
 )
 # Requests still waiting for a batch or a result (held ones wait for budget, not for us).
-OPEN_REQUEST_STATUSES = (RequestStatus.PENDING, RequestStatus.PLANNED, RequestStatus.SUBMITTED)
+OPEN_REQUEST_STATUSES = (
+    RequestStatus.PENDING,
+    RequestStatus.QUEUED,
+    RequestStatus.PLANNED,
+    RequestStatus.SUBMITTED,
+)
 # After one of these an item needs no new request.
 DONE_REQUEST_STATUSES = (
     RequestStatus.SUCCEEDED,

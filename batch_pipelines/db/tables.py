@@ -20,6 +20,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -283,6 +284,45 @@ batch_requests = Table(
     Index(None, "batch_job_id"),
     Index(None, "workflow", "status", "partition_date"),
     Index(None, "tenant_id", "status"),
+    # What `batch_submit_sensor` reads every tick: the queued work, whatever its date.
+    Index(
+        "ix_batch_requests_queued",
+        "workflow",
+        postgresql_where=text(f"status = '{RequestStatus.QUEUED}'"),
+    ),
+)
+
+# The rendered line of each queued request, and the group it pools in: written by the run that
+# queued it (a request asset's run), read by whichever machine's submit run plans and sends it, so
+# no local file is needed in between. Kept until its batch is ingested (a batch that failed on the
+# token limit is sent again with the same lines), then deleted: it holds tenant data.
+request_lines = Table(
+    "request_lines",
+    metadata,
+    Column(
+        "custom_id",
+        Text,
+        ForeignKey("batch_requests.custom_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # The group it pools in: one submit run per (workflow, provider, credentials, model, endpoint).
+    Column("workflow", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("credentials_ref", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("endpoint", Text, nullable=False),
+    # Requests sharing a static prompt prefix are planned next to each other (the cache).
+    Column("prefix_key", Text, nullable=False),
+    Column("nbytes", Integer, nullable=False),
+    Column("embedding_inputs", Integer, nullable=False, server_default="0"),
+    # Prompt caching (`batching/priming.py`): the line's cacheable prefix keys, shortest first, and
+    # its prompt's cache breakpoints; the submit run decides priming from them over the group.
+    Column("cache_keys", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("breakpoints", SmallInteger, nullable=False, server_default="0"),
+    Column("line", LargeBinary, nullable=False),
+    # When it was queued: the batch window of its group runs from its oldest line.
+    Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("nbytes = octet_length(line)", name="nbytes_of_line"),
 )
 
 # Each cache prefix requests were planned with: its chain of prefixes from the shortest (the most

@@ -39,6 +39,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from batch_pipelines.db.statuses import OPEN_REQUEST_STATUSES
+
 __all__ = [
     "RESERVING_STATUSES",
     "BudgetClaim",
@@ -50,7 +52,8 @@ __all__ = [
     "month_bounds",
 ]
 
-RESERVING_STATUSES = ("pending", "planned", "submitted")
+# Requests that reserve their estimate of the budget: every one still to be sent or at the provider.
+RESERVING_STATUSES = tuple(status.value for status in OPEN_REQUEST_STATUSES)
 _MICRO_USD = Decimal("0.000001")
 
 

@@ -22,7 +22,7 @@ __all__ = ["PartitionFigures", "PartitionKey", "workflow_partition_figures"]
 # (date, tenant); the date is None for a workflow partitioned by tenant only.
 PartitionKey = tuple[dt.date | None, str]
 _SENT_AND_FAILED = ("failed", "dead_letter")
-_QUEUED = ("pending", "planned")
+_QUEUED = ("pending", "queued", "planned")
 _IN_FLIGHT = (*_QUEUED, "submitted")
 
 

@@ -401,38 +401,68 @@ def test_custom_ids_are_valid_for_both_providers_and_bound_to_their_row() -> Non
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_job_whose_spool_is_gone_is_rendered_again_from_a_scratch_file(
-    engine, emulator, providers, provider
+def test_a_submit_run_on_another_machine_sends_the_lines_queued_in_postgres(
+    engine, emulator, providers, provider, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Submission streams the request lines from a file: the spool, or (spool lost) the same lines
-    rendered again into a scratch file that is removed afterwards."""
+    """The queue step keeps each rendered line in Postgres (`request_lines`): a submit run on a
+    machine that has no spool (another home) sends exactly those bytes, rendering nothing again,
+    and leaves the job's file there only as a cache; once the job is ingested its lines are
+    dropped (they hold tenant data)."""
     from batch_pipelines.batching.planning import spool_dir
 
     for tenant in ("acme", "zeta"):
         add_tenant(engine, tenant)
         add_calls(engine, tenant, 3)
     workflow = CallSummaries(provider)
-    planned = plan(engine, workflow, providers, [DAY])
-    (job_id,) = planned.batch_job_ids
-    spooled = (spool_dir() / f"{job_id}.jsonl").read_bytes()
-    (spool_dir() / f"{job_id}.jsonl").unlink()
-    submitted = submit_planned(engine, workflow, providers)
-    assert submitted.submitted == [job_id]
+    (job_id,) = plan(engine, workflow, providers, [DAY]).batch_job_ids
+    with engine.connect() as conn:
+        queued = dict(conn.execute(text("SELECT custom_id, line FROM request_lines")).all())
+    assert len(queued) == 6
+
+    def no_rendering(*_args, **_kwargs):
+        raise AssertionError("the submit run rendered the items again")
+
+    with monkeypatch.context() as another_machine:
+        another_machine.setenv("BATCH_PIPELINES_HOME", str(tmp_path / "another-machine"))
+        another_machine.setattr(workflow, "render", no_rendering)
+        assert not any(spool_dir().iterdir())
+        assert submit_planned(engine, workflow, providers).submitted == [job_id]
+        sent = (spool_dir() / f"{job_id}.jsonl").read_bytes()
+    assert sorted(sent.splitlines(keepends=True)) == sorted(bytes(b) for b in queued.values())
+    run_to_completion(engine, workflow, providers, [DAY])
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM request_lines")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_job_whose_lines_are_gone_is_rendered_again_from_a_scratch_file(
+    engine, emulator, providers, provider
+) -> None:
+    """Lines neither in the spool nor in Postgres (a job planned before they were kept) are
+    rendered again with the same ids into a scratch file that is removed afterwards."""
+    from batch_pipelines.batching.planning import spool_dir
+
+    for tenant in ("acme", "zeta"):
+        add_tenant(engine, tenant)
+        add_calls(engine, tenant, 3)
+    workflow = CallSummaries(provider)
+    (job_id,) = plan(engine, workflow, providers, [DAY]).batch_job_ids
+    with engine.begin() as conn:
+        queued = set(conn.execute(text("SELECT custom_id FROM request_lines")).scalars())
+        conn.execute(text("DELETE FROM request_lines"))
+    assert submit_planned(engine, workflow, providers).submitted == [job_id]
     assert list(spool_dir().glob(f"{job_id}*")) == []  # no scratch file left behind
     sent = {r.custom_id for r in emulator.received_requests(provider) if r.custom_id}
-    assert len(sent) == 6
-    assert sent == {
-        line.split(b'"custom_id":"')[1].split(b'"')[0].decode() for line in spooled.splitlines()
-    }
+    assert sent == queued and len(sent) == 6
 
 
 def test_old_spool_files_no_job_will_read_are_removed_by_the_next_plan(
     engine, emulator, providers
 ) -> None:
-    """A plan that crashed before its commit leaves a spool file (rendered prompts, tenant data)
-    for a job that does not exist; a failed job's spool is never read again. The next plan removes
-    such files once they are an hour old, and keeps the spool of every job still to be sent and
-    every file young enough to belong to a plan that has not committed yet."""
+    """A spool file (rendered prompts, tenant data) of a job that does not exist, or of a failed
+    job, is never read again. The next plan removes such files once they are an hour old, and
+    keeps the spool of every job still to be sent and every file young enough to belong to a
+    submission under way."""
     import os
     import time
 
@@ -451,6 +481,9 @@ def test_old_spool_files_no_job_will_read_are_removed_by_the_next_plan(
             .values(status="failed", error="test: whole batch failed")
         )
     spool = spool_dir()
+    # What a submission writes (its cache of the job's lines), an hour ago.
+    (spool / f"{live_job}.jsonl").write_bytes(b'{"custom_id": "live"}\n')
+    (spool / f"{failed_job}.jsonl").write_bytes(b'{"custom_id": "failed"}\n')
     (spool / "bj_crashed.jsonl").write_bytes(b'{"custom_id": "x"}\n')
     (spool / f"{live_job}.partial").write_bytes(b"half")
     (spool / "bj_young_crash.jsonl").write_bytes(b'{"custom_id": "y"}\n')
@@ -463,7 +496,7 @@ def test_old_spool_files_no_job_will_read_are_removed_by_the_next_plan(
 
     left = {p.name for p in spool.iterdir()}
     assert f"{live_job}.jsonl" in left  # still to be submitted
-    assert "bj_young_crash.jsonl" in left  # may belong to a plan not committed yet
+    assert "bj_young_crash.jsonl" in left  # may belong to a submission under way
     assert f"{failed_job}.jsonl" not in left
     assert "bj_crashed.jsonl" not in left
     assert f"{live_job}.partial" not in left

@@ -19,7 +19,7 @@ from batch_pipelines.batching import transitions
 from batch_pipelines.batching.ingest import ingest_job
 from batch_pipelines.batching.jobs import load_job
 from batch_pipelines.batching.lifecycle import run_to_completion
-from batch_pipelines.batching.planning import plan, spool_dir
+from batch_pipelines.batching.planning import plan
 from batch_pipelines.batching.polling import (
     PollResult,
     ended_jobs_awaiting_ingest,
@@ -146,10 +146,15 @@ def test_a_batch_the_provider_fails_for_its_file_is_parked_and_never_retried(
     add_calls(engine, "acme", 4)
     workflow = CallSummaries()
     (job_id,) = plan(engine, workflow, providers, [DAY]).batch_job_ids
-    spool = spool_dir() / f"{job_id}.jsonl"
-    lines = spool.read_bytes().splitlines(keepends=True)
-    lines[1] = b'{"custom_id": "broken"\n'  # the same number of lines, one of them not JSON
-    spool.write_bytes(b"".join(lines))
+    broken = b'{"custom_id": "broken"\n'  # the same number of lines, one of them not JSON
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE request_lines SET line = :line, nbytes = :nbytes"
+                " WHERE custom_id = (SELECT min(custom_id) FROM request_lines)"
+            ),
+            {"line": broken, "nbytes": len(broken)},
+        )
     outcome = run_to_completion(engine, workflow, providers, [DAY], max_rounds=6)
     with engine.connect() as conn:
         jobs = conn.execute(select(batch_jobs)).all()

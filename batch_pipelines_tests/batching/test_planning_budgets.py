@@ -130,7 +130,7 @@ def _plan_in_a_process(
     workflow.name = workflow_name
 
     def linger(point: str) -> None:
-        if point == "after_plan_written":
+        if point == "after_queue_written":
             time.sleep(1.0)
 
     engine = get_engine(database_url)

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, delete, select, text, update
 
 from batch_pipelines.batching import manifest, transitions
 from batch_pipelines.batching.admission import admit
@@ -22,7 +22,13 @@ from batch_pipelines.batching.priming import priming_pays
 from batch_pipelines.core.caching import Priming, PrimingMode
 from batch_pipelines.db.seed import seed_demo
 from batch_pipelines.db.statuses import JobStatus
-from batch_pipelines.db.tables import batch_jobs, batch_requests, llm_usage, prompt_prefixes
+from batch_pipelines.db.tables import (
+    batch_jobs,
+    batch_requests,
+    llm_usage,
+    prompt_prefixes,
+    request_lines,
+)
 from batch_pipelines.ledger.ledger import price_partition
 from batch_pipelines.ledger.reports import build_tenant_cost_report, cache_lines, render_terminal
 from batch_pipelines.providers.base import BatchState, BatchStatus
@@ -140,7 +146,17 @@ def test_a_prefix_too_few_requests_read_is_not_written_even_when_its_shard_is_re
         kept = conn.execute(select(batch_requests.c.cache_breakpoints)).scalars().all()
     assert kept == [0, 0, 0, 0]
     for job_id in planned.batch_job_ids[:1]:  # one shard re-rendered from the manifest
-        (spool_dir() / f"{job_id}.jsonl").unlink()
+        (spool_dir() / f"{job_id}.jsonl").unlink(missing_ok=True)
+        with engine.begin() as conn:  # its queued lines lost too: the last resort
+            conn.execute(
+                delete(request_lines).where(
+                    request_lines.c.custom_id.in_(
+                        select(batch_requests.c.custom_id).where(
+                            batch_requests.c.batch_job_id == job_id
+                        )
+                    )
+                )
+            )
     run_to_completion(engine, workflow, providers, [DAY], poll_interval=0.01)
     bodies = [r.body for r in emulator.received_requests("anthropic")]
     assert len(bodies) == 4

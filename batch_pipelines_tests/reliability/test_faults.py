@@ -6,7 +6,7 @@ no request line sent twice, and identical priced ledger totals (tokens and micro
 The emulator answers deterministically from the request body (custom ids are not part of it), so a
 recovered day and a clean day are billed for exactly the same tokens.
 `batching/test_lifecycle.py` checks exactly-once for five of these crash points; this adds
-`after_plan_written`, `mid_price`, a hard kill mid-ingest, the outage cases, two provider batches of
+the queue step's two, `after_plan_written`, `mid_price`, a hard kill mid-ingest, the outage cases, two provider batches of
 different shapes per day, and the comparison with a clean run's ledger. Poll has no checkpoint:
 its only write per job is one transaction after the provider call, so a crash inside it is a poll
 that did not happen; the outage cases cover a poll that cannot reach the provider.
@@ -35,7 +35,9 @@ pytestmark = pytest.mark.reliability
 
 # Where `checkpoint(...)` is called in batching/*.py, in lifecycle order.
 CRASH_POINTS = (
-    "after_plan_written",  # planning.py: rows written, transaction not committed
+    "after_queue_written",  # planning.py: queued rows and lines written, not committed
+    "after_queue_commit",  # planning.py: the work queued, no job planned
+    "after_plan_written",  # planning.py: jobs written, transaction not committed
     "after_plan_commit",  # planning.py: plan committed, nothing sent
     "after_upload",  # submission.py: OpenAI file uploaded, batch not created
     "after_create",  # submission.py: provider batch created, its id not recorded

@@ -15,7 +15,7 @@ import dagster as dg
 from sqlalchemy import Connection
 
 from batch_pipelines.batching.ingest import IngestResult, ingest_job
-from batch_pipelines.batching.planning import plan
+from batch_pipelines.batching.planning import plan_queued, queue
 from batch_pipelines.batching.polling import ended_jobs_awaiting_ingest
 from batch_pipelines.batching.submission import submit_planned
 from batch_pipelines.batching.workflow import Workflow
@@ -29,6 +29,11 @@ from batch_pipelines.ledger.partition_figures import (
 )
 
 BATCH_JOB_TAG = "batch_pipelines/batch_job_id"
+# A submit run's group (`batching.groups.SubmitGroup`): its credentials, and its whole key (the
+# batch submit sensor finds a group's runs by it). A run without them submits every group of its
+# workflow (launched by hand, or for requests due to be queued again).
+CREDENTIALS_TAG = "batch_pipelines/credentials"
+SUBMIT_GROUP_TAG = "batch_pipelines/submit_group"
 ROW_COUNT = "dagster/row_count"
 
 
@@ -43,7 +48,8 @@ class ReportsPartitions(Protocol):
 
 
 def workflow_tags(declared: WorkflowDeclaration) -> dict[str, str]:
-    """Run tags every run of a workflow carries (the run queue limits runs per provider)."""
+    """Run tags of the runs that talk to the workflow's provider (submit, ingest): the run queue
+    limits runs per provider."""
     return {"workflow": declared.name, "provider": declared.provider, "model": declared.model}
 
 
@@ -61,18 +67,18 @@ def run_partitions(context: dg.AssetExecutionContext, by_date: bool) -> dict[str
     return out
 
 
-def plan_and_submit(
+def queue_requests(
     context: dg.AssetExecutionContext,
     declared: WorkflowDeclaration,
     workflow: Workflow,
     database: DatabaseResource,
     batch_providers: BatchProviderResource,
 ) -> dg.MaterializeResult:
-    """Plan the due items of the run's partitions into pooled batches, and submit every planned
-    job of the workflow (including any a crash or a rate limit left behind). Each partition then
-    reports its manifest: request lines written, held, skipped and dead-lettered items."""
-    engine = database.engine()
-    registry = batch_providers.registry()
+    """Queue the due items of the run's partitions, whatever they are (one, a range, a tenant's
+    every date): rendered, budget-checked, written to the manifest as queued work. Nothing is
+    submitted here: `batch_submit_sensor` pools what every run queued, per group, once the batch
+    window has passed. Each partition then reports its manifest: lines queued or sent, held,
+    skipped and dead-lettered items."""
     partitions = run_partitions(context, declared.by_date)
     tenants = sorted({tenant for _, tenant in partitions.values()})
     # A tenant-partitioned workflow's items carry their own dates (KB: the upload date); the
@@ -82,28 +88,51 @@ def plan_and_submit(
         if declared.by_date
         else [dt.datetime.now(dt.UTC).date()]
     )
-    planned = plan(engine, workflow, registry, dates, tenants)
-    submitted = submit_planned(engine, workflow, registry)
-    for job_id, reason in submitted.deferred.items():
-        context.log.warning(f"batch job {job_id} not submitted yet: {reason}")
-    for job_id, reason in submitted.waiting.items():
-        context.log.info(f"batch job {job_id} waits: {reason}")
-    for job_id in submitted.needs_attention:
-        context.log.error(f"batch job {job_id} needs a person: see batch_jobs.error")
+    engine = database.engine()
+    queued = queue(engine, workflow, batch_providers.registry(), dates, tenants)
     # What the run did as a whole belongs to no one partition: the log says it.
     context.log.info(
-        f"planned {planned.planned} requests in {len(planned.batch_job_ids)} batch jobs "
-        f"({', '.join(planned.batch_job_ids) or 'none'}); submitted "
-        f"{len(submitted.submitted) + len(submitted.adopted)}, deferred {len(submitted.deferred)}, "
-        f"waiting {len(submitted.waiting)}, parked {len(submitted.needs_attention)}; held "
-        f"{planned.held}, skipped {planned.skipped}, dead-lettered {planned.rejected}, retried "
-        f"{planned.retries}"
+        f"queued {queued.queued} requests of {len(queued.queued_by_tenant)} tenants for "
+        f"batch_submit_sensor; held {queued.held}, skipped {queued.skipped}, dead-lettered "
+        f"{queued.rejected}, retried {queued.retries}"
     )
     with engine.connect() as conn:
         figures = workflow_partition_figures(conn, declared.name, list(partitions.values()))
     for key, partition in partitions.items():
         add_partition_metadata(context, key, request_metadata(figures[partition]))
     return dg.MaterializeResult()
+
+
+def submit_group(
+    context: dg.OpExecutionContext,
+    workflow: Workflow,
+    database: DatabaseResource,
+    batch_providers: BatchProviderResource,
+) -> None:
+    """A submit run, for the group its tags name (every group of the workflow without them):
+    requests due to be queued again are queued first, then every queued line of the group is
+    planned into pooled, sharded jobs, and the group's planned jobs are submitted under admission
+    control. Everything it reads is in Postgres: it may run on any machine."""
+    engine = database.engine()
+    registry = batch_providers.registry()
+    credentials_ref = context.run.tags.get(CREDENTIALS_TAG)
+    requeued = queue(engine, workflow, registry, None)
+    planned = plan_queued(engine, workflow, registry, credentials_ref=credentials_ref)
+    submitted = submit_planned(engine, workflow, registry, credentials_ref=credentials_ref)
+    for job_id, reason in submitted.deferred.items():
+        context.log.warning(f"batch job {job_id} not submitted yet: {reason}")
+    for job_id, reason in submitted.waiting.items():
+        context.log.info(f"batch job {job_id} waits: {reason}")
+    for job_id in submitted.needs_attention:
+        context.log.error(f"batch job {job_id} needs a person: see batch_jobs.error")
+    context.log.info(
+        f"{context.run.tags.get(SUBMIT_GROUP_TAG) or workflow.name + ' (every group)'}: "
+        f"re-queued {requeued.queued}; planned {planned.planned} requests of "
+        f"{len(planned.requests_by_tenant)} tenants in {len(planned.batch_job_ids)} batch jobs "
+        f"({', '.join(planned.batch_job_ids) or 'none'}); submitted "
+        f"{len(submitted.submitted) + len(submitted.adopted)}, deferred {len(submitted.deferred)}, "
+        f"waiting {len(submitted.waiting)}, parked {len(submitted.needs_attention)}"
+    )
 
 
 def ingest(
@@ -113,8 +142,9 @@ def ingest(
     batch_providers: BatchProviderResource,
 ) -> IngestResult:
     """Ingest the job named by the run's tag (a run launched by `batch_poll_sensor`), or else every
-    ended job of the workflow (a run launched by hand); then plan what failed into new batches and
-    submit the workflow's planned jobs (the ended batch left room in its provider's queue)."""
+    ended job of the workflow (a run launched by hand); then queue what failed again (it pools
+    with the next window's work) and submit the workflow's planned jobs (the ended batch left room
+    in its provider's queue)."""
     engine = database.engine()
     registry = batch_providers.registry()
     job_id = context.run.tags.get(BATCH_JOB_TAG)
@@ -133,11 +163,9 @@ def ingest(
         if ingested.parked:
             context.log.error(f"batch job {batch_job_id} needs attention: {ingested.parked}")
         total.add(ingested)
-    retry = plan(engine, workflow, registry, None)
-    if retry.batch_job_ids:
-        context.log.info(
-            f"re-queued {retry.planned} failed lines in {len(retry.batch_job_ids)} batches"
-        )
+    retry = queue(engine, workflow, registry, None)
+    if retry.queued:
+        context.log.info(f"re-queued {retry.queued} failed lines for the next batch window")
     # The ended batch left room in its provider's queue: the retries, and any job admission held
     # back, go now.
     submit_planned(engine, workflow, registry)

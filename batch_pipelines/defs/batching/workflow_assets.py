@@ -1,6 +1,8 @@
 """Each declared workflow's Dagster wiring, built from its declaration (`core/workflows.py`): the
-request asset, the result assets, the submit and ingest jobs. `defs/<workflow>/` keeps only its
-trigger (a sensor or a schedule targeting `WORKFLOW_DEFS[name].submit_job`)."""
+request asset and its job (what the workflow's trigger launches: it queues the due work), the
+submit job (what `batch_submit_sensor` launches per group of queued work), the result assets and
+the ingest job. `defs/<workflow>/` keeps only its trigger (a sensor or a schedule targeting
+`WORKFLOW_DEFS[name].request_job`)."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -11,8 +13,9 @@ from batch_pipelines.batching.workflow import Workflow
 from batch_pipelines.core.workflows import WorkflowDeclaration, declarations
 from batch_pipelines.defs.batching.steps import (
     ingest,
-    plan_and_submit,
+    queue_requests,
     report_results,
+    submit_group,
     workflow_tags,
 )
 from batch_pipelines.defs.resources import BatchProviderResource, DatabaseResource
@@ -33,10 +36,9 @@ class WorkflowDefs:
     request_asset: dg.AssetsDefinition
     results: dg.AssetsDefinition
     # What `define_asset_job` returns (a type Dagster does not export).
-    submit_job: Any
+    request_job: Any
+    submit_job: dg.JobDefinition
     ingest_job: Any
-    # Issue 18 part B adds here the per-(provider, credential, model, endpoint) submit job that
-    # `batch_submit_sensor` launches once the request asset only queues.
 
     @property
     def result_keys(self) -> list[dg.AssetKey]:
@@ -44,7 +46,8 @@ class WorkflowDefs:
 
     def definitions(self) -> dg.Definitions:
         return dg.Definitions(
-            assets=[self.request_asset, self.results], jobs=[self.submit_job, self.ingest_job]
+            assets=[self.request_asset, self.results],
+            jobs=[self.request_job, self.submit_job, self.ingest_job],
         )
 
 
@@ -60,17 +63,19 @@ def build_workflow_defs(
         name=declared.request_asset,
         description=f"{declared.request_description} Queued {declared.cadence.description}.",
         partitions_def=partitions,
+        # Pooling no longer depends on how a backfill is cut into runs (the work is queued and
+        # pooled at submit time): one run per range of partitions is the fastest, each run being
+        # a process (a pod in the deployment) that loads the code location.
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name=declared.name,
         kinds={declared.provider, "postgres", *declared.extra_kinds},
-        pool=f"{declared.provider}_batch_submit",
     )
     def request_asset(
         context: dg.AssetExecutionContext,
         database: DatabaseResource,
         batch_providers: BatchProviderResource,
     ) -> dg.MaterializeResult:
-        return plan_and_submit(context, declared, workflow, database, batch_providers)
+        return queue_requests(context, declared, workflow, database, batch_providers)
 
     @dg.multi_asset(
         name=f"{declared.name}_results",
@@ -100,14 +105,44 @@ def build_workflow_defs(
             yield dg.MaterializeResult(asset_key=name)
 
     tags = workflow_tags(declared)
-    submit_job = dg.define_asset_job(declared.submit_job, selection=[request_asset], tags=tags)
+    # Queueing talks to no provider: its runs are not held by the provider's run limits.
+    request_job = dg.define_asset_job(
+        declared.request_job, selection=[request_asset], tags={"workflow": declared.name}
+    )
+
+    @dg.op(
+        name=f"submit_{declared.name}_batches",
+        # One submit step per provider at a time (dagster.yaml: a pool's default limit is 1); the
+        # create lock per credentials serialises the creates themselves whatever runs them.
+        pool=f"{declared.provider}_batch_submit",
+        description=f"Plan and submit the queued work of {declared.name}: one group's (the run's "
+        "tags), or every group's.",
+    )
+    def submit_batches(
+        context: dg.OpExecutionContext,
+        database: DatabaseResource,
+        batch_providers: BatchProviderResource,
+    ) -> None:
+        submit_group(context, workflow, database, batch_providers)
+
+    @dg.job(
+        name=declared.submit_job,
+        tags=tags,
+        description=f"Launched by batch_submit_sensor for a group of {declared.name}'s queued "
+        "work: its lines pooled and sharded into provider batches, sent under admission control.",
+    )
+    def submit_job() -> None:
+        submit_batches()
+
     # A date-partitioned workflow's usage is priced in its ingest run; a tenant-partitioned one's
     # by `kb_ledger_sensor` (the ledger is partitioned by date and tenant).
     ingest_selection = dg.AssetSelection.assets(
         *declared.result_asset_names, *([COST_LEDGER] if declared.by_date else [])
     )
     ingest_job = dg.define_asset_job(declared.ingest_job, selection=ingest_selection, tags=tags)
-    return WorkflowDefs(declared, workflow, request_asset, results, submit_job, ingest_job)
+    return WorkflowDefs(
+        declared, workflow, request_asset, results, request_job, submit_job, ingest_job
+    )
 
 
 def cost_ledger_dep(workflow_defs: WorkflowDefs) -> list[dg.AssetDep]:

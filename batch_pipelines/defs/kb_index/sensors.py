@@ -1,13 +1,9 @@
 import dagster as dg
 
-from batch_pipelines.defs.batching.partition_ranges import (
-    date_tenant_range_tags,
-    tenant_range_tags,
-)
 from batch_pipelines.defs.batching.workflow_assets import WORKFLOW_DEFS
 from batch_pipelines.defs.ledger.assets import cost_ledger
 from batch_pipelines.defs.resources import DatabaseResource
-from batch_pipelines.defs.tenants.partitions import tenant_partitions
+from batch_pipelines.defs.tenants.partitions import covering_range_tags, tenant_partitions
 from batch_pipelines.ledger.ledger import unpriced_partitions
 from batch_pipelines.workflows.kb_uploads import Watermark, documents_changed_since
 
@@ -16,7 +12,7 @@ kb_ledger_job = dg.define_asset_job("kb_ledger_job", selection=[cost_ledger])
 
 
 @dg.sensor(
-    job=kb_index.submit_job,
+    job=kb_index.request_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
@@ -24,8 +20,9 @@ def kb_upload_sensor(
     context: dg.SensorEvaluationContext, database: DatabaseResource
 ) -> dg.SensorResult:
     """Watches `kb_documents` (cursor: last upload or deletion seen, and a digest of the changes
-    just before it, to catch uploads that commit late; see `kb_uploads`) and requests one run for
-    the tenants with new, changed or deleted documents, so their embeddings pool into one batch."""
+    just before it, to catch uploads that commit late; see `kb_uploads`) and requests a run of
+    each tenant's partition with new, changed or deleted documents; `batch_submit_sensor` pools
+    what they queue into one batch."""
     watermark = Watermark.from_cursor(context.cursor)
     with database.engine().connect() as conn:
         changes = documents_changed_since(conn, watermark)
@@ -36,11 +33,16 @@ def kb_upload_sensor(
         )
     known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
     unknown = [t for t in changes.tenant_ids if t not in known]
+    # One run over the changed tenants (each run is a process, a pod in the deployment): what
+    # it queues pools at submit time whatever the run covers, and tenants in between have
+    # nothing due.
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
                 run_key=f"kb_upload:{mark.changed_at.isoformat()}|{mark.doc_id}|{mark.window[:16]}",
-                tags=tenant_range_tags(context.instance, changes.tenant_ids),
+                tags=covering_range_tags(
+                    context.instance, [{"tenant": t} for t in changes.tenant_ids], by_date=False
+                ),
             )
         ],
         dynamic_partitions_requests=[tenant_partitions.build_add_request(unknown)]
@@ -76,15 +78,17 @@ def kb_ledger_sensor(
         return dg.SensorResult(
             skip_reason="every kb_index usage row is priced", cursor=records.cursor
         )
-    # One run over the range, pooled like every other run (re-pricing is idempotent, so the
-    # partitions in between are harmless).
-    dates = sorted({day for day, _ in unpriced})
-    tenants = sorted({tenant for _, tenant in unpriced})
+    # One run over the range of the partitions to price (re-pricing is idempotent, so the
+    # partitions in between are harmless; one process rather than one per partition).
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
                 run_key=f"kb_ledger:{records.cursor}",
-                tags=date_tenant_range_tags(context.instance, dates, tenants),
+                tags=covering_range_tags(
+                    context.instance,
+                    [{"date": day.isoformat(), "tenant": tenant} for day, tenant in unpriced],
+                    by_date=True,
+                ),
             )
         ],
         cursor=records.cursor,

@@ -1,6 +1,7 @@
 """Checks on the ledger. Those on `cost_ledger` are partitioned like it (1.13 partitioned asset
 checks): each (date, tenant) gets its own evaluation, so a failure shows on its partition. A run
-over a range evaluates each partition of it, and each check's own result (what blocks the run when
+over a range evaluates each partition of it (an ingest run, each partition its batch serves), and
+each check's own result (what blocks the run when
 a blocking check fails) says how many failed. The four run in one step (`cost_ledger_checks`): one
 connection and one pass over the run's partitions, not a step each."""
 
@@ -10,7 +11,9 @@ from collections.abc import Callable, Iterator, Mapping
 import dagster as dg
 from sqlalchemy import Connection
 
+from batch_pipelines.batching.jobs import load_job
 from batch_pipelines.core.workflows import workflow_label
+from batch_pipelines.defs.batching.steps import BATCH_JOB_TAG
 from batch_pipelines.defs.ledger.assets import cost_ledger, ledger_partitions, llm_usage
 from batch_pipelines.defs.resources import DatabaseResource
 from batch_pipelines.defs.tenants.partitions import date_tenant_partitions
@@ -151,9 +154,9 @@ def cost_ledger_checks(
     partition's result per check; a range run records each partition's evaluation on its
     partition and yields one result per check for the run (failed if any partition failed)."""
     step = context.op_execution_context
-    partitions = ledger_partitions(step)
     selected = sorted(key.name for key in context.selected_asset_check_keys)
     with database.engine().connect() as conn:
+        partitions = _changed_partitions(step, conn, ledger_partitions(step))
         stuck = stuck_items(conn, partitions)
         results = {
             name: {
@@ -166,6 +169,24 @@ def cost_ledger_checks(
         }
     for name in selected:
         yield _run_result(step, LEDGER_CHECKS[name][0], results[name])
+
+
+def _changed_partitions(
+    step: dg.OpExecutionContext, conn: Connection, partitions: list[Partition]
+) -> list[Partition]:
+    """The run's partitions whose ledger rows it may have changed: for the ingest run of one
+    batch (`batch_poll_sensor` names it in a tag), only those the batch serves. Its range is the
+    rectangle around them (dates x tenants), which holds partitions the batch does not serve (an
+    isolated tenant between two pooled ones, a date a tenant had nothing on); each evaluation costs
+    Dagster ~15 ms to record, so those are not evaluated again."""
+    job_id = step.run.tags.get(BATCH_JOB_TAG)
+    if job_id is None or step.has_partition_key:
+        return partitions
+    job = load_job(conn, job_id)
+    if job is None:
+        return partitions
+    served = {(dt.date.fromisoformat(p["date"]), p["tenant"]) for p in job.partitions}
+    return [p for p in partitions if p in served] or partitions
 
 
 def _run_result(

@@ -29,8 +29,7 @@ from batch_pipelines.db.tables import (
     kb_documents,
     llm_usage,
 )
-from batch_pipelines.defs.batching.partition_ranges import RANGE_END, RANGE_START
-from batch_pipelines.defs.tenants.partitions import date_tenant_partitions
+from batch_pipelines.defs.tenants.partitions import RANGE_END, RANGE_START, date_tenant_partitions
 from batch_pipelines.providers.registry import ProviderRegistry
 from batch_pipelines.workflows.chunking import Chunk
 from batch_pipelines.workflows.kb_index import KnowledgeBaseIndex, chunk_id_for, search
@@ -91,22 +90,16 @@ def upload(engine: Engine, doc_id: str, tenant_id: str, title: str, content: str
 
 
 def settle(daemon, rounds: int = 10) -> list:
-    """Poll until no batch is left to ingest; the ingest runs launched."""
-    launched = []
-    for _ in range(rounds):
-        runs = daemon.tick_sensor("batch_poll_sensor")
-        if not runs:
-            break
-        launched += runs
-    return launched
+    """Submit what is queued and poll until no batch is left to ingest; the runs launched."""
+    return daemon.settle(rounds=rounds)
 
 
 def index_uploads(daemon) -> tuple[list, list]:
     """One upload-sensor tick and everything it leads to: (submit runs, ingest runs)."""
     submitted = daemon.tick_sensor("kb_upload_sensor")
-    ingested = settle(daemon)
-    assert all(r.success for r in submitted + ingested)
-    return submitted, ingested
+    settled = settle(daemon)
+    assert all(r.success for r in submitted + settled)
+    return submitted, [r for r in settled if r.dagster_run.job_name == "kb_index_ingest_job"]
 
 
 def embedding_lines(emulator) -> dict[str, list]:
@@ -385,6 +378,7 @@ def test_usage_an_interrupted_ingest_committed_is_priced_after_the_rerun(
     # line already there, so its kb_index materialization reports no new usage: the ledger must
     # still price what the first one wrote.
     daemon.tick_sensor("kb_upload_sensor")
+    daemon.tick_sensor("batch_submit_sensor")
     providers = ProviderRegistry(max_retries=0, timeout=30)
     poll(kb, providers)
     (job,) = ended_jobs_awaiting_ingest(kb)

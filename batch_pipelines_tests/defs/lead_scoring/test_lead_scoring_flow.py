@@ -57,11 +57,9 @@ CORPUS = yaml.safe_load(
 
 
 def _settle(daemon, rounds: int = 8) -> None:
-    """Tick the poll sensor until it launches nothing (every batch ingested, retries included)."""
-    for _ in range(rounds):
-        if not daemon.tick_sensor("batch_poll_sensor"):
-            return
-    raise AssertionError(f"batch_poll_sensor still launching runs after {rounds} ticks")
+    """Tick the submit and poll sensors until they launch nothing (every queued line submitted,
+    every batch ingested, retries included)."""
+    daemon.settle(rounds=rounds)
 
 
 def _schedule_day(daemon, engine: Engine) -> dg.ExecuteInProcessResult:
@@ -69,6 +67,8 @@ def _schedule_day(daemon, engine: Engine) -> dg.ExecuteInProcessResult:
     runs = daemon.tick_schedule("lead_scoring_schedule", TICK)
     assert len(runs) == 1, f"the schedule launched {len(runs)} runs for {DAY}"
     assert runs[0].success and runs[0].dagster_run.job_name == "lead_scoring_job"
+    # The run queued the day's leads; the submit sensor (a window of 0) sends them.
+    assert all(r.success for r in daemon.tick_sensor("batch_submit_sensor"))
     return runs[0]
 
 
@@ -519,39 +519,51 @@ def _backfill_run_requests(daemon, dates: list[dt.date]) -> list[dg.RunRequest]:
         )
 
 
-def test_a_backfill_over_two_dates_pools_each_date_into_one_batch(daemon, engine, emulator) -> None:
-    dates = [DAY, DAY + dt.timedelta(days=1)]
+def test_a_backfill_over_more_dates_than_tenants_pools_every_tenant_and_date_into_one_batch(
+    daemon, engine, emulator
+) -> None:
+    """Dagster cuts a dates x tenants backfill along the dimension with fewer keys: 5 dates of 4
+    tenants become one run per tenant. The runs only queue; the submit sensor pools what they
+    queued, so the shared tenants' leads of every date still go in one batch (with the runs
+    submitting their own partitions, there was one batch per tenant)."""
+    dates = [DAY + dt.timedelta(days=n) for n in range(5)]
     for day in dates:
         seed_demo(
             engine, tenants=4, date=day, calls_per_tenant=0, leads_per_tenant=2, docs_per_tenant=0
         )
     daemon.tick_sensor("tenant_registry_sensor")
     isolated = _isolated(engine)
+    shared_tenants = set(_tenants(engine)) - isolated
+    assert len(shared_tenants) >= 2
 
-    requests = sorted(_backfill_run_requests(daemon, dates), key=lambda r: r.tags[RANGE_START])
-    assert [(r.tags[RANGE_START][:10], r.tags[RANGE_END][:10]) for r in requests] == [
-        (d.isoformat(), d.isoformat()) for d in dates
-    ]
+    requests = _backfill_run_requests(daemon, dates)
+    # The premise: one run per tenant, each over all the dates.
+    assert len(requests) == 4
+    for request in requests:
+        start, end = request.tags[RANGE_START], request.tags[RANGE_END]
+        assert start.split("|")[1] == end.split("|")[1]
+        assert (start[:10], end[:10]) == (dates[0].isoformat(), dates[-1].isoformat())
     runs = [daemon.launch("lead_scoring_job", r) for r in requests]
     assert all(r is not None and r.success for r in runs)
+    assert _jobs(engine) == []  # queued, not sent
+    assert daemon.tick_sensor("batch_submit_sensor")
 
-    shared = [j for j in _jobs(engine) if j.credentials_ref == "default"]
+    (shared,) = [j for j in _jobs(engine) if j.credentials_ref == "default"]
     with engine.connect() as conn:
-        per_date = dict(
-            conn.execute(
-                text(
-                    "SELECT (l.created_at AT TIME ZONE 'UTC')::date, count(*) FROM leads l JOIN tenants t USING (tenant_id)"
-                    " WHERE NOT coalesce((t.policy->>'isolated')::boolean, false) GROUP BY 1"
-                )
+        leads = conn.execute(
+            text(
+                "SELECT count(*) FROM leads l JOIN tenants t USING (tenant_id)"
+                " WHERE NOT coalesce((t.policy->>'isolated')::boolean, false)"
             )
-            .tuples()
-            .all()
-        )
-    assert len(shared) == len(dates)  # one pooled batch per date, not per tenant nor per run
-    for job, day in zip(shared, dates, strict=True):
-        assert {p["date"] for p in job.partitions} == {day.isoformat()}
-        assert {p["tenant"] for p in job.partitions} == set(_tenants(engine)) - isolated
-        assert job.request_count == per_date[day]
+        ).scalar_one()
+    assert {p["date"] for p in shared.partitions} == {d.isoformat() for d in dates}
+    assert {p["tenant"] for p in shared.partitions} == shared_tenants
+    assert shared.request_count == leads
+    for job in _jobs(engine):
+        if job.credentials_ref != "default":
+            assert {p["tenant"] for p in job.partitions} == {
+                job.credentials_ref.removeprefix("tenant:")
+            }
 
 
 # --- the ledger, priced in the ingest run ------------------------------------------------------------

@@ -26,18 +26,17 @@ from batch_pipelines.db.tables import (
     llm_usage,
     tenants,
 )
-from batch_pipelines.defs.batching.partition_ranges import RANGE_END, RANGE_START, tenant_order
+from batch_pipelines.defs.batching.steps import BATCH_JOB_TAG
+from batch_pipelines.defs.tenants.partitions import RANGE_END, RANGE_START, tenant_order
 from batch_pipelines.providers.registry import tenant_credentials_ref
 
 # --- driving Dagster ------------------------------------------------------------------------------
 
 
 def _settle(daemon, rounds: int = 12) -> None:
-    """Tick the poll sensor until it launches nothing (every batch ingested, retries included)."""
-    for _ in range(rounds):
-        if not daemon.tick_sensor("batch_poll_sensor"):
-            return
-    raise AssertionError(f"batch_poll_sensor still launching runs after {rounds} ticks")
+    """Tick the submit and poll sensors until they launch nothing (every queued line submitted,
+    every batch ingested, retries included)."""
+    daemon.settle(rounds=rounds)
 
 
 def _launch_date(daemon, day: dt.date, tenant_ids: list[str] | None = None):
@@ -294,6 +293,15 @@ def _assert_ingest_metadata(engine, ingest_runs) -> None:
     assert len(ingest_runs) == jobs and all(r.success for r in ingest_runs)
     checks = [e for r in ingest_runs for e in r.get_asset_check_evaluations()]
     assert checks and all(e.passed for e in checks if e.blocking)
+    # Each ingest run checks the partitions its batch serves, not the rest of its range (the
+    # pooled batch's range spans the isolated tenants' partitions too).
+    served = {
+        j.batch_job_id: {f"{p['date']}|{p['tenant']}" for p in j.partitions}
+        for j in _rows(engine, select(batch_jobs))
+    }
+    for run in ingest_runs:
+        checked = {e.partition for e in run.get_asset_check_evaluations()} - {None}  # run's
+        assert checked == served[run.dagster_run.tags[BATCH_JOB_TAG]], run.run_id
 
     latest = _latest_metadata(ingest_runs, "call_analytics")
     usage = _rows(engine, select(llm_usage))
@@ -370,7 +378,7 @@ def _assert_pii_never_sent(engine, emulator, finished, latest, redacting, plain)
 # --- (2): a 3-date backfill --------------------------------------------------------------------------
 
 
-def test_a_3_date_backfill_submits_one_pooled_batch_per_date_and_never_twice(
+def test_a_3_date_backfill_pools_its_runs_into_one_batch_per_credentials_submitted_once(
     daemon, engine, emulator
 ) -> None:
     days = [dt.date(2026, 11, 2) + dt.timedelta(days=n) for n in range(3)]
@@ -382,22 +390,26 @@ def test_a_3_date_backfill_submits_one_pooled_batch_per_date_and_never_twice(
     isolated = {t for t, p in _policies(engine).items() if p["isolated"]}
     assert isolated and len(isolated) < 6
 
-    # Dagster's single_run policy makes a dates x tenants backfill one run per date.
+    # However a backfill is cut into runs (here one per date), they only queue: nothing is sent
+    # until the submit sensor pools what they queued, one batch per credentials for all 3 dates.
     for day in days:
         _launch_date(daemon, day)
+    assert _scalar(engine, select(func.count()).select_from(batch_jobs)) == 0
+    submits = daemon.tick_sensor("batch_submit_sensor")
+    assert submits and all(r.success for r in submits)
+    assert {r.dagster_run.job_name for r in submits} == {"post_call_submit_job"}
 
     jobs = _rows(engine, select(batch_jobs))
     requests = _rows(
         engine, select(batch_requests).where(batch_requests.c.batch_job_id.is_not(None))
     )
-    per_date: dict[str, Counter] = defaultdict(Counter)
-    for job in jobs:
-        job_dates = {p["date"] for p in job.partitions}
-        assert len(job_dates) == 1, f"{job.batch_job_id} mixes dates {job_dates}"
-        per_date[job_dates.pop()][job.credentials_ref] += 1
-        assert job.provider_batch_id and job.input_file_id and job.model == "gpt-4o-mini"
     expected = Counter(["default", *(tenant_credentials_ref(t) for t in isolated)])
-    assert per_date == {day.isoformat(): expected for day in days}
+    assert Counter(j.credentials_ref for j in jobs) == expected
+    for job in jobs:
+        assert {p["date"] for p in job.partitions} == {day.isoformat() for day in days}
+        assert job.provider_batch_id and job.input_file_id and job.model == "gpt-4o-mini"
+    (pooled,) = [j for j in jobs if j.credentials_ref == "default"]
+    assert {p["tenant"] for p in pooled.partitions} == set(_policies(engine)) - isolated
 
     # What the provider received: one input file per job, holding exactly that job's requests once.
     received = emulator.received_requests("openai")
@@ -412,8 +424,9 @@ def test_a_3_date_backfill_submits_one_pooled_batch_per_date_and_never_twice(
         assert sorted(by_file[job.input_file_id]) == sorted(job_requests[job.batch_job_id])
     assert len({j.provider_batch_id for j in jobs}) == len(jobs)
 
-    # Running a date again (a re-executed backfill run) submits nothing new.
+    # Running a date again (a re-executed backfill run) queues and submits nothing new.
     _launch_date(daemon, days[0])
+    assert daemon.tick_sensor("batch_submit_sensor") == []
     assert len(emulator.received_requests("openai")) == len(received)
     assert _scalar(engine, select(func.count()).select_from(batch_jobs)) == len(jobs)
 
@@ -471,8 +484,10 @@ def test_bad_inputs_are_skipped_cut_cleaned_or_dead_lettered_with_a_reason(
     # tenant's while it answers well, the broken tenant's retries while it is malformed again.
     emulator.set_config(malformed_rate=1.0)
     _launch_date(daemon, day, [broken])
+    assert daemon.tick_sensor("batch_submit_sensor")
     emulator.set_config(malformed_rate=0.0)
     submit = _launch_date(daemon, day, [plain])
+    assert daemon.tick_sensor("batch_submit_sensor")
     emulator.set_config(malformed_rate=1.0)
     _settle(daemon)
 
