@@ -25,7 +25,13 @@ def embedded_url() -> str:
     """Start (or reuse) the embedded server and return its `postgresql://` URL."""
     import pgserver
 
-    server = pgserver.get_server(embedded_data_dir(), cleanup_mode=None)
+    data_dir = embedded_data_dir()
+    # pgserver checks for the data directory and then creates it with exist_ok=False, outside its
+    # lock: two processes starting at once on a fresh home (pytest-xdist's workers on a clean
+    # checkout) race there and one fails with FileExistsError. Created here, idempotently; the
+    # initdb that follows runs under pgserver's lock.
+    data_dir.mkdir(exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
     return server.get_uri()
 
 
