@@ -4,6 +4,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 PYTEST_ARGS ?=
+# More flags for `batch-pipelines dev`, e.g. make dev DEV_ARGS="--port 3001".
+DEV_ARGS ?=
 
 .PHONY: install test lint format demo dev bench clean
 
@@ -30,7 +32,7 @@ demo: $(STAMP)
 	$(BIN)/batch-pipelines demo --tenants 12 --date 2026-11-25
 
 dev: $(STAMP)
-	$(BIN)/batch-pipelines dev
+	$(BIN)/batch-pipelines dev $(DEV_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

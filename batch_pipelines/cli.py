@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -116,30 +117,35 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_run_day(result) -> int:
-    from batch_pipelines.run_day import report_result
-
-    return report_result(result)
-
-
 def _cmd_run_day(args: argparse.Namespace) -> int:
-    from batch_pipelines.run_day import run_day
+    from batch_pipelines.preflight import check_providers, check_tenants, open_database
+    from batch_pipelines.terminal import run_day_in_terminal
 
+    check_tenants(open_database())
     with _bundled_emulator_unless_configured():
-        return _print_run_day(run_day(args.date))
+        check_providers()
+        return run_day_in_terminal(args.date, verbose=args.verbose)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from batch_pipelines.db import get_engine
     from batch_pipelines.db.seed import seed_demo
     from batch_pipelines.ledger.reports import build_tenant_cost_report, render_terminal
-    from batch_pipelines.run_day import run_day
+    from batch_pipelines.preflight import check_providers, open_database
+    from batch_pipelines.terminal import run_day_in_terminal
 
-    engine = get_engine()
-    print(seed_demo(engine, tenants=args.tenants, date=args.date, seed=args.seed))
+    engine = open_database()
+    seeded = seed_demo(engine, tenants=args.tenants, date=args.date, seed=args.seed)
+    if seeded.total:
+        print(
+            f"seeded {seeded.date}: {seeded.tenants} tenants, {seeded.agents} agents, "
+            f"{seeded.calls} calls, {seeded.leads} leads, {seeded.kb_documents} KB documents"
+        )
+    else:
+        print(f"demo data of {seeded.date} already seeded ({len(seeded.tenant_ids)} tenants)")
     with _bundled_emulator_unless_configured() as where:
         print(f"providers: {where}")
-        status = _print_run_day(run_day(args.date))
+        check_providers()
+        status = run_day_in_terminal(args.date, verbose=args.verbose)
     with engine.begin() as conn:
         print(render_terminal(build_tenant_cost_report(conn, args.date)), end="")
     return status
@@ -170,25 +176,37 @@ def _cmd_dev(args: argparse.Namespace) -> int:
                 env=env,
             )
         )
-    # Stop the children on SIGTERM too, not only on Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    # The children start with default signal handling (main() replaced an inherited "ignore
+    # SIGINT"), so `dagster dev`, which maps SIGTERM onto SIGINT's handler, stops on either and
+    # stops its webserver, daemon and code server.
     server = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
     try:
         return server.wait()
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:  # SIGINT or SIGTERM (main() makes both raise it)
         return 0
     finally:
-        # dagster dev stops its webserver, daemon and code server on SIGTERM: give it the time;
-        # the emulator goes last, so runs still finishing can reach it.
-        for child in [server, *children]:
-            if child.poll() is None:
-                child.terminate()
-                try:
-                    child.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        _stop(server, *children)
+
+
+def _stop(*children: subprocess.Popen) -> None:
+    """Stop each child in turn: SIGTERM unless it is already exiting (a signal sent to the whole
+    group reached it too), then SIGKILL after a minute. `dagster dev` goes first and gets the time
+    to stop its webserver, daemon and code server; the emulator last, so runs still finishing can
+    reach it. A second signal does not cut this short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=2)
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
 def _free_port() -> int:
@@ -299,7 +317,23 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="embedded Postgres + emulator + dagster dev (UI and daemon)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    _add_verbose(parser)
     return parser
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """`-v/--verbose` on every command: Dagster's output on the terminal, tracebacks in full."""
+    nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not nested:
+        parser.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="Dagster's event stream on the terminal (not only in the log), full tracebacks",
+        )
+    for action in nested:
+        for command in action.choices.values():
+            _add_verbose(command)
 
 
 _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
@@ -319,20 +353,60 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from batch_pipelines.db.engine import SchemaBehind
-    from batch_pipelines.db.settings import DeploymentConfigError
+@contextlib.contextmanager
+def _interrupt_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt, whoever sends them, so a command unwinds: its
+    children and the emulator stopped, the terminal given back. A process started in the background
+    of a non-interactive shell inherits SIGINT as ignored, and Dagster maps SIGTERM onto SIGINT's
+    handler around every run (`dagster/_utils/interrupts.py`): without this, `run-day` ignores
+    SIGTERM after its first run, and `dagster dev` (which inherits the disposition) from the start.
+    Children start with the default handling of both (a handler does not survive exec). The
+    previous handlers come back afterwards (main() called from a test or another program)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
+
+def _error_line(exc: BaseException) -> str | None:
+    """The one line for an error a user can act on; None for anything else (a bug: traceback)."""
+    from sqlalchemy.exc import OperationalError
+
+    from batch_pipelines.db.engine import SchemaBehind
+    from batch_pipelines.db.settings import DATABASE_URL_ENV, DeploymentConfigError
+    from batch_pipelines.preflight import PreflightError, database_error
+
+    if isinstance(exc, PreflightError | DeploymentConfigError | SchemaBehind | ValueError):
+        # ValueError: invalid input (tenant ids, verticals, dates) is the user's to fix.
+        return str(exc)
+    if isinstance(exc, OperationalError):
+        return str(database_error(exc, os.environ.get(DATABASE_URL_ENV) or "(embedded)"))
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sub_command = getattr(args, f"{args.command.replace('-', '_')}_command", None)
     try:
-        return _COMMANDS[(args.command, sub_command)](args)
-    except ValueError as exc:
-        # Invalid input (tenant ids, verticals, dates) is the user's to fix: say what, not a traceback.
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (DeploymentConfigError, SchemaBehind) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        with _interrupt_on_signals():
+            return _COMMANDS[(args.command, sub_command)](args)
+    except KeyboardInterrupt:
+        # Nothing is lost: a run interrupted is failed on the instance, and running the command
+        # again carries on (nothing is submitted or billed twice).
+        print(f"interrupted: batch-pipelines {args.command} stopped", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        line = None if args.verbose else _error_line(exc)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
         return 2
 
 

@@ -16,10 +16,14 @@ limit), or monitor runs.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -238,12 +242,41 @@ class DaemonLoop:
                 tags[RUN_KEY_TAG] = request.run_key
             job = self.defs.resolve_job_def(request.job_name or default_job)
             self._wait_for_room(job.name, {**job.run_tags, **tags})
-            result = job.execute_in_process(
-                instance=self.instance,
-                tags=tags,
-                partition_key=request.partition_key,
-                raise_on_error=False,
-            )
+            with _interrupts_during() as interrupted:
+                result = job.execute_in_process(
+                    instance=self.instance,
+                    tags=tags,
+                    partition_key=request.partition_key,
+                    raise_on_error=False,
+                )
             results.append(result)
             self.runs.append(result)
+            if interrupted():
+                # Stop here, as the daemon would, rather than start the next run.
+                raise KeyboardInterrupt(f"interrupted during run {result.run_id} of {job.name}")
         return results
+
+
+@contextlib.contextmanager
+def _interrupts_during() -> Iterator[Callable[[], bool]]:
+    """Whether SIGINT or SIGTERM arrived in the block. Around a run Dagster handles both itself
+    (`dagster/_utils/interrupts.py`): inside a step it fails the run, elsewhere it drops the
+    signal when the run ends, and never raises it. Python writes every signal it handles to the
+    wakeup file descriptor whichever handler is installed, so that is where it is seen."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False  # Dagster captures nothing off the main thread: signals raise there
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    seen = bytearray()
+    try:
+        yield lambda: signal.SIGINT in seen or signal.SIGTERM in seen
+    finally:
+        signal.set_wakeup_fd(previous)
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(read_end, 1024):
+                seen.extend(chunk)
+        os.close(read_end)
+        os.close(write_end)

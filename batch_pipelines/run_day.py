@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +81,7 @@ class Progress:
 
     jobs_total: int = 0
     jobs_live: int = 0
+    jobs_submitted: int = 0  # given to the provider (it named them), whatever their status now
     lines_total: int = 0
     lines_open: int = 0
     lines_succeeded: int = 0
@@ -112,11 +112,14 @@ class Progress:
 
 def progress(engine: Engine, day: dt.date) -> Progress:
     with engine.connect() as conn:
-        jobs = dict(
-            conn.execute(
-                select(batch_jobs.c.status, func.count()).group_by(batch_jobs.c.status)
-            ).all()
-        )
+        jobs = {
+            status: (count, submitted)
+            for status, count, submitted in conn.execute(
+                select(
+                    batch_jobs.c.status, func.count(), func.count(batch_jobs.c.provider_batch_id)
+                ).group_by(batch_jobs.c.status)
+            )
+        }
         requests = dict(
             conn.execute(
                 select(batch_requests.c.status, func.count())
@@ -134,8 +137,9 @@ def progress(engine: Engine, day: dt.date) -> Progress:
             )
         ).scalar_one()
     return Progress(
-        jobs_total=sum(jobs.values()),
-        jobs_live=sum(jobs.get(s, 0) for s in LIVE_JOB_STATUSES),
+        jobs_total=sum(count for count, _ in jobs.values()),
+        jobs_live=sum(jobs.get(s, (0, 0))[0] for s in LIVE_JOB_STATUSES),
+        jobs_submitted=sum(submitted for _, submitted in jobs.values()),
         lines_total=sum(requests.values()),
         lines_open=lines_open,
         lines_succeeded=requests.get(RequestStatus.SUCCEEDED, 0),
@@ -168,24 +172,6 @@ class RunDayResult:
         ):
             return EXIT_CONFIGURATION
         return EXIT_UNFINISHED
-
-
-def report_result(result: RunDayResult) -> int:
-    """Print what the day did, the blocked work and why, and what is left; the exit code."""
-    state = result.progress
-    print(f"{result.runs} Dagster runs; {state.line()}")
-    if result.report_path:
-        print(f"report: {result.report_path}")
-    for job in state.blocked:
-        print(f"blocked: {job.line()}", file=sys.stderr)
-    if result.failed_runs:
-        print("failed runs: " + ", ".join(result.failed_runs), file=sys.stderr)
-    if not state.done:
-        print(
-            f"unfinished: {state.jobs_live} batches still live, {state.lines_open} lines open",
-            file=sys.stderr,
-        )
-    return result.exit_code
 
 
 def _print_progress(state: Progress) -> None:

@@ -1,6 +1,7 @@
 """`run-day` with one tenant's key variable unset (item 1 of issue 16): every other tenant's work
-of the day is finished and priced, the parked work is printed with the tenant and the variable,
-and the exit code says a configuration error parked work (2)."""
+of the day is finished and priced, the parked work is printed with the tenant and the variable in
+one line (however many batches it parks), and the exit code says a configuration error parked work
+(2)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from batch_pipelines.db.seed import seed_demo
-from batch_pipelines.run_day import EXIT_CONFIGURATION, report_result, run_day
+from batch_pipelines.run_day import EXIT_CONFIGURATION, run_day
+from batch_pipelines.terminal import print_result
 
 DAY = dt.date(2026, 11, 25)
 
@@ -46,7 +48,7 @@ def test_run_day_finishes_everyone_else_and_exits_2_on_a_tenants_missing_key(
         on_progress=lambda state: None,
         timeout=dt.timedelta(minutes=5),
     )
-    code = report_result(result)
+    code = print_result(result)
     out, err = capsys.readouterr()
     assert code == EXIT_CONFIGURATION
     assert result.progress.done and not result.failed_runs  # everything else is finished
@@ -54,6 +56,10 @@ def test_run_day_finishes_everyone_else_and_exits_2_on_a_tenants_missing_key(
         job.tenants == (broken,) for job in result.progress.blocked
     )
     assert f"tenant {broken}" in err and "BROKEN_KEY_UNSET" in err and "blocked:" in err
+    # One line for the one cause, however many batches it parks (one per workflow of the tenant).
+    blocked_lines = [line for line in err.splitlines() if line.startswith("blocked:")]
+    assert len(result.progress.blocked) >= 2 and len(blocked_lines) == 1, blocked_lines
+    assert "2 parked batches" in blocked_lines[0]
     with engine.connect() as conn:
         others = (
             conn.execute(

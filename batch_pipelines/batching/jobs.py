@@ -164,13 +164,6 @@ class BlockedJob:
     requests: int
     tenants: tuple[str, ...]
 
-    def line(self) -> str:
-        tenants = ", ".join(self.tenants)
-        return (
-            f"{self.batch_job_id} ({self.workflow}, {self.provider}, {self.credentials}; "
-            f"{self.requests} requests of {tenants}): {self.attention}: {self.reason}"
-        )
-
 
 def blocked_jobs(conn: Connection, workflow: str | None = None) -> list[BlockedJob]:
     """Every parked job, oldest first."""
